@@ -1,0 +1,152 @@
+"""The ``ganbench`` command line.
+
+User mistakes print one line on stderr and exit with code 2; tracebacks are for bugs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ganbench.errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, no usage dump
+        raise UserError(f"{self.prog}: {message}")
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 0,1,2; got {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {v}")
+    return v
+
+
+def _add_list(sub) -> None:
+    p = sub.add_parser("list", help="list registered datasets or models")
+    p.add_argument("what", choices=["datasets", "models", "baselines"])
+    p.add_argument("--json", action="store_true", help="print a JSON list of objects")
+    p.set_defaults(func=cmd_list)
+
+
+def cmd_list(args) -> int:
+    if args.what == "datasets":
+        from ganbench.data import list_datasets
+
+        rows = [d.to_dict() for d in list_datasets()]
+        rows.append({"name": "folder:PATH", "kind": "image", "shape": None, "num_modes": None, "source": "folder",
+                     "description": "any folder of images (class subfolders give labels)"})  # fmt: skip
+    elif args.what == "models":
+        from ganbench.models import list_models
+
+        rows = [m.to_dict() for m in list_models()]
+    else:
+        from ganbench.config import list_baselines
+
+        rows = [{"model": b.model, "dataset": b.dataset, "steps": b.train.steps, "file": b.source,
+                 "description": b.description} for b in list_baselines()]  # fmt: skip
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        if args.what == "datasets":
+            shape = "x".join(map(str, r["shape"])) if r["shape"] else "?"
+            print(f"{r['name']:<16} {r['kind']:<9} {shape:<8} modes={r['num_modes']!s:<5} {r['source']:<11} "
+                  f"{r['description']}")  # fmt: skip
+        elif args.what == "models":
+            print(f"{r['name']:<10} {r['family']:<4} {r['description']}")
+        else:
+            print(f"{r['model']:<10} {r['dataset']:<16} steps={r['steps']:<6} {r['file']}")
+    return 0
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train one model on one dataset with one seed")
+    p.add_argument("model", help="a registered model (ganbench list models)")
+    p.add_argument("--dataset", required=True, help="a registered dataset or folder:PATH")
+    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--steps", type=_positive_int, help="override the baseline's number of steps")
+    p.add_argument("--batch-size", type=_positive_int, help="override the baseline's batch size")
+    p.add_argument("--config", help="a baseline TOML file (default: baselines/<model>_<dataset>.toml)")
+    p.add_argument("--out", default="runs", help="runs root (default ./runs)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    p.add_argument("--data-root", help="folder holding real datasets' files")
+    p.add_argument("--no-eval", action="store_true", help="skip the cheap metrics during training")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args) -> int:
+    import dataclasses
+
+    from ganbench.config import find_baseline, load_baseline
+    from ganbench.data import get_dataset_info
+    from ganbench.models import get_recipe
+    from ganbench.training import run_dir, train
+
+    get_recipe(args.model)  # unknown names fail before anything is loaded
+    get_dataset_info(args.dataset)
+    if args.config:
+        cfg = load_baseline(args.config)
+        if (cfg.model, cfg.dataset) != (args.model, args.dataset):
+            raise UserError(f"--config {args.config} is for {cfg.model} on {cfg.dataset}, not {args.model} on "
+                            f"{args.dataset}")  # fmt: skip
+    else:
+        cfg = find_baseline(args.model, args.dataset)
+    cfg = dataclasses.replace(cfg, train=cfg.train.replace(steps=args.steps, batch_size=args.batch_size))
+    tracker = None
+    if not args.no_eval:
+        from ganbench.evaluate import training_tracker
+
+        tracker = training_tracker
+    result = train(cfg, args.seed, args.out, device=args.device, resume=args.resume, data_root=args.data_root,
+                   tracker=tracker)  # fmt: skip
+    where = run_dir(args.out, args.dataset, args.model, args.seed)
+    msg = f"{result.status}: {args.model} on {args.dataset}, seed {args.seed}, {result.steps} steps"
+    msg += f" in {result.wall_time_s:.1f} s -> {where}"
+    if result.reason:
+        msg += f" ({result.reason})"
+    print(msg)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ganbench", description="Benchmark generative image models under one recorded protocol.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_list(sub)
+    _add_train(sub)
+    for extra in _EXTRA_COMMANDS:
+        extra(sub)
+    return parser
+
+
+_EXTRA_COMMANDS: list = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return args.func(args)
+    except UserError as e:
+        print(f"ganbench: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ganbench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Validated configuration: training budgets and baseline files.
+
+A baseline file (``baselines/<model>_<dataset>.toml``) holds everything that defines a reference run::
+
+    model = "gan"
+    dataset = "ring8"
+    description = "..."
+
+    [model_params]      # keyword arguments of the model recipe (see ``ganbench list models --json``)
+    z_dim = 2
+
+    [train]             # TrainConfig
+    steps = 2000
+    batch_size = 100
+
+An unknown key anywhere is an error naming the file, the key and its line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from ganbench.errors import UserError
+
+BASELINES_DIR = Path(__file__).resolve().parent.parent / "baselines"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training budget and logging cadence.
+
+    Attributes:
+        steps: generator (or model) updates.
+        batch_size: samples per batch (a model consuming several batches per step gets several).
+        log_every: steps between loss lines in ``metrics.jsonl``.
+        checkpoint_every: steps between checkpoints (the final step is always saved).
+        eval_every: steps between cheap metrics (mode coverage, Frechet distance) in ``metrics.jsonl``;
+            0 turns them off.
+        eval_samples: samples drawn for those metrics.
+    """
+
+    steps: int = 2000
+    batch_size: int = 64
+    log_every: int = 50
+    checkpoint_every: int = 500
+    eval_every: int = 500
+    eval_samples: int = 2500
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise UserError(f"train.{f.name} must be an integer; got {v!r}")
+            low = 0 if f.name == "eval_every" else 1
+            if v < low:
+                raise UserError(f"train.{f.name} must be >= {low}; got {v}")
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """One reference (model, dataset) with all hyperparameters and its budget."""
+
+    model: str
+    dataset: str
+    description: str = ""
+    model_params: dict = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    source: str | None = None  # the file it came from
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "dataset": self.dataset,
+            "description": self.description,
+            "model_params": dict(self.model_params),
+            "train": dataclasses.asdict(self.train),
+            "source": self.source,
+        }
+
+
+_TOP_KEYS = {"model", "dataset", "description", "model_params", "train"}
+
+
+def _line_of(text: str, key: str) -> int | None:
+    for i, line in enumerate(text.splitlines(), 1):
+        if re.match(rf"\s*\"?{re.escape(key)}\"?\s*=", line) or re.match(rf"\s*\[\s*{re.escape(key)}\s*\]", line):
+            return i
+    return None
+
+
+def _unknown_key(path: Path, text: str, key: str, where: str, allowed) -> UserError:
+    line = _line_of(text, key)
+    at = f"{path}:{line}" if line else str(path)
+    return UserError(f"{at}: unknown key {where}{key!r}; allowed: {', '.join(sorted(allowed))}")
+
+
+def load_baseline(path: str | Path) -> BaselineConfig:
+    """Read and validate a baseline file; errors name the file, key and line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"cannot read baseline file {path}: {e.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"{path}: not valid TOML: {e}") from None
+    for key in raw:
+        if key not in _TOP_KEYS:
+            raise _unknown_key(path, text, key, "", _TOP_KEYS)
+    for key in ("model", "dataset"):
+        if not isinstance(raw.get(key), str):
+            raise UserError(f"{path}: {key!r} must be a string naming a registered {key}")
+    train_raw = raw.get("train", {})
+    allowed_train = {f.name for f in fields(TrainConfig)}
+    for key in train_raw:
+        if key not in allowed_train:
+            raise _unknown_key(path, text, key, "train.", allowed_train)
+    try:
+        train = TrainConfig(**train_raw)
+    except UserError as e:
+        raise UserError(f"{path}: {e}") from None
+    from ganbench.models import get_recipe
+
+    recipe = get_recipe(raw["model"])
+    params = raw.get("model_params", {})
+    for key in params:
+        if key not in recipe.parameters():
+            raise _unknown_key(path, text, key, "model_params.", recipe.parameters())
+    return BaselineConfig(raw["model"], raw["dataset"], raw.get("description", ""), params, train, str(path))
+
+
+def baseline_path(model: str, dataset: str) -> Path:
+    return BASELINES_DIR / f"{model}_{dataset}.toml"
+
+
+def find_baseline(model: str, dataset: str) -> BaselineConfig:
+    """The committed baseline for (model, dataset), or defaults when none is committed."""
+    path = baseline_path(model, dataset)
+    if path.exists():
+        return load_baseline(path)
+    return BaselineConfig(model, dataset)
+
+
+def list_baselines() -> list[BaselineConfig]:
+    return [load_baseline(p) for p in sorted(BASELINES_DIR.glob("*.toml"))]

@@ -1,0 +1,138 @@
+"""GAN objectives behind one class: non-saturating (``gan``), ``wgan-gp``, ``lsgan``,
+``hinge-sn`` (hinge loss, spectral norm in the discriminator) and ``pacgan`` (packing)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ganbench.data.base import DatasetInfo
+from ganbench.models import nets
+from ganbench.models.base import GenerativeModel, sample_in_eval_mode
+
+OBJECTIVES = ("gan", "wgan-gp", "lsgan", "hinge-sn", "pacgan")
+
+
+class GAN(GenerativeModel):
+    """A generator, a discriminator, two Adam optimizers and an objective.
+
+    Args:
+        info: the dataset (its kind and shape choose the architecture).
+        objective: one of ``OBJECTIVES``.
+        z_dim: latent size (standard normal latents).
+        lr_g, lr_d, betas: Adam settings for generator and discriminator.
+        d_steps: discriminator updates per generator update, each on its own real batch.
+        gp_weight: gradient-penalty weight (``wgan-gp``).
+        pack: PacGAN packing degree m (``pacgan``): the discriminator sees m samples at once.
+        g_hidden, g_layers, d_hidden, d_layers, maxout_pieces: MLP sizes (2D data).
+        width: base channel count of the conv nets (images).
+        d_norm: discriminator normalisation, ``"auto"`` picks batch norm for gan/lsgan/pacgan on images,
+            none for wgan-gp and 2D maxout nets, spectral for hinge-sn.
+    """
+
+    def __init__(
+        self,
+        info: DatasetInfo,
+        objective: str = "gan",
+        z_dim: int = 64,
+        lr_g: float = 2e-4,
+        lr_d: float = 2e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        d_steps: int = 1,
+        gp_weight: float = 10.0,
+        pack: int = 1,
+        g_hidden: int = 400,
+        g_layers: int = 4,
+        d_hidden: int = 200,
+        d_layers: int = 3,
+        maxout_pieces: int = 5,
+        width: int = 64,
+        d_norm: str = "auto",
+    ) -> None:
+        super().__init__()
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
+        if objective != "pacgan" and pack != 1:
+            raise ValueError(f"pack={pack} needs objective 'pacgan'; got objective {objective!r}")
+        if d_steps < 1 or pack < 1:
+            raise ValueError(f"d_steps and pack must be >= 1; got d_steps={d_steps}, pack={pack}")
+        self.objective, self.z_dim, self.d_steps, self.pack = objective, z_dim, d_steps, pack
+        self.gp_weight = gp_weight
+        self.batches_per_step = d_steps * pack
+        self.shape = tuple(info.shape)
+        norm = _default_norm(objective, info.kind) if d_norm == "auto" else d_norm
+        if info.kind == "points2d":
+            self.G = nets.mlp_generator(z_dim, info.shape[0], g_hidden, g_layers)
+            self.D = nets.mlp_discriminator(info.shape[0] * pack, 1, d_hidden, d_layers, maxout_pieces, norm)
+        else:
+            c, h, w = info.shape
+            self.G = nets.conv_generator(z_dim, info.shape, width)
+            self.D = nets.conv_discriminator((c * pack, h, w), 1, width, norm)
+            nets.dcgan_init(self)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=lr_g, betas=tuple(betas))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=lr_d, betas=tuple(betas))
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"g": self.opt_g, "d": self.opt_d}
+
+    def _pack(self, x: torch.Tensor) -> torch.Tensor:
+        """Concatenate groups of ``pack`` samples along features/channels (PacGAN)."""
+        if self.pack == 1:
+            return x
+        n = x.shape[0] // self.pack
+        return x[: n * self.pack].reshape(n, self.pack * x.shape[1], *x.shape[2:])
+
+    def _d(self, x: torch.Tensor) -> torch.Tensor:
+        return self.D(self._pack(x)).view(-1)
+
+    def train_step(self, batch: torch.Tensor) -> dict[str, float]:
+        reals = batch.chunk(self.d_steps)
+        for real in reals:
+            fake = self.G(self.latent(real.shape[0])).detach()
+            loss_d = self._d_loss(real, fake)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+        fake = self.G(self.latent(reals[-1].shape[0]))
+        loss_g = self._g_loss(self._d(fake))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+
+    def _d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        d_real, d_fake = self._d(real), self._d(fake)
+        if self.objective in ("gan", "pacgan"):
+            return F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + (
+                F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+            )
+        if self.objective == "lsgan":
+            return 0.5 * ((d_real - 1) ** 2).mean() + 0.5 * (d_fake**2).mean()
+        if self.objective == "hinge-sn":
+            return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+        return d_fake.mean() - d_real.mean() + self.gp_weight * self._gradient_penalty(real, fake)
+
+    def _g_loss(self, d_fake: torch.Tensor) -> torch.Tensor:
+        if self.objective in ("gan", "pacgan"):  # non-saturating: maximise log D(G(z))
+            return F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
+        if self.objective == "lsgan":
+            return 0.5 * ((d_fake - 1) ** 2).mean()
+        return -d_fake.mean()
+
+    def _gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """Gulrajani et al. 2017: (||grad D(x_hat)|| - 1)^2 on random interpolates."""
+        alpha = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)
+        x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(self._d(x_hat).sum(), x_hat, create_graph=True)
+        return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return sample_in_eval_mode(self, lambda: self.G(self.latent(n, generator)))
+
+
+def _default_norm(objective: str, kind: str) -> str:
+    if objective == "hinge-sn":
+        return "spectral"
+    if objective == "wgan-gp" or kind == "points2d":
+        return "none"
+    return "batch"

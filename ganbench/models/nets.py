@@ -1,0 +1,162 @@
+"""Networks. The architecture follows the dataset: MLPs for 2D points, DCGAN-style conv nets for
+8x8, 28x28 and 32x32 images.
+
+- 2D: PacGAN's sizes by default (generator 4 x 400 ReLU + batch norm; discriminator 3 maxout layers
+  of 200 units with 5 pieces).
+- 28x28: the layer plan of TensorFlow's DCGAN tutorial for MNIST (dense 7x7x256, transposed 5x5
+  convs to 28x28; discriminator two 5x5 stride-2 convs with dropout 0.3).
+- 32x32: the PyTorch DCGAN example's plan cut to 32x32 (4x4 transposed convs from 4x4 to 32x32).
+- 8x8: the same pattern from 2x2.
+The discriminator returns logits (losses use ``BCEWithLogits``), never sigmoid outputs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+
+class Maxout(nn.Module):
+    """Linear layer followed by a max over ``pieces`` (Goodfellow et al. 2013)."""
+
+    def __init__(self, in_features: int, out_features: int, pieces: int, sn: bool = False) -> None:
+        super().__init__()
+        self.pieces = pieces
+        self.linear = _maybe_sn(nn.Linear(in_features, out_features * pieces), sn)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.linear(x)
+        return y.view(*y.shape[:-1], -1, self.pieces).amax(-1)
+
+
+def _maybe_sn(layer: nn.Module, sn: bool) -> nn.Module:
+    return spectral_norm(layer) if sn else layer
+
+
+def _norm2d(norm: str, channels: int) -> nn.Module:
+    return nn.BatchNorm2d(channels) if norm == "batch" else nn.Identity()
+
+
+def mlp_generator(z_dim: int, out_dim: int, hidden: int = 400, layers: int = 4) -> nn.Module:
+    mods: list[nn.Module] = []
+    width = z_dim
+    for _ in range(layers):
+        mods += [nn.Linear(width, hidden), nn.BatchNorm1d(hidden), nn.ReLU()]
+        width = hidden
+    mods.append(nn.Linear(width, out_dim))
+    return nn.Sequential(*mods)
+
+
+def mlp_discriminator(
+    in_dim: int, out_dim: int = 1, hidden: int = 200, layers: int = 3, pieces: int = 5, norm: str = "none"
+) -> nn.Module:
+    """Maxout MLP (PacGAN). ``norm="spectral"`` puts spectral norm on every linear layer."""
+    sn = norm == "spectral"
+    mods: list[nn.Module] = []
+    width = in_dim
+    for _ in range(layers):
+        mods.append(Maxout(width, hidden, pieces, sn))
+        width = hidden
+    mods.append(_maybe_sn(nn.Linear(width, out_dim), sn))
+    return nn.Sequential(*mods)
+
+
+def mlp_encoder(in_dim: int, out_dim: int, hidden: int = 400, layers: int = 3) -> nn.Module:
+    mods: list[nn.Module] = []
+    width = in_dim
+    for _ in range(layers):
+        mods += [nn.Linear(width, hidden), nn.ReLU()]
+        width = hidden
+    mods.append(nn.Linear(width, out_dim))
+    return nn.Sequential(*mods)
+
+
+class Reshape(nn.Module):
+    def __init__(self, *shape: int) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.view(x.shape[0], *self.shape)
+
+
+def conv_generator(z_dim: int, shape: tuple[int, int, int], width: int = 64) -> nn.Module:
+    """DCGAN-style generator for ``shape`` = (C, H, W) with H = W in {8, 28, 32}; tanh output."""
+    c, h, _ = shape
+    if h == 28:  # TensorFlow MNIST DCGAN tutorial
+        w4 = 4 * width
+        return nn.Sequential(
+            nn.Linear(z_dim, 7 * 7 * w4, bias=False), nn.BatchNorm1d(7 * 7 * w4), nn.LeakyReLU(0.3),
+            Reshape(w4, 7, 7),
+            nn.ConvTranspose2d(w4, 2 * width, 5, 1, 2, bias=False), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.3),
+            nn.ConvTranspose2d(2 * width, width, 5, 2, 2, output_padding=1, bias=False),
+            nn.BatchNorm2d(width), nn.LeakyReLU(0.3),
+            nn.ConvTranspose2d(width, c, 5, 2, 2, output_padding=1, bias=False), nn.Tanh(),
+        )  # fmt: skip
+    if h == 32:  # PyTorch DCGAN example, 4x4 -> 32x32
+        return nn.Sequential(
+            Reshape(z_dim, 1, 1),
+            nn.ConvTranspose2d(z_dim, 4 * width, 4, 1, 0, bias=False), nn.BatchNorm2d(4 * width), nn.ReLU(True),
+            nn.ConvTranspose2d(4 * width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.ReLU(True),
+            nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(True),
+            nn.ConvTranspose2d(width, c, 4, 2, 1, bias=False), nn.Tanh(),
+        )  # fmt: skip
+    if h == 8:
+        w2 = 2 * width
+        return nn.Sequential(
+            nn.Linear(z_dim, w2 * 2 * 2), nn.BatchNorm1d(w2 * 4), nn.ReLU(True), Reshape(w2, 2, 2),
+            nn.ConvTranspose2d(w2, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(True),
+            nn.ConvTranspose2d(width, c, 4, 2, 1), nn.Tanh(),
+        )  # fmt: skip
+    raise ValueError(f"no conv architecture for image shape {shape}: supported sizes are 8x8, 28x28 and 32x32")
+
+
+def conv_discriminator(
+    shape: tuple[int, int, int], out_dim: int = 1, width: int = 64, norm: str = "batch"
+) -> nn.Module:
+    """DCGAN-style discriminator (or encoder) returning ``out_dim`` logits.
+
+    Args:
+        norm: ``"batch"`` (DCGAN), ``"none"`` (WGAN-GP critic, encoders) or ``"spectral"``.
+    """
+    c, h, _ = shape
+    sn = norm == "spectral"
+    bn = "batch" if norm == "batch" else "none"
+
+    def conv(*a, **k):
+        return _maybe_sn(nn.Conv2d(*a, **k), sn)
+
+    if h == 28:  # TensorFlow MNIST DCGAN tutorial
+        return nn.Sequential(
+            conv(c, width, 5, 2, 2), nn.LeakyReLU(0.3), nn.Dropout(0.3),
+            conv(width, 2 * width, 5, 2, 2), nn.LeakyReLU(0.3), nn.Dropout(0.3),
+            nn.Flatten(), _maybe_sn(nn.Linear(7 * 7 * 2 * width, out_dim), sn),
+        )  # fmt: skip
+    if h == 32:  # PyTorch DCGAN example, 32x32 -> 4x4
+        return nn.Sequential(
+            conv(c, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),
+            conv(width, 2 * width, 4, 2, 1, bias=False), _norm2d(bn, 2 * width), nn.LeakyReLU(0.2, True),
+            conv(2 * width, 4 * width, 4, 2, 1, bias=False), _norm2d(bn, 4 * width), nn.LeakyReLU(0.2, True),
+            conv(4 * width, out_dim, 4, 1, 0, bias=False), nn.Flatten(),
+        )  # fmt: skip
+    if h == 8:
+        return nn.Sequential(
+            conv(c, width, 4, 2, 1), nn.LeakyReLU(0.2, True),
+            conv(width, 2 * width, 4, 2, 1), _norm2d(bn, 2 * width), nn.LeakyReLU(0.2, True),
+            nn.Flatten(), _maybe_sn(nn.Linear(2 * width * 2 * 2, out_dim), sn),
+        )  # fmt: skip
+    raise ValueError(f"no conv architecture for image shape {shape}: supported sizes are 8x8, 28x28 and 32x32")
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """DCGAN weight init: N(0, 0.02) for convs, N(1, 0.02) for batch-norm scales."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            # a spectral-normed layer keeps its raw weight under parametrizations
+            weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
+            with torch.no_grad():
+                weight.normal_(0.0, 0.02)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)

@@ -1,0 +1,238 @@
+"""Training: one (model, dataset, seed) run into ``OUT/<dataset>/<model>/seed-<N>/``.
+
+The run directory holds ``config.json`` (resolved config and environment), ``metrics.jsonl`` (losses
+every ``log_every`` steps, cheap metrics every ``eval_every``), ``checkpoint.pt`` (weights, optimizer
+and RNG states), ``samples.png`` and ``result.json`` (status, steps, wall time).
+
+Reproducibility: batches are a pure function of (seed, step) and all model randomness comes from
+torch's global generator, whose state is checkpointed, so a resumed run is bit-identical to an
+uninterrupted one on the same machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ganbench import io as gio
+from ganbench.config import BaselineConfig, TrainConfig
+from ganbench.data import Dataset, load_dataset
+from ganbench.environment import environment, resolve_device
+from ganbench.errors import UserError
+from ganbench.models import build_model, get_recipe
+from ganbench.models.base import GenerativeModel
+
+CHECKPOINT_FORMAT = 1
+
+
+def run_dir(out: str | Path, dataset: str, model: str, seed: int) -> Path:
+    safe_dataset = dataset.replace("/", "_").replace(":", "_")
+    return Path(out) / safe_dataset / model / f"seed-{seed}"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class BatchSampler:
+    """Epoch-wise shuffled batches; batch ``step`` depends only on (seed, step), so resuming needs no state."""
+
+    def __init__(self, n: int, batch_size: int, seed: int) -> None:
+        if batch_size > n:
+            raise UserError(f"batch_size {batch_size} is larger than the training set ({n}); lower --batch-size")
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.per_epoch = n // batch_size
+        self._epoch, self._perm = -1, None
+
+    def indices(self, k: int) -> torch.Tensor:
+        """Indices of the k-th batch drawn since the start of training."""
+        epoch, pos = divmod(k, self.per_epoch)
+        if epoch != self._epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._epoch, self._perm = epoch, torch.randperm(self.n, generator=g)
+        return self._perm[pos * self.batch_size : (pos + 1) * self.batch_size]
+
+
+@dataclass
+class RunResult:
+    status: str  # "complete" or "diverged"
+    steps: int
+    wall_time_s: float
+    diverged_at: int | None = None
+    reason: str | None = None
+    final_losses: dict | None = None
+
+
+def _rng_state(device: torch.device) -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def _canonical(obj):
+    """Copy every tensor into its own storage, so the bytes torch.save writes depend on values alone
+    (a resumed run's loaded tensors and strings would otherwise pickle differently)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone(memory_format=torch.contiguous_format)
+    if isinstance(obj, str):
+        return sys.intern(obj)  # pickle memoises by identity: equal strings must be the same object
+    if isinstance(obj, dict):
+        return {_canonical(k): _canonical(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_canonical(v) for v in obj)
+    return obj
+
+
+def save_checkpoint(path: Path, model: GenerativeModel, step: int, device: torch.device) -> None:
+    buf = io.BytesIO()
+    state = {"format": CHECKPOINT_FORMAT, "step": step, "model": model.training_state(), "rng": _rng_state(device)}
+    torch.save(_canonical(state), buf)
+    gio.atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: Path, map_location="cpu") -> dict:
+    """Load a checkpoint safely (``weights_only=True``: tensors and plain containers, no code)."""
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"checkpoint {path} does not exist") from None
+    except Exception as e:  # truncated zip, foreign pickle, ...
+        raise UserError(f"checkpoint {path} is corrupt or not a ganbench checkpoint ({type(e).__name__}): "
+                        "delete it and retrain, or rerun without --resume") from None  # fmt: skip
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise UserError(f"checkpoint {path} is not a ganbench checkpoint of format {CHECKPOINT_FORMAT}")
+    return ckpt
+
+
+def _finite(losses: dict[str, float]) -> bool:
+    return all(math.isfinite(v) for v in losses.values())
+
+
+def train(
+    config: BaselineConfig,
+    seed: int,
+    out: str | Path,
+    device: str = "auto",
+    resume: bool = False,
+    data_root: str | None = None,
+    progress: bool | None = None,
+    tracker: Callable[[GenerativeModel, Dataset, int], dict] | None = None,
+) -> RunResult:
+    """Train ``config.model`` on ``config.dataset`` with ``seed``; write the run directory.
+
+    Args:
+        config: the baseline (model, dataset, hyperparameters, budget).
+        seed: training seed.
+        out: runs root; the run goes to ``out/<dataset>/<model>/seed-<seed>``.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        resume: continue from the run's checkpoint if there is one.
+        data_root: where real datasets' files are.
+        progress: show a progress bar (default: when stderr is a terminal).
+        tracker: optional ``tracker(model, dataset, step) -> dict`` of cheap metrics, called every
+            ``train.eval_every`` steps; its output goes to ``metrics.jsonl``.
+    """
+    dev = resolve_device(device)
+    dataset = load_dataset(config.dataset, data_root=data_root)
+    recipe = get_recipe(config.model)
+    params = recipe.resolve(dataset.info.kind, config.model_params)
+    directory = run_dir(out, config.dataset, config.model, seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    ckpt_path = directory / "checkpoint.pt"
+    metrics_path = directory / "metrics.jsonl"
+
+    seed_everything(seed)
+    # Denormal floats make CPU convolutions up to 50x slower (seen with the WGAN-GP critic); flush them.
+    torch.set_flush_denormal(True)
+    model = build_model(config.model, dataset.info, **config.model_params).to(dev)
+    tc = config.train
+    start = 0
+    if resume and ckpt_path.exists():
+        ckpt = load_checkpoint(ckpt_path, map_location=dev)
+        model.load_training_state(ckpt["model"])
+        _set_rng_state(ckpt["rng"], dev)
+        start = ckpt["step"]
+        # Lines written after the checkpoint would be written again: drop them.
+        gio.rewrite_jsonl(metrics_path, [r for r in gio.read_jsonl(metrics_path) if r.get("step", 0) <= start])
+    else:
+        gio.rewrite_jsonl(metrics_path, [])
+        (directory / "result.json").unlink(missing_ok=True)
+
+    resolved = dataclasses.replace(config, model_params=params)
+    gio.atomic_write_json(directory / "config.json", {
+        **resolved.to_dict(), "seed": seed, "dataset_info": dataset.info.to_dict(),
+        "environment": environment(dev)})  # fmt: skip
+
+    sampler = BatchSampler(len(dataset.train), tc.batch_size, seed)
+    k = model.batches_per_step
+    train_data = dataset.train
+    t0 = time.perf_counter()
+    show = sys.stderr.isatty() if progress is None else progress
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=tc.steps, initial=start, disable=not show, desc=f"{config.model}/{config.dataset}/{seed}")
+    losses: dict[str, float] = {}
+    pending: list[dict] = []
+    result = None
+    model.train()
+    for step in range(start + 1, tc.steps + 1):
+        idx = torch.cat([sampler.indices((step - 1) * k + j) for j in range(k)])
+        losses = model.train_step(train_data[idx].to(dev, non_blocking=True))
+        bar.update(1)
+        if not _finite(losses):
+            bad = ", ".join(f"{n}={v}" for n, v in losses.items() if not math.isfinite(v))
+            result = RunResult("diverged", step, 0.0, step, f"non-finite loss at step {step}: {bad}")
+            pending.append({"step": step, **losses})
+            break
+        if step % tc.log_every == 0 or step == tc.steps:
+            pending.append({"step": step, **losses})
+        if step == tc.steps:
+            model.prepare_sampling(train_data)
+        if tracker is not None and tc.eval_every and (step % tc.eval_every == 0 or step == tc.steps):
+            metrics = tracker(model, dataset, step)
+            pending.append({"step": step, "eval": metrics})
+            if metrics.get("non_finite_samples"):
+                result = RunResult("diverged", step, 0.0, step, f"non-finite samples at step {step}")
+                break
+        if step % tc.checkpoint_every == 0 or step == tc.steps:
+            gio.append_jsonl(metrics_path, pending)
+            pending = []
+            save_checkpoint(ckpt_path, model, step, dev)
+    bar.close()
+    gio.append_jsonl(metrics_path, pending)
+    wall = time.perf_counter() - t0
+    if result is None:
+        result = RunResult("complete", tc.steps, wall, final_losses=losses)
+        _write_samples_figure(model, dataset, directory / "samples.png")
+    result.wall_time_s = wall
+    if result.status == "diverged":
+        result.final_losses = losses
+    gio.atomic_write_json(directory / "result.json", {**dataclasses.asdict(result), "resumed_from": start or None})
+    return result
+
+
+def _write_samples_figure(model: GenerativeModel, dataset: Dataset, path: Path) -> None:
+    from ganbench.plots import samples_figure
+
+    g = torch.Generator().manual_seed(0)
+    n = 2500 if dataset.info.kind == "points2d" else 64
+    samples = model.sample(n, generator=g).detach().cpu()
+    gio.atomic_write_bytes(path, samples_figure(samples, dataset))

@@ -1,0 +1,117 @@
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from ganbench import io as gio
+from ganbench.config import BaselineConfig, TrainConfig, find_baseline
+from ganbench.evaluate import training_tracker
+from ganbench.models import MODELS, ModelRecipe, register_recipe
+from ganbench.models.base import GenerativeModel
+from ganbench.training import BatchSampler, run_dir, train
+
+SMALL = TrainConfig(steps=60, batch_size=32, log_every=10, checkpoint_every=20, eval_every=30, eval_samples=500)
+
+
+def _cfg(model="gan", dataset="ring8", **train):
+    base = find_baseline(model, dataset)
+    return dataclasses.replace(base, train=dataclasses.replace(SMALL, **train))
+
+
+def _files(d):
+    return {p.name: p.read_bytes() for p in sorted(d.iterdir()) if p.is_file()}
+
+
+@pytest.mark.parametrize("model,dataset", [("gan", "ring8"), ("wgan-gp", "digits")])
+def test_same_seed_gives_bit_identical_files(tmp_path, model, dataset):
+    cfg = _cfg(model, dataset, steps=30, eval_every=0)
+    train(cfg, 3, tmp_path / "a", progress=False)
+    train(cfg, 3, tmp_path / "b", progress=False)
+    a, b = _files(run_dir(tmp_path / "a", dataset, model, 3)), _files(run_dir(tmp_path / "b", dataset, model, 3))
+    assert set(a) == {"checkpoint.pt", "config.json", "metrics.jsonl", "result.json", "samples.png"}
+    for name in ("checkpoint.pt", "config.json", "metrics.jsonl", "samples.png"):
+        assert a[name] == b[name], name
+    ra, rb = json.loads(a["result.json"]), json.loads(b["result.json"])
+    ra.pop("wall_time_s"), rb.pop("wall_time_s")
+    assert ra == rb and ra["status"] == "complete"
+    # a different seed gives a different run
+    train(cfg, 4, tmp_path / "a", progress=False)
+    assert _files(run_dir(tmp_path / "a", dataset, model, 4))["checkpoint.pt"] != a["checkpoint.pt"]
+
+
+class _Crash(Exception):
+    pass
+
+
+def _crashing_tracker(at_step):
+    def tracker(model, dataset, step):
+        if step == at_step:
+            raise _Crash(step)
+        return training_tracker(model, dataset, step)
+
+    return tracker
+
+
+@pytest.mark.parametrize("model", ["pacgan", "ae"])
+def test_resume_is_bit_identical_to_uninterrupted(tmp_path, model):
+    cfg = _cfg(model, "ring8")
+    train(cfg, 0, tmp_path / "full", progress=False, tracker=training_tracker)
+    # the same run dies at step 30 (last checkpoint at 20), then resumes
+    with pytest.raises(_Crash):
+        train(cfg, 0, tmp_path / "part", progress=False, tracker=_crashing_tracker(30))
+    d = run_dir(tmp_path / "part", "ring8", model, 0)
+    assert not (d / "result.json").exists()
+    gio.append_jsonl(d / "metrics.jsonl", [{"step": 25, "loss": 1.0}])  # a line the checkpoint does not cover
+    r = train(cfg, 0, tmp_path / "part", progress=False, resume=True, tracker=training_tracker)
+    assert r.status == "complete" and r.steps == 60
+    full = _files(run_dir(tmp_path / "full", "ring8", model, 0))
+    part = _files(d)
+    for name in ("checkpoint.pt", "metrics.jsonl", "samples.png"):
+        assert part[name] == full[name], name
+    assert json.loads(part["result.json"])["resumed_from"] == 20
+
+
+def test_metrics_jsonl_has_losses_and_mode_coverage(tmp_path):
+    train(_cfg(), 0, tmp_path, progress=False, tracker=training_tracker)
+    recs = gio.read_jsonl(run_dir(tmp_path, "ring8", "gan", 0) / "metrics.jsonl")
+    losses = [r for r in recs if "loss_d" in r]
+    evals = [r for r in recs if "eval" in r]
+    assert [r["step"] for r in losses] == [10, 20, 30, 40, 50, 60]
+    assert [r["step"] for r in evals] == [30, 60]
+    assert set(evals[0]["eval"]) == {"modes_covered", "hq_fraction", "reverse_kl"}
+
+
+class _Diverging(GenerativeModel):
+    def __init__(self, info, blow_up_at: int = 7):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(2))
+        self.calls, self.blow_up_at = 0, blow_up_at
+
+    def train_step(self, batch):
+        self.calls += 1
+        return {"loss": float("nan") if self.calls >= self.blow_up_at else 1.0}
+
+    def sample(self, n, generator=None):
+        return torch.zeros(n, 2)
+
+
+def test_non_finite_loss_marks_run_diverged_with_step(tmp_path):
+    register_recipe(ModelRecipe("test-diverging", "gan", _Diverging))
+    try:
+        cfg = BaselineConfig("test-diverging", "ring8", train=SMALL)
+        r = train(cfg, 0, tmp_path, progress=False)
+    finally:
+        MODELS.unregister("test-diverging")
+    assert r.status == "diverged" and r.diverged_at == 7
+    res = gio.read_json(run_dir(tmp_path, "ring8", "test-diverging", 0) / "result.json")
+    assert res["status"] == "diverged" and res["diverged_at"] == 7 and "non-finite loss" in res["reason"]
+
+
+def test_batch_sampler_is_a_function_of_seed_and_step():
+    a, b = BatchSampler(100, 30, seed=1), BatchSampler(100, 30, seed=1)
+    seq_a = [a.indices(k) for k in range(7)]
+    seq_b = [b.indices(k) for k in (6, 5, 4, 3, 2, 1, 0)][::-1]
+    assert all(torch.equal(x, y) for x, y in zip(seq_a, seq_b))
+    epoch0 = torch.cat(seq_a[:3])
+    assert len(set(epoch0.tolist())) == 90  # no repeats within an epoch
