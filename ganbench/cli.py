@@ -122,6 +122,115 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _str_list(text: str) -> list[str]:
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
+def _add_run(sub) -> None:
+    p = sub.add_parser("run", help="run a suite of baselines x seeds, then print the leaderboard")
+    p.add_argument("--suite", default="quick", help="quick (default), pacgan2d, pacgan2d-reduced, or a suite file")
+    p.add_argument("--models", type=_str_list, help="only these models, e.g. gan,vae")
+    p.add_argument("--datasets", type=_str_list, help="only these datasets, e.g. ring8,digits")
+    p.add_argument("--seeds", type=_int_list, help="training seeds, e.g. 0,1,2 (default: the suite's)")
+    p.add_argument("--jobs", type=_positive_int, help="parallel worker processes (default: number of cores)")
+    p.add_argument("--out", help="runs folder (default runs/<suite>)")
+    p.add_argument("--report", help="also write the report to this folder")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--data-root", help="folder holding real datasets' files")
+    p.add_argument("--eval-seed", type=int, default=0, help="evaluation seed (default 0), apart from training seeds")
+    p.add_argument("--format", default="md", choices=["md", "csv", "html", "latex"], help="leaderboard format")
+    p.set_defaults(func=cmd_run)
+
+
+def cmd_run(args) -> int:
+    from ganbench.environment import resolve_device
+    from ganbench.leaderboard import format_leaderboard, leaderboard
+    from ganbench.suite import load_suite, run_suite
+
+    resolve_device(args.device)
+    suite = load_suite(args.suite, args.models, args.datasets, args.seeds)
+    out = args.out or f"runs/{suite.name}"
+    run_suite(suite, out, jobs=args.jobs, device=args.device, data_root=args.data_root, eval_seed=args.eval_seed,
+              log=lambda m: print(m, file=sys.stderr, flush=True))  # fmt: skip
+    board = leaderboard(out)
+    board = board[board["dataset"].isin(suite.datasets())]
+    print(format_leaderboard(board, args.format))
+    if args.report:
+        from ganbench.report import write_report
+
+        index = write_report(out, args.report)
+        print(f"report: {index}", file=sys.stderr)
+    return 0
+
+
+def _add_leaderboard(sub) -> None:
+    p = sub.add_parser("leaderboard", help="print the leaderboard of a runs folder")
+    p.add_argument("runs", help="runs folder")
+    p.add_argument("--format", default="md", choices=["md", "csv", "html", "latex"])
+    p.set_defaults(func=cmd_leaderboard)
+
+
+def cmd_leaderboard(args) -> int:
+    from ganbench.leaderboard import format_leaderboard, leaderboard
+
+    print(format_leaderboard(leaderboard(args.runs), args.format))
+    return 0
+
+
+def _add_eval(sub) -> None:
+    p = sub.add_parser("eval", help="score a trained run, or a samples file from any framework")
+    p.add_argument("run", nargs="?", help="a run directory (runs/<dataset>/<model>/seed-<N>)")
+    p.add_argument("--samples", help=".npy or .npz (key 'samples') file of samples")
+    p.add_argument("--dataset", help="the dataset the samples imitate (with --samples)")
+    p.add_argument("--metrics", type=_str_list, help="metrics to report (default: all for the dataset)")
+    p.add_argument("--n", type=_positive_int, help="number of generated samples to score")
+    p.add_argument("--eval-seed", type=int, default=0)
+    p.add_argument("--extractor", choices=["classifier", "inception", "points"], help="feature extractor")
+    p.add_argument("--inception-weights", help="path of the Inception-v3 weights file (torch-fidelity's)")
+    p.add_argument("--offline", action="store_true", help="never download anything")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--data-root", help="folder holding real datasets' files")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_eval)
+
+
+def cmd_eval(args) -> int:
+    from ganbench.evaluate import evaluate_run, evaluate_samples_file
+
+    if bool(args.run) == bool(args.samples):
+        raise UserError("give either a run directory or --samples FILE --dataset NAME")
+    common = dict(eval_seed=args.eval_seed, device=args.device, data_root=args.data_root, extractor=args.extractor,
+                  n=args.n, metrics=args.metrics, inception_weights=args.inception_weights, offline=args.offline)
+    if args.run:
+        result = evaluate_run(args.run, **common)
+    else:
+        if not args.dataset:
+            raise UserError("--samples needs --dataset NAME (the dataset the samples imitate)")
+        result = evaluate_samples_file(args.samples, args.dataset, **common)
+    if args.json:
+        print(json.dumps({"metrics": result["metrics"], "fingerprint": result["fingerprint"]}, default=float))
+    else:
+        for k, v in result["metrics"].items():
+            if not isinstance(v, list):
+                print(f"{k:<14} {v:.6g}" if isinstance(v, float) else f"{k:<14} {v}")
+        print(f"fingerprint    {result['fingerprint']['id']}")
+    return 0
+
+
+def _add_report(sub) -> None:
+    p = sub.add_parser("report", help="write an HTML + Markdown report of a runs folder")
+    p.add_argument("runs", help="runs folder")
+    p.add_argument("-o", "--out", required=True, help="output folder (index.html, README.md, figures)")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_report(args) -> int:
+    from ganbench.report import write_report
+
+    print(write_report(args.runs, args.out))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ganbench", description="Benchmark generative image models under one recorded protocol.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -132,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_EXTRA_COMMANDS: list = []
+_EXTRA_COMMANDS: list = [_add_run, _add_leaderboard, _add_eval, _add_report]
 
 
 def main(argv: list[str] | None = None) -> int:

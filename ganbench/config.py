@@ -78,9 +78,17 @@ class BaselineConfig:
     model_params: dict = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)
     source: str | None = None  # the file it came from
+    name: str = ""  # the label in run directories and leaderboards (default: the model name)
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.model)
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", self.name):
+            raise UserError(f"baseline name {self.name!r} must be letters, digits and _.+- (it names a folder)")
 
     def to_dict(self) -> dict:
         return {
+            "name": self.name,
             "model": self.model,
             "dataset": self.dataset,
             "description": self.description,
@@ -90,7 +98,7 @@ class BaselineConfig:
         }
 
 
-_TOP_KEYS = {"model", "dataset", "description", "model_params", "train"}
+_TOP_KEYS = {"name", "model", "dataset", "description", "model_params", "train"}
 
 
 def _line_of(text: str, key: str) -> int | None:
@@ -139,7 +147,8 @@ def load_baseline(path: str | Path) -> BaselineConfig:
     for key in params:
         if key not in recipe.parameters():
             raise _unknown_key(path, text, key, "model_params.", recipe.parameters())
-    return BaselineConfig(raw["model"], raw["dataset"], raw.get("description", ""), params, train, str(path))
+    return BaselineConfig(raw["model"], raw["dataset"], raw.get("description", ""), params, train, str(path),
+                          raw.get("name", ""))  # fmt: skip
 
 
 def baseline_path(model: str, dataset: str) -> Path:
@@ -154,5 +163,5 @@ def find_baseline(model: str, dataset: str) -> BaselineConfig:
     return BaselineConfig(model, dataset)
 
 
-def list_baselines() -> list[BaselineConfig]:
-    return [load_baseline(p) for p in sorted(BASELINES_DIR.glob("*.toml"))]
+def list_baselines(directory: Path | None = None) -> list[BaselineConfig]:
+    return [load_baseline(p) for p in sorted((directory or BASELINES_DIR).glob("*.toml"))]

@@ -154,7 +154,7 @@ def train(
     dataset = load_dataset(config.dataset, data_root=data_root)
     recipe = get_recipe(config.model)
     params = recipe.resolve(dataset.info.kind, config.model_params)
-    directory = run_dir(out, config.dataset, config.model, seed)
+    directory = run_dir(out, config.dataset, config.name, seed)
     directory.mkdir(parents=True, exist_ok=True)
     ckpt_path = directory / "checkpoint.pt"
     metrics_path = directory / "metrics.jsonl"
@@ -188,7 +188,7 @@ def train(
     show = sys.stderr.isatty() if progress is None else progress
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=tc.steps, initial=start, disable=not show, desc=f"{config.model}/{config.dataset}/{seed}")
+    bar = tqdm(total=tc.steps, initial=start, disable=not show, desc=f"{config.name}/{config.dataset}/{seed}")
     losses: dict[str, float] = {}
     pending: list[dict] = []
     result = None

@@ -1,0 +1,245 @@
+"""Suites: baselines x seeds as independent, resumable jobs.
+
+A suite file (TOML) names the baselines and seeds::
+
+    name = "quick"
+    seeds = [0, 1, 2]
+    models = ["gan", "vae"]            # baselines/<model>_<dataset>.toml for each pair
+    datasets = ["ring8", "digits"]
+    baselines_dir = "pacgan2d"         # optional, relative to baselines/: take every file there instead
+    [train.points2d]                   # optional budget overrides per data kind
+    steps = 1000
+
+Each (baseline, seed) is a ``Job`` with a deterministic id. ``run_job`` trains it (resuming from its
+checkpoint), scores it under the dataset's standard protocol and stores the score with its fingerprint.
+A finished job is skipped, so rerunning a suite is cheap; executors only need ``run_job``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ganbench import io as gio
+from ganbench.config import BASELINES_DIR, BaselineConfig, TrainConfig, find_baseline, list_baselines, tomllib
+from ganbench.errors import UserError
+
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
+_SUITE_KEYS = {"name", "description", "seeds", "models", "datasets", "baselines_dir", "train"}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One (baseline, seed): the unit that executors run."""
+
+    config: BaselineConfig
+    seed: int
+
+    @property
+    def config_hash(self) -> str:
+        body = {k: v for k, v in self.config.to_dict().items() if k not in ("source", "description")}
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
+
+    @property
+    def id(self) -> str:
+        return f"{self.config.dataset}/{self.config.name}/seed-{self.seed}@{self.config_hash}"
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    jobs: tuple[Job, ...]
+
+    def datasets(self) -> list[str]:
+        return sorted({j.config.dataset for j in self.jobs})
+
+
+def suite_names() -> list[str]:
+    return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+
+
+def load_suite(name_or_path: str, models: list[str] | None = None, datasets: list[str] | None = None,
+               seeds: list[int] | None = None) -> Suite:  # fmt: skip
+    """A built-in suite by name or a suite file, optionally narrowed by models, datasets and seeds."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = SUITES_DIR / f"{name_or_path}.toml"
+        if not path.exists():
+            import difflib
+
+            close = difflib.get_close_matches(name_or_path, suite_names(), n=2)
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            raise UserError(f"--suite: unknown suite {name_or_path!r}.{hint} Built-in: {', '.join(suite_names())}, "
+                            "or pass a suite .toml file")  # fmt: skip
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UserError(f"--suite {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"--suite {path}: not valid TOML: {e}") from None
+    for key in raw:
+        if key not in _SUITE_KEYS:
+            raise UserError(f"{path}: unknown key {key!r}; allowed: {', '.join(sorted(_SUITE_KEYS))}")
+    configs = _suite_baselines(raw, path)
+    if models:
+        configs = [c for c in configs if c.name in models or c.model in models]
+    if datasets:
+        configs = [c for c in configs if c.dataset in datasets]
+    run_seeds = seeds if seeds is not None else raw.get("seeds", [0])
+    jobs = tuple(Job(c, s) for c in configs for s in run_seeds)
+    if not jobs:
+        raise UserError(f"--suite {raw.get('name', path.stem)}: no job left after --models/--datasets/--seeds; "
+                        "check the names against `ganbench list baselines`")  # fmt: skip
+    return Suite(raw.get("name", path.stem), raw.get("description", ""), jobs)
+
+
+def _suite_baselines(raw: dict, path: Path) -> list[BaselineConfig]:
+    from ganbench.data import get_dataset_info
+
+    if "baselines_dir" in raw:
+        configs = list_baselines(BASELINES_DIR / raw["baselines_dir"])
+    else:
+        configs = [find_baseline(m, d) for d in raw.get("datasets", []) for m in raw.get("models", [])]
+    overrides = raw.get("train", {})
+    out = []
+    for c in configs:
+        kind = get_dataset_info(c.dataset).kind
+        changes = overrides.get(kind, {})
+        try:
+            train = dataclasses.replace(c.train, **changes)
+        except TypeError:
+            bad = [k for k in changes if k not in {f.name for f in dataclasses.fields(TrainConfig)}]
+            raise UserError(f"{path}: unknown key train.{kind}.{bad[0]!r}") from None
+        out.append(dataclasses.replace(c, train=train))
+    return out
+
+
+# -- running one job -------------------------------------------------------------------------------
+
+
+def _job_record(directory: Path) -> dict | None:
+    try:
+        return gio.read_json(directory / "job.json")
+    except (OSError, ValueError):
+        return None
+
+
+def job_done(job: Job, out: Path) -> bool:
+    from ganbench.training import run_dir
+
+    rec = _job_record(run_dir(out, job.config.dataset, job.config.name, job.seed))
+    return bool(rec) and rec.get("id") == job.id and rec.get("status") in ("complete", "diverged", "failed")
+
+
+# CPU results depend on the number of threads (reduction order), so every job runs with the same
+# count wherever it runs: serially, in a worker process, or on a cluster.
+JOB_THREADS = 1
+
+
+def run_job(job: Job, out: str | Path, device: str = "auto", data_root: str | None = None, eval_seed: int = 0,
+            progress: bool = False) -> dict:  # fmt: skip
+    """Train and score one job; never raises for a job's own failure (it is recorded as ``failed``)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(JOB_THREADS)
+    try:
+        return _run_job(job, out, device, data_root, eval_seed, progress)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run_job(job: Job, out, device, data_root, eval_seed, progress) -> dict:
+    from ganbench.evaluate import evaluate_run, training_tracker
+    from ganbench.training import run_dir, train
+
+    out = Path(out)
+    directory = run_dir(out, job.config.dataset, job.config.name, job.seed)
+    if job_done(job, out):
+        return {**_job_record(directory), "skipped": True}
+    rec = _job_record(directory)
+    if rec and rec.get("id") != job.id:
+        raise UserError(f"{directory} holds another configuration ({rec.get('id')}); use another --out")
+    directory.mkdir(parents=True, exist_ok=True)
+    gio.atomic_write_json(directory / "job.json", {"id": job.id, "status": "running"})
+    record = {"id": job.id, "dataset": job.config.dataset, "model": job.config.name, "seed": job.seed}
+    try:
+        result = train(job.config, job.seed, out, device=device, resume=True, data_root=data_root,
+                       progress=progress, tracker=training_tracker)  # fmt: skip
+        record.update(status=result.status, steps=result.steps, wall_time_s=result.wall_time_s)
+        if result.status == "complete":
+            evaluate_run(directory, eval_seed=eval_seed, device=device, data_root=data_root)
+    except UserError:
+        raise
+    except Exception as e:  # a job's failure is data, not the end of the suite
+        record.update(status="failed", error=f"{type(e).__name__}: {e}")
+        gio.atomic_write_json(directory / "result.json", {"status": "failed", "error": record["error"]})
+    gio.atomic_write_json(directory / "job.json", record)
+    return record
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _run_job_in_worker(args) -> dict:
+    job, out, device, data_root, eval_seed = args
+    try:
+        return run_job(job, out, device, data_root, eval_seed)
+    except UserError as e:
+        return {"id": job.id, "status": "failed", "error": str(e)}
+
+
+def run_suite(suite: Suite, out: str | Path, jobs: int | None = None, device: str = "auto",
+              data_root: str | None = None, eval_seed: int = 0, log=print) -> list[dict]:  # fmt: skip
+    """Run every job of ``suite`` (skipping finished ones) with ``jobs`` worker processes."""
+    import os
+    import time
+
+    from ganbench.evaluate import reference_scores
+
+    out = Path(out)
+    todo = [j for j in suite.jobs if not job_done(j, out)]
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
+    log(f"suite {suite.name}: {len(suite.jobs)} jobs, {len(suite.jobs) - len(todo)} already done, "
+        f"{workers} worker(s), runs in {out}")  # fmt: skip
+    t0 = time.perf_counter()
+    # Evaluators and real-data rows first, once, in this process: workers then find them cached.
+    for name in suite.datasets():
+        reference_scores(name, out, eval_seed=eval_seed, device=device, data_root=data_root)
+    records = []
+    args = [(j, out, device, data_root, eval_seed) for j in todo]
+    if workers == 1:
+        for a in args:
+            records.append(_report(_run_job_in_worker(a), len(records) + 1, len(todo), t0, log))
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        ctx = mp.get_context("spawn")  # torch and fork do not mix
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(JOB_THREADS,)) as pool:
+            futures = [pool.submit(_run_job_in_worker, a) for a in args]
+            for f in as_completed(futures):
+                records.append(_report(f.result(), len(records) + 1, len(todo), t0, log))
+    failed = [r for r in records if r.get("status") == "failed"]
+    log(f"suite {suite.name}: done in {time.perf_counter() - t0:.0f} s; "
+        f"{len(records) - len(failed)} ran, {len(failed)} failed")  # fmt: skip
+    for r in failed:
+        log(f"  failed {r['id']}: {r.get('error')}")
+    return records
+
+
+def _report(rec: dict, i: int, n: int, t0: float, log) -> dict:
+    import time
+
+    extra = f" ({rec['error']})" if rec.get("status") == "failed" else ""
+    log(f"[{i}/{n} {time.perf_counter() - t0:5.0f}s] {rec.get('status', '?'):>8} {rec['id']}{extra}")
+    sys.stdout.flush()
+    return rec
