@@ -56,9 +56,13 @@ def _load_array(path: Path) -> np.ndarray:
         raise UserError(f"--samples {path}: expected a .npy or .npz file")
     try:
         if path.suffix == ".npy":
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)  # reads the header only
-            _check_size(path, arr.shape, arr.dtype)
-            return np.asarray(arr)
+            with open(path, "rb") as f:  # the header first: it may declare any size
+                major, _ = np.lib.format.read_magic(f)
+                read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read_header(f)
+                payload = path.stat().st_size - f.tell()
+            _check_size(path, shape, dtype, payload)
+            return np.load(path, allow_pickle=False)
         with np.load(path, allow_pickle=False) as z:
             if "samples" not in z.files:
                 raise UserError(f"--samples {path}: the .npz has no array 'samples' (found: {', '.join(z.files)})")
@@ -69,12 +73,14 @@ def _load_array(path: Path) -> np.ndarray:
         raise UserError(f"--samples {path}: not a readable numpy file ({e})") from None
 
 
-def _check_size(path: Path, shape: tuple, dtype: np.dtype) -> None:
+def _check_size(path: Path, shape: tuple, dtype: np.dtype, payload: int) -> None:
     declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
     if declared > MAX_SAMPLE_BYTES:
         raise UserError(f"--samples {path}: declares {declared / 2**30:.1f} GiB of samples, over the "
                         f"{MAX_SAMPLE_BYTES // 2**30} GiB limit; pass fewer samples")  # fmt: skip
-    if declared > path.stat().st_size:
+    if dtype.hasobject:
+        raise UserError(f"--samples {path}: holds Python objects; save plain numeric arrays")
+    if declared > payload:
         raise UserError(f"--samples {path}: header declares shape {shape} but the file is truncated")
 
 
@@ -83,7 +89,7 @@ def _points(arr: np.ndarray, info: DatasetInfo, path) -> torch.Tensor:
         raise UserError(f"--samples {path}: {info.name} needs float points of shape (N, 2); got {arr.shape}")
     if arr.dtype.kind != "f":
         raise UserError(f"--samples {path}: points must be float; got {arr.dtype}")
-    return check_samples(torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)), info, f"--samples {path}")
+    return check_samples(torch.from_numpy(np.array(arr, dtype=np.float32, order="C")), info, f"--samples {path}")
 
 
 def _images(arr: np.ndarray, info: DatasetInfo, path) -> torch.Tensor:
@@ -110,4 +116,4 @@ def _images(arr: np.ndarray, info: DatasetInfo, path) -> torch.Tensor:
         x = x * 2.0 - 1.0
     else:
         raise UserError(f"--samples {path}: images must be uint8 in [0, 255] or float in [0, 1]; got {arr.dtype}")
-    return check_samples(torch.from_numpy(np.ascontiguousarray(x)), info, f"--samples {path}")
+    return check_samples(torch.from_numpy(np.array(x, order="C")), info, f"--samples {path}")
