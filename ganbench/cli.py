@@ -231,6 +231,31 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _add_compare(sub) -> None:
+    p = sub.add_parser("compare", help="compare a new model (or sampler, or samples file) with the baselines")
+    p.add_argument("target", help="module:attr (model factory or trained sampler), a .npy/.npz samples file, "
+                                  "or a ganbench.models entry point")  # fmt: skip
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--seeds", type=_int_list, help="training seeds (default: the suite's)")
+    p.add_argument("--runs", help="the baselines' runs folder (default runs/<suite>)")
+    p.add_argument("--suite", default="quick", help="suite whose baselines and budget apply (default quick)")
+    p.add_argument("-o", "--out", required=True, help="output folder")
+    p.add_argument("--jobs", type=_positive_int)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--eval-seed", type=int, default=0)
+    p.set_defaults(func=cmd_compare)
+
+
+def cmd_compare(args) -> int:
+    from ganbench.compare import compare
+
+    res = compare(args.target, args.dataset, args.out, seeds=args.seeds, runs=args.runs, jobs=args.jobs,
+                  device=args.device, eval_seed=args.eval_seed, suite=args.suite,
+                  log=lambda m: print(m, file=sys.stderr, flush=True))  # fmt: skip
+    print(open(res["report"], encoding="utf-8").read())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ganbench", description="Benchmark generative image models under one recorded protocol.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -241,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_EXTRA_COMMANDS: list = [_add_run, _add_leaderboard, _add_eval, _add_report]
+_EXTRA_COMMANDS: list = [_add_run, _add_leaderboard, _add_eval, _add_report, _add_compare]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,11 +27,16 @@ def _run_dirs(runs_dir: Path):
         yield cfg_path.parent
 
 
-def collect_scores(runs_dir: str | Path) -> pd.DataFrame:
+def collect_scores(runs_dir) -> pd.DataFrame:
     """One row per (run, fingerprint), plus one per reference row and per unscored (diverged, failed) run.
 
     Columns: dataset, model, seed, status, fingerprint, train_time_s, steps and one per metric.
+    ``runs_dir`` may be a list of folders: their runs are merged (a user's runs with the baselines').
     """
+    if isinstance(runs_dir, (list, tuple)):
+        frames = [collect_scores(d) for d in runs_dir]
+        return pd.concat([f for f in frames if not f.empty], ignore_index=True) if any(
+            not f.empty for f in frames) else pd.DataFrame()  # fmt: skip
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         raise UserError(f"runs folder {runs_dir} does not exist; run `ganbench run --out {runs_dir}` first")
@@ -85,7 +90,7 @@ def bootstrap_ci(values: np.ndarray, confidence: float = 0.95, n_resamples: int 
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
-def leaderboard(runs_dir: str | Path) -> pd.DataFrame:
+def leaderboard(runs_dir) -> pd.DataFrame:
     """The leaderboard of a runs folder as a DataFrame.
 
     One row per (dataset, fingerprint, model): ``n_seeds`` (scored runs), ``n_diverged``, ``n_failed``,

@@ -75,6 +75,14 @@ def register_recipe(recipe: ModelRecipe) -> ModelRecipe:
 
 
 def get_recipe(name: str) -> ModelRecipe:
+    """A registered recipe, or one from the ``ganbench.models`` entry-point group, loaded on first use."""
+    if name not in MODELS:
+        from ganbench.plugins import load_entry_point
+
+        obj = load_entry_point(name)
+        if obj is not None:
+            recipe = obj if isinstance(obj, ModelRecipe) else ModelRecipe(name, "plugin", obj, description="plugin")
+            register_recipe(recipe)
     try:
         return MODELS.get(name)
     except KeyError as e:
