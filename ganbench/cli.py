@@ -256,6 +256,47 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def _add_bench(sub) -> None:
+    p = sub.add_parser("bench", help="time training steps: ms/step, samples/s, memory, FLOPs, utilisation")
+    p.add_argument("models", nargs="?", type=_str_list, help="models, e.g. gan,vae (default: all)")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--batch-size", type=_positive_int, help="default: the baseline's")
+    p.add_argument("--steps", type=_positive_int, default=50, help="timed steps (default 50)")
+    p.add_argument("--warmup", type=int, default=10, help="untimed warm-up steps (default 10)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--amp", action="store_true", help="bfloat16 autocast")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model's networks")
+    p.add_argument("--out", help="runs folder: write <out>/<dataset>/<model>/bench.json (joins the leaderboard)")
+    p.add_argument("--json", action="store_true", help="one JSON object per model")
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args) -> int:
+    from ganbench.bench import bench
+    from ganbench.data import get_dataset_info
+    from ganbench.models import MODELS, get_recipe
+
+    get_dataset_info(args.dataset)
+    models = args.models or MODELS.names()
+    for m in models:
+        get_recipe(m)
+    if args.warmup < 0:
+        raise UserError(f"--warmup must be >= 0; got {args.warmup}")
+    rows = bench(models, args.dataset, out=args.out, batch_size=args.batch_size, steps=args.steps,
+                 warmup=args.warmup, device=args.device, amp=args.amp, compile=args.compile)  # fmt: skip
+    for r in rows:
+        if args.json:
+            print(json.dumps(r, default=str))
+        elif r["error"]:
+            print(f"{r['model']:<10} {r['dataset']:<14} error: {r['error']}")
+        else:
+            flops = f"{r['flops_per_step'] / 1e6:9.1f} MFLOP {100 * r['utilisation']:5.1f}% of matmul peak" if r[
+                "flops_per_step"] else "FLOPs not countable"  # fmt: skip
+            print(f"{r['model']:<10} {r['dataset']:<14} {r['step_ms_median']:8.2f} ms/step (IQR {r['step_ms_iqr']:.2f})"
+                  f" {r['samples_per_s']:9.0f} samples/s {r['peak_memory_mb']:7.0f} MB {flops}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ganbench", description="Benchmark generative image models under one recorded protocol.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -266,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_EXTRA_COMMANDS: list = [_add_run, _add_leaderboard, _add_eval, _add_report, _add_compare]
+_EXTRA_COMMANDS: list = [_add_run, _add_leaderboard, _add_eval, _add_report, _add_compare, _add_bench]
 
 
 def main(argv: list[str] | None = None) -> int:

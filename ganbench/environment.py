@@ -65,3 +65,9 @@ def environment(device: torch.device) -> dict:
         "command": sys.argv[:],
         "platform": platform.platform(),
     }
+
+
+def flush_denormals() -> None:
+    """Flush denormal floats to zero: they make CPU convolutions up to 50x slower (seen with the
+    WGAN-GP critic and DCGAN steps on digits). Set by training and benchmarks alike."""
+    torch.set_flush_denormal(True)

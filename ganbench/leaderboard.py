@@ -123,12 +123,31 @@ def leaderboard(runs_dir) -> pd.DataFrame:
             row["train_time_s_mean"] = float(times.mean()) if len(times) else math.nan
             rows.append(row)
     board = pd.DataFrame(rows)
+    board = _join_bench(board, runs_dir)
     board["primary_metric"] = [_primary(board, i) for i in range(len(board))]
     board["rank"] = _ranks(board)
     lead = ["dataset", "model", "n_seeds", "n_diverged", "n_failed", "rank", "primary_metric", "fingerprint"]
     cols = lead + [c for c in board.columns if c not in lead]
     board = board[cols].sort_values(["dataset", "fingerprint", "rank", "model"], na_position="last")
     return board.reset_index(drop=True)
+
+
+BENCH_COLUMNS = ("step_ms_median", "step_ms_iqr", "samples_per_s", "peak_memory_mb", "utilisation")
+
+
+def _join_bench(board: pd.DataFrame, runs_dir) -> pd.DataFrame:
+    """Timing columns from ``ganbench bench --out`` (``<runs>/<dataset>/<model>/bench.json``)."""
+    dirs = runs_dir if isinstance(runs_dir, (list, tuple)) else [runs_dir]
+    rows = []
+    for d in dirs:
+        for path in sorted(Path(d).glob("*/*/bench.json")):
+            rec = _read_optional(path)
+            if rec and not rec.get("error"):
+                rows.append({"dataset": rec["dataset"], "model": rec["model"], **{c: rec.get(c) for c in BENCH_COLUMNS}})
+    if not rows:
+        return board
+    return board.merge(pd.DataFrame(rows).drop_duplicates(["dataset", "model"], keep="last"), how="left",
+                       on=["dataset", "model"])  # fmt: skip
 
 
 def _primary(board: pd.DataFrame, i: int) -> str | None:

@@ -27,7 +27,7 @@ import torch
 from ganbench import io as gio
 from ganbench.config import BaselineConfig, TrainConfig
 from ganbench.data import Dataset, load_dataset
-from ganbench.environment import environment, resolve_device
+from ganbench.environment import environment, flush_denormals, resolve_device
 from ganbench.errors import UserError
 from ganbench.models import build_model, get_recipe
 from ganbench.models.base import GenerativeModel
@@ -160,8 +160,7 @@ def train(
     metrics_path = directory / "metrics.jsonl"
 
     seed_everything(seed)
-    # Denormal floats make CPU convolutions up to 50x slower (seen with the WGAN-GP critic); flush them.
-    torch.set_flush_denormal(True)
+    flush_denormals()
     model = build_model(config.model, dataset.info, **config.model_params).to(dev)
     tc = config.train
     start = 0

@@ -1,0 +1,153 @@
+"""Step-timing benchmarks: milliseconds per training step as data, with FLOPs and utilisation.
+
+Per model: the median and interquartile range of a full training step, samples per second, peak memory
+(CUDA max allocated, or the process's peak resident set on CPU), FLOPs per step (torch's flop counter),
+achieved FLOP/s and its share of the device's matrix-multiply peak measured in the same run.
+On CUDA steps are timed with CUDA events after warm-up and a synchronise; on CPU with ``perf_counter``.
+A failed measurement (out of memory, an error in the model) is a row with its error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganbench import io as gio
+from ganbench.environment import device_description, flush_denormals, package_versions, resolve_device
+
+
+def matmul_peak_flops(device: torch.device, dtype: torch.dtype = torch.float32, size: int = 2048, reps: int = 10) -> float:
+    """Achieved FLOP/s of a large square matmul on ``device``: the practical peak steps are compared with."""
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    times = _time_calls(lambda: a @ b, reps, device)
+    return 2 * size**3 / float(np.median(times))
+
+
+def _time_calls(fn, reps: int, device: torch.device) -> list[float]:
+    """Seconds per call: CUDA events around each call on CUDA, ``perf_counter`` on CPU."""
+    out = []
+    if device.type == "cuda":
+        for _ in range(reps):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            torch.cuda.synchronize(device)
+            out.append(start.elapsed_time(end) / 1000.0)
+    else:
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+    return out
+
+
+def _peak_memory_bytes(device: torch.device) -> int:
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device))
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss if sys.platform == "darwin" else rss * 1024)  # Linux reports KiB
+
+
+def _compile_children(model: torch.nn.Module) -> None:
+    for name, child in list(model.named_children()):
+        setattr(model, name, torch.compile(child))
+
+
+def bench_model(name: str, dataset: str, batch_size: int | None = None, steps: int = 50, warmup: int = 10,
+                device: str = "auto", amp: bool = False, compile: bool = False, peak: float | None = None) -> dict:  # fmt: skip
+    """Benchmark one model's training step; returns a row (with ``error`` set if it failed)."""
+    from ganbench.config import find_baseline
+    from ganbench.data import load_dataset
+    from ganbench.models import build_model
+
+    dev = resolve_device(device)
+    flush_denormals()  # as training does
+    cfg = find_baseline(name, dataset)
+    bs = batch_size or cfg.train.batch_size
+    row = {"model": name, "dataset": dataset, "batch_size": bs, "steps": steps, "warmup": warmup,
+           "device": device_description(dev), "amp": amp, "compile": compile}  # fmt: skip
+    try:
+        data = load_dataset(dataset)
+        torch.manual_seed(0)
+        model = build_model(cfg.model, data.info, **cfg.model_params).to(dev)
+        batch = data.train[torch.randperm(len(data.train))[: bs * model.batches_per_step]].to(dev)
+        if len(batch) < bs * model.batches_per_step:
+            raise ValueError(f"batch size {bs} x {model.batches_per_step} exceeds the training set")
+        autocast = (torch.autocast(dev.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext)
+        flops = _flops_per_step(model, batch, autocast)
+        if compile:
+            _compile_children(model)
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(dev)
+
+        def step():
+            with autocast() if amp else contextlib.nullcontext():
+                model.train_step(batch)
+
+        t0 = time.perf_counter()
+        for _ in range(warmup):
+            step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        row["warmup_s"] = time.perf_counter() - t0  # includes compile time with --compile
+        secs = np.array(_time_calls(step, steps, dev))
+        ms = secs * 1000
+        row.update(step_ms_median=float(np.median(ms)), step_ms_iqr=float(np.subtract(*np.percentile(ms, [75, 25]))),
+                   samples_per_s=bs / float(np.median(secs)), peak_memory_mb=_peak_memory_bytes(dev) / 2**20,
+                   flops_per_step=flops)  # fmt: skip
+        row["flops_per_step"] = flops or None
+        row["achieved_flops"] = flops / float(np.median(secs)) if flops else math.nan
+        peak = peak or matmul_peak_flops(dev, torch.bfloat16 if (amp and dev.type == "cuda") else torch.float32)
+        row["matmul_peak_flops"] = peak
+        row["utilisation"] = row["achieved_flops"] / peak
+        row["error"] = None
+    except Exception as e:  # a failed measurement is a row, not a crash
+        row["error"] = f"{type(e).__name__}: {e}"
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+    return row
+
+
+def _flops_per_step(model, batch, autocast) -> int:
+    """FLOPs of one train_step (forward and backward) by torch's flop counter, on a copy-free trial step.
+
+    The step runs for real, so it also serves as the first warm-up step.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    try:
+        with FlopCounterMode(display=False) as counter, (autocast() if autocast is not contextlib.nullcontext else
+                                                         contextlib.nullcontext()):  # fmt: skip
+            model.train_step(batch)
+    except RuntimeError:
+        # The counter cannot follow autograd.grad inside a step (WGAN-GP's gradient penalty) in every
+        # torch release: count the FLOPs as unknown rather than fail the timing.
+        return 0
+    return int(counter.get_total_flops())
+
+
+def bench(models: list[str], dataset: str, out: str | Path | None = None, **kw) -> list[dict]:
+    """Benchmark several models on one dataset; with ``out``, write ``out/<dataset>/<model>/bench.json``."""
+    dev = resolve_device(kw.get("device", "auto"))
+    peak = matmul_peak_flops(dev, torch.bfloat16 if (kw.get("amp") and dev.type == "cuda") else torch.float32)
+    rows = []
+    for name in models:
+        row = bench_model(name, dataset, peak=peak, **kw)
+        row["environment"] = {"versions": package_versions(), "threads": torch.get_num_threads()}
+        rows.append(row)
+        if out is not None:
+            from ganbench.training import run_dir
+
+            gio.atomic_write_json(run_dir(out, dataset, name, 0).parent / "bench.json", row)
+    return rows

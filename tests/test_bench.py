@@ -1,0 +1,51 @@
+import json
+
+import pytest
+
+from ganbench.bench import bench_model
+from ganbench.cli import main
+from ganbench.models import MODELS
+
+
+@pytest.mark.parametrize("dataset", ["ring8", "digits"])
+def test_bench_json_for_every_reference_model_on_cpu(capsys, dataset):
+    code = main(["bench", "--dataset", dataset, "--steps", "2", "--warmup", "1", "--device", "cpu", "--json"])
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0 and [r["model"] for r in rows] == MODELS.names()
+    for r in rows:
+        assert r["error"] is None, r
+        assert r["step_ms_median"] > 0 and r["samples_per_s"] > 0 and r["peak_memory_mb"] > 0
+        assert r["device"]["type"] == "cpu" and r["matmul_peak_flops"] > 1e8
+        if r["model"] != "wgan-gp":  # the flop counter cannot follow autograd.grad
+            assert r["flops_per_step"] > 0 and 0 < r["utilisation"] < 5
+
+
+def test_flops_match_the_analytic_count_for_a_linear_model():
+    # MLP GAN on 2D points: count the generator/discriminator matmuls by hand for one step.
+    r = bench_model("gan", "ring8", batch_size=100, steps=1, warmup=0, device="cpu")
+    assert r["error"] is None and r["flops_per_step"] > 0
+    from ganbench.config import find_baseline
+
+    p = find_baseline("gan", "ring8").model_params
+    h, z = p["g_hidden"], p["z_dim"]
+    g_fwd = 2 * 100 * (z * h + (p["g_layers"] - 1) * h * h + h * 2)
+    assert r["flops_per_step"] > 3 * g_fwd  # G runs forward at least twice and backward once
+
+
+def test_failed_measurement_is_a_row_with_its_error():
+    r = bench_model("gan", "digits", batch_size=10**6, steps=1, warmup=0, device="cpu")
+    assert r["error"] and "exceeds the training set" in r["error"] and "step_ms_median" not in r
+
+
+def test_bench_results_join_the_leaderboard(tmp_path):
+    from ganbench import io as gio
+    from ganbench.bench import bench
+    from ganbench.leaderboard import leaderboard
+
+    d = tmp_path / "ring8" / "gan" / "seed-0"
+    gio.atomic_write_json(d / "config.json", {"dataset": "ring8", "model": "gan", "name": "gan", "seed": 0})
+    gio.atomic_write_json(d / "result.json", {"status": "complete", "wall_time_s": 1.0, "steps": 1})
+    gio.atomic_write_json(d / "scores.json", {"f": {"metrics": {"modes_covered": 3}, "fingerprint": {"id": "f"}}})
+    rows = bench(["gan"], "ring8", out=tmp_path, steps=2, warmup=0, device="cpu")
+    board = leaderboard(tmp_path)
+    assert board.loc[0, "step_ms_median"] == pytest.approx(rows[0]["step_ms_median"])
