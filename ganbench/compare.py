@@ -68,10 +68,15 @@ def _train_user_model(target: Target, dataset: str, seeds, runs_out: Path, basel
     from ganbench.suite import Job, run_job
 
     recipe_name = f"{target.label}"
-    if recipe_name not in MODELS:
+    temporary = recipe_name not in MODELS
+    if temporary:
         register_recipe(ModelRecipe(recipe_name, "plugin", target.obj, description="user model"))
     cfg = BaselineConfig(recipe_name, dataset, "user model under the baseline budget", {}, baseline_train)
-    records = [run_job(Job(cfg, s), runs_out, device=device) for s in seeds]
+    try:
+        records = [run_job(Job(cfg, s), runs_out, device=device) for s in seeds]
+    finally:
+        if temporary:  # the registry is process-wide: leave it as it was
+            MODELS.unregister(recipe_name)
     if all(r.get("status") == "failed" for r in records):
         raise UserError(f"the model failed on every seed: {records[0].get('error')}")
 

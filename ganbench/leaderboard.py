@@ -193,14 +193,27 @@ def display_table(board: pd.DataFrame) -> pd.DataFrame:
 def _fmt(mean: float, std: float) -> str:
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return ""
-    text = f"{mean:.4g}"
-    return text if std is None or math.isnan(std) else f"{text} ± {std:.2g}"
+    text = _num(mean, 4)
+    return text if std is None or math.isnan(std) else f"{text} ± {_num(std, 2)}"
+
+
+def _num(x: float, digits: int) -> str:
+    """``digits`` significant figures without exponent notation for everyday magnitudes."""
+    if x != 0 and (abs(x) >= 10**digits or abs(x) < 1e-4):
+        return f"{x:.{digits}g}" if abs(x) < 1e-4 else f"{x:.0f}"
+    return f"{x:.{digits}g}"
 
 
 def format_leaderboard(board: pd.DataFrame, fmt: str = "md") -> str:
     """Render for stdout: ``md`` and ``latex`` and ``html`` as compact tables, ``csv`` with every column."""
     if fmt == "csv":
         return board.to_csv(index=False)
+    if fmt in ("md", "html") and board["dataset"].nunique() > 1:  # one table per dataset, its own metrics
+        parts = []
+        for ds, g in board.groupby("dataset", sort=True):
+            body = format_leaderboard(g.reset_index(drop=True), fmt)
+            parts.append(f"### {ds}\n\n{body}" if fmt == "md" else f"<h3>{ds}</h3>\n{body}")
+        return "\n\n".join(parts)
     table = display_table(board)
     if fmt == "md":
         return table.to_markdown(index=False)

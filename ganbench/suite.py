@@ -17,6 +17,7 @@ A finished job is skipped, so rerunning a suite is cheap; executors only need ``
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -144,12 +145,28 @@ JOB_THREADS = 1
 def run_job(job: Job, out: str | Path, device: str = "auto", data_root: str | None = None, eval_seed: int = 0,
             progress: bool = False) -> dict:  # fmt: skip
     """Train and score one job; never raises for a job's own failure (it is recorded as ``failed``)."""
+    from ganbench.locks import JobLock
+    from ganbench.training import run_dir
+
+    directory = run_dir(Path(out), job.config.dataset, job.config.name, job.seed)
+    with JobLock(directory) as held:
+        if not held:  # another runner is on it: leave it alone
+            return {"id": job.id, "status": "locked"}
+        with _single_threaded():
+            return _run_job(job, out, device, data_root, eval_seed, progress)
+
+
+@contextlib.contextmanager
+def _single_threaded():
+    """JOB_THREADS for torch and for numpy's BLAS (KID, PRDC), restored afterwards."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     previous = torch.get_num_threads()
     torch.set_num_threads(JOB_THREADS)
     try:
-        return _run_job(job, out, device, data_root, eval_seed, progress)
+        with threadpool_limits(JOB_THREADS):
+            yield
     finally:
         torch.set_num_threads(previous)
 
@@ -186,15 +203,51 @@ def _run_job(job: Job, out, device, data_root, eval_seed, progress) -> dict:
 def _worker_init(threads: int) -> None:
     import torch
 
+    _die_with_parent()
     torch.set_num_threads(threads)
 
 
-def _run_job_in_worker(args) -> dict:
-    job, out, device, data_root, eval_seed = args
+def _die_with_parent() -> None:
+    """On Linux, ask the kernel to kill this worker when its parent dies (a killed runner must not
+    leave orphans training on). Elsewhere the pool's own shutdown is all there is."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
     try:
-        return run_job(job, out, device, data_root, eval_seed)
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _ensure_evaluator(dataset_name: str, data_root: str | None) -> None:
+    from ganbench.data import load_dataset
+
+    dataset = load_dataset(dataset_name, data_root=data_root)
+    if dataset.info.kind == "image" and dataset.train_labels is not None:
+        from ganbench.evaluators import get_classifier
+
+        get_classifier(dataset, data_root=data_root)
+
+
+def _task_in_worker(args) -> dict:
+    kind, item, out, device, data_root, eval_seed = args
+    if kind == "reference":
+        from ganbench.evaluate import reference_scores
+
+        with _single_threaded():
+            reference_scores(item, out, eval_seed=eval_seed, device=device, data_root=data_root)
+        return {"reference": item}
+    try:
+        return run_job(item, out, device, data_root, eval_seed)
     except UserError as e:
-        return {"id": job.id, "status": "failed", "error": str(e)}
+        return {"id": item.id, "status": "failed", "error": str(e)}
+
+
+def _collect(rec: dict, records: list, n: int, t0: float, log) -> None:
+    if "reference" not in rec:
+        records.append(_report(rec, len(records) + 1, n, t0, log))
 
 
 def run_suite(suite: Suite, out: str | Path, jobs: int | None = None, device: str = "auto",
@@ -203,34 +256,36 @@ def run_suite(suite: Suite, out: str | Path, jobs: int | None = None, device: st
     import os
     import time
 
-    from ganbench.evaluate import reference_scores
-
     out = Path(out)
     todo = [j for j in suite.jobs if not job_done(j, out)]
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
     log(f"suite {suite.name}: {len(suite.jobs)} jobs, {len(suite.jobs) - len(todo)} already done, "
         f"{workers} worker(s), runs in {out}")  # fmt: skip
     t0 = time.perf_counter()
-    # Evaluators and real-data rows first, once, in this process: workers then find them cached.
+    # Evaluator classifiers are trained (or found in the cache) here, once, before any worker needs them;
+    # the real-data rows are then scored in the pool beside the jobs.
     for name in suite.datasets():
-        reference_scores(name, out, eval_seed=eval_seed, device=device, data_root=data_root)
+        _ensure_evaluator(name, data_root)
+    tasks = [("reference", name) for name in suite.datasets()] + [("job", j) for j in todo]
     records = []
-    args = [(j, out, device, data_root, eval_seed) for j in todo]
+    args = [(kind, item, out, device, data_root, eval_seed) for kind, item in tasks]
     if workers == 1:
         for a in args:
-            records.append(_report(_run_job_in_worker(a), len(records) + 1, len(todo), t0, log))
+            _collect(_task_in_worker(a), records, len(todo), t0, log)
     else:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         ctx = mp.get_context("spawn")  # torch and fork do not mix
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(JOB_THREADS,)) as pool:
-            futures = [pool.submit(_run_job_in_worker, a) for a in args]
+            futures = [pool.submit(_task_in_worker, a) for a in args]
             for f in as_completed(futures):
-                records.append(_report(f.result(), len(records) + 1, len(todo), t0, log))
+                _collect(f.result(), records, len(todo), t0, log)
     failed = [r for r in records if r.get("status") == "failed"]
+    locked = [r for r in records if r.get("status") == "locked"]
     log(f"suite {suite.name}: done in {time.perf_counter() - t0:.0f} s; "
-        f"{len(records) - len(failed)} ran, {len(failed)} failed")  # fmt: skip
+        f"{len(records) - len(failed) - len(locked)} ran, {len(failed)} failed"
+        + (f", {len(locked)} held by another runner (rerun later to collect them)" if locked else ""))  # fmt: skip
     for r in failed:
         log(f"  failed {r['id']}: {r.get('error')}")
     return records
