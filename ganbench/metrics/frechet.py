@@ -2,10 +2,10 @@
 
 FD = ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^{1/2})   (Heusel et al. 2017).
 
-The matrix square root term is computed from symmetric eigendecompositions instead of
-``scipy.linalg.sqrtm``: with A = S1^{1/2}, the matrix S1 S2 = A (A S2 A) A^{-1} is similar to the
-symmetric PSD matrix A S2 A, so tr((S1 S2)^{1/2}) is the sum of the square roots of the
-eigenvalues of A S2 A. This is exact, always real, stays valid when the covariances are singular
+The matrix square root term is computed from symmetric eigenvalues instead of
+``scipy.linalg.sqrtm``: for any factor S1 = L L^T (Cholesky, or A = S1^{1/2} when S1 is singular),
+S1 S2 = L (L^T S2 L) L^{-1} is similar to the symmetric PSD matrix L^T S2 L, so tr((S1 S2)^{1/2})
+is the sum of the square roots of the eigenvalues of L^T S2 L. This is exact, always real, stays valid when the covariances are singular
 (fewer samples than dimensions), and is several times faster than ``sqrtm``.
 """
 
@@ -118,9 +118,17 @@ def _psd_sqrt(s: np.ndarray) -> np.ndarray:
 
 
 def _trace_sqrt_product(s1: np.ndarray, s2: np.ndarray) -> float:
-    """tr((s1 s2)^{1/2}) via the eigenvalues of the symmetric PSD matrix s1^{1/2} s2 s1^{1/2}."""
-    a = _psd_sqrt(s1)
-    m = a @ s2 @ a
+    """tr((s1 s2)^{1/2}) from the eigenvalues of a symmetric PSD matrix similar to s1 s2.
+
+    With a factor s1 = L L^T, s1 s2 is similar to L^T s2 L. A Cholesky factor is the fast choice
+    (about 3x cheaper than an eigendecomposition at d = 2048); when s1 is singular (n < d) Cholesky
+    fails and the symmetric square root s1^{1/2} serves as the factor instead.
+    """
+    try:
+        factor = np.linalg.cholesky(s1)
+    except np.linalg.LinAlgError:
+        factor = _psd_sqrt(s1)
+    m = factor.T @ s2 @ factor
     eig = np.linalg.eigvalsh((m + m.T) / 2)
     return float(np.sqrt(np.clip(eig, 0.0, None)).sum())
 

@@ -1,0 +1,271 @@
+"""Measure ganbench's performance targets side by side with their peers and write reports/performance.md.
+
+    python scripts/bench_performance.py [--quick-suite] [--compile] [--out reports/performance.md]
+
+1. Harness overhead: ganbench's trainer against a bare PyTorch loop, same networks, optimisers, batches.
+2. Frechet distance from 2,048-dimensional statistics: ganbench against pytorch-fid and torch-fidelity.
+3. Inception-v3 feature extraction (random weights, batch 64, 299x299): ganbench against torch-fidelity.
+4. With --quick-suite: the wall time of `ganbench run` (the quick suite) in a fresh runs folder.
+5. With --compile: `torch.compile` on a training step, its gain net of compile time.
+Every figure comes from this run; the machine and versions are recorded with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ganbench import io as gio  # noqa: E402
+from ganbench.environment import flush_denormals, package_versions  # noqa: E402
+
+
+def _median_time(fn, reps: int) -> float:
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+# -- 1. harness overhead ---------------------------------------------------------------------------
+
+
+def bare_loop(dataset, params: dict, steps: int, batch_size: int, seed: int) -> float:
+    """The same GAN written as a plain PyTorch loop: seconds per step."""
+    import torch.nn.functional as F
+
+    from ganbench.models import nets
+
+    torch.manual_seed(seed)
+    info = dataset.info
+    if info.kind == "points2d":
+        G = nets.mlp_generator(params["z_dim"], 2, params["g_hidden"], params["g_layers"])
+        D = nets.mlp_discriminator(2, 1, params["d_hidden"], params["d_layers"], params["maxout_pieces"])
+    else:
+        G = nets.conv_generator(params["z_dim"], info.shape, params["width"])
+        D = nets.conv_discriminator(info.shape, 1, params["width"], "batch")
+    opt_g = torch.optim.Adam(G.parameters(), lr=params["lr_g"], betas=tuple(params["betas"]))
+    opt_d = torch.optim.Adam(D.parameters(), lr=params["lr_d"], betas=tuple(params["betas"]))
+    data = dataset.train
+    n = len(data) // batch_size
+    perm = torch.randperm(len(data))
+    t0 = time.perf_counter()
+    for step in range(steps):
+        real = data[perm[(step % n) * batch_size : (step % n + 1) * batch_size]]
+        fake = G(torch.randn(batch_size, params["z_dim"])).detach()
+        d_real, d_fake = D(real).view(-1), D(fake).view(-1)
+        loss_d = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + \
+            F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))  # fmt: skip
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        d_gen = D(G(torch.randn(batch_size, params["z_dim"]))).view(-1)
+        loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+    return (time.perf_counter() - t0) / steps
+
+
+def harness_step(config, steps: int, seed: int, out: Path) -> float:
+    from ganbench.training import train
+
+    tc = dataclasses.replace(config.train, steps=steps, eval_every=0, log_every=steps, checkpoint_every=steps)
+    res = train(dataclasses.replace(config, train=tc), seed, out, device="cpu", progress=False)
+    return res.wall_time_s / steps
+
+
+def overhead(rows: list, steps: int, reps: int) -> None:
+    from ganbench.config import find_baseline
+    from ganbench.data import load_dataset
+    from ganbench.models import get_recipe
+
+    for ds in ("ring8", "digits"):
+        cfg = find_baseline("gan", ds)
+        data = load_dataset(ds)
+        params = get_recipe("gan").resolve(data.info.kind, cfg.model_params)
+        bare, ours = [], []
+        with tempfile.TemporaryDirectory() as tmp:
+            for r in range(reps):  # interleaved, so drifts in machine speed hit both alike
+                bare.append(bare_loop(data, params, steps, cfg.train.batch_size, r))
+                ours.append(harness_step(cfg, steps, r, Path(tmp) / str(r)))
+        b, o = statistics.median(bare), statistics.median(ours)
+        rows.append({"dataset": ds, "bare_ms": 1000 * b, "ganbench_ms": 1000 * o, "overhead_pct": 100 * (o / b - 1)})
+
+
+# -- 2. Frechet distance --------------------------------------------------------------------------
+
+
+def frechet(rows: list, dim: int, n: int, reps: int) -> None:
+    from pytorch_fid.fid_score import calculate_frechet_distance
+    from torch_fidelity.metric_fid import fid_statistics_to_metric
+
+    from ganbench.metrics import feature_statistics, frechet_distance_from_stats
+
+    rng = np.random.default_rng(0)
+    mix = rng.standard_normal((dim, dim)) / np.sqrt(dim)
+    a = rng.standard_normal((n, dim)) @ mix
+    b = rng.standard_normal((n, dim)) @ (mix + 0.05 * rng.standard_normal((dim, dim)) / np.sqrt(dim)) + 0.1
+    mu1, s1 = feature_statistics(a)
+    mu2, s2 = feature_statistics(b)
+    ours = frechet_distance_from_stats(mu1, s1, mu2, s2)
+    ref = calculate_frechet_distance(mu1, s1, mu2, s2)
+    tf = fid_statistics_to_metric({"mu": mu1, "sigma": s1}, {"mu": mu2, "sigma": s2}, False)["frechet_inception_distance"]
+    t_ours = _median_time(lambda: frechet_distance_from_stats(mu1, s1, mu2, s2), reps)
+    t_ref = _median_time(lambda: calculate_frechet_distance(mu1, s1, mu2, s2), reps)
+    t_tf = _median_time(lambda: fid_statistics_to_metric({"mu": mu1, "sigma": s1}, {"mu": mu2, "sigma": s2}, False), reps)
+    rows += [
+        {"impl": "ganbench", "seconds": t_ours, "value": ours, "rel_diff_vs_pytorch_fid": abs(ours - ref) / ref},
+        {"impl": "pytorch-fid", "seconds": t_ref, "value": ref, "rel_diff_vs_pytorch_fid": 0.0},
+        {"impl": "torch-fidelity", "seconds": t_tf, "value": float(tf), "rel_diff_vs_pytorch_fid": abs(tf - ref) / ref},
+    ]
+
+
+# -- 3. Inception feature extraction ----------------------------------------------------------------
+
+
+def inception(rows: list, batches: int, batch: int = 64) -> None:
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    from ganbench.evaluators import InceptionEvaluator
+
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = Path(tmp) / "inception-random.pth"
+        torch.manual_seed(0)
+        torch.save(_random_inception_state(Path(tmp)), weights)
+        ours = InceptionEvaluator(weights_path=str(weights), device="cpu")
+        theirs = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
+                                             feature_extractor_weights_path=str(weights)).eval()  # fmt: skip
+        x = torch.rand(batch, 3, 299, 299, generator=torch.Generator().manual_seed(1)) * 2 - 1
+        x_u8 = ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+        ours.features_and_probs(x[:2])  # warm-up
+        with torch.no_grad():
+            theirs(x_u8[:2])
+
+        def run_theirs():
+            with torch.no_grad():
+                theirs(x_u8)
+
+        t_theirs = _median_time(run_theirs, batches)
+        t_ours = _median_time(lambda: ours.features_and_probs(x, batch_size=batch), batches)
+    rows += [{"impl": "torch-fidelity", "images_per_s": batch / t_theirs},
+             {"impl": "ganbench (InceptionEvaluator)", "images_per_s": batch / t_ours}]  # fmt: skip
+
+
+def _random_inception_state(folder: Path) -> dict:
+    """torch-fidelity's Inception-v3 with random weights (as the tests make it): no download."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    class RandomInit(FeatureExtractorInceptionV3):
+        def load_state_dict(self, state_dict, strict=True, assign=False):
+            return super().load_state_dict(state_dict, strict=False)
+
+    empty = folder / "empty.pth"
+    torch.save({}, empty)
+    net = RandomInit("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(empty))
+    for m in net.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+    return {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
+
+
+# -- 4 and 5 --------------------------------------------------------------------------------------
+
+
+def quick_suite(rows: list) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "ganbench.cli", "run", "--out", str(Path(tmp) / "runs")]
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        wall = time.perf_counter() - t0
+    rows.append({"command": "ganbench run (quick suite, 84 jobs, fresh runs folder)", "wall_s": wall,
+                 "exit": p.returncode, "jobs": 84})  # fmt: skip
+
+
+def compile_gain(rows: list, steps: int) -> None:
+    from ganbench.bench import bench_model
+
+    for compiled in (False, True):
+        r = bench_model("gan", "digits", steps=steps, warmup=3, device="cpu", compile=compiled)
+        rows.append({"compile": compiled, "ms_per_step": r.get("step_ms_median"), "warmup_s": r.get("warmup_s"),
+                     "error": r.get("error")})  # fmt: skip
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+
+def render(results: dict, args, wall: float) -> str:
+    import pandas as pd
+
+    v = package_versions()
+    lines = ["# ganbench performance", "",
+             f"Produced by `python scripts/bench_performance.py {' '.join(sys.argv[1:])}` in {wall:.0f} s on "
+             f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, torch {v['torch']} "
+             f"({torch.get_num_threads()} threads), torch-fidelity {v['torch-fidelity']}, numpy {v['numpy']}, "
+             f"scipy {v['scipy']}, Python {v['python']}. No GPU was available for this run.", ""]  # fmt: skip
+    ov = pd.DataFrame(results["overhead"])
+    lines += ["## 1. Harness overhead (target: at most 3% slower than a bare PyTorch loop)", "",
+              f"Non-saturating GAN baseline, {args.steps} steps, median of {args.reps} interleaved repetitions; the "
+              "bare loop is the same networks and optimisers written as a plain loop (no loss read-back per step).",
+              "", ov.to_markdown(index=False, floatfmt=".3f"), ""]  # fmt: skip
+    fd = pd.DataFrame(results["frechet"])
+    t = {r["impl"]: r["seconds"] for r in results["frechet"]}
+    lines += ["## 2. Frechet distance from 2,048-d statistics (target: >= 10x pytorch-fid, >= 3x torch-fidelity, "
+              "1e-9 relative)", "",
+              fd.to_markdown(index=False, floatfmt=".3g"), "",
+              f"Speed-up: {t['pytorch-fid'] / t['ganbench']:.1f}x over pytorch-fid, "
+              f"{t['torch-fidelity'] / t['ganbench']:.1f}x over torch-fidelity.", ""]  # fmt: skip
+    inc = pd.DataFrame(results["inception"])
+    lines += ["## 3. Inception-v3 feature extraction (target: throughput not below torch-fidelity's)", "",
+              "Random weights, batch 64 of 299x299 images, CPU.", "", inc.to_markdown(index=False, floatfmt=".2f"),
+              ""]  # fmt: skip
+    if results.get("quick"):
+        lines += ["## 4. Quick suite wall time (goal: at most 5 minutes on 2 CPU cores)", "",
+                  pd.DataFrame(results["quick"]).to_markdown(index=False, floatfmt=".0f"), ""]  # fmt: skip
+    if results.get("compile"):
+        lines += ["## 5. torch.compile (`ganbench bench --compile`)", "",
+                  pd.DataFrame(results["compile"]).to_markdown(index=False, floatfmt=".2f"), ""]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--quick-suite", action="store_true")
+    ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--out", default=str(ROOT / "reports" / "performance.md"))
+    args = ap.parse_args()
+    flush_denormals()
+    t0 = time.perf_counter()
+    results: dict = {"overhead": [], "frechet": [], "inception": [], "quick": [], "compile": []}
+    overhead(results["overhead"], args.steps, args.reps)
+    frechet(results["frechet"], 2048, 4096, args.reps)
+    inception(results["inception"], batches=2)
+    if args.quick_suite:
+        quick_suite(results["quick"])
+    if args.compile:
+        compile_gain(results["compile"], steps=100)
+    text = render(results, args, time.perf_counter() - t0)
+    gio.atomic_write_text(args.out, text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
