@@ -369,9 +369,10 @@ def evaluate_samples_file(path: str | Path, dataset_name: str, eval_seed: int = 
     info = get_dataset_info(dataset_name)
     samples = read_samples_file(path, info)
     dataset = load_dataset(dataset_name, data_root=data_root)
-    protocol = default_protocol(dataset, extractor, n or None, eval_seed, metrics)
-    if n is None and len(samples) < protocol.n_fake:
-        protocol = default_protocol(dataset, extractor, len(samples), eval_seed, metrics)
+    if n is None:  # the standard count, or all the file holds when it holds fewer
+        standard = POINTS_N if info.kind == "points2d" else min(len(dataset.test), MAX_FEATURE_N)
+        n = min(len(samples), max(standard, 2))
+    protocol = default_protocol(dataset, extractor, n, eval_seed, metrics)
     if len(samples) < protocol.n_modes:
         protocol = dataclasses.replace(protocol, n_modes=len(samples))
     ext = _Extractor(dataset, protocol, str(resolve_device(device)), inception_weights, offline)

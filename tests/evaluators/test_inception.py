@@ -192,3 +192,29 @@ def test_corrupt_or_foreign_weights_are_user_errors(tmp_path):
 def test_bad_image_shape(evaluator):
     with pytest.raises(UserError, match="1 or 3 channels"):
         evaluator.features(torch.zeros(2, 2, 8, 8))
+
+
+def test_cli_eval_with_inception_end_to_end(weights, tmp_path, capsys):
+    """`ganbench eval --extractor inception --inception-weights FILE --offline` on a folder dataset."""
+    import json
+
+    from PIL import Image
+
+    from ganbench.cli import main
+
+    rng = np.random.default_rng(0)
+    for c in ("a", "b"):
+        (tmp_path / "imgs" / c).mkdir(parents=True)
+        for i in range(10):
+            Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(tmp_path / "imgs" / c / f"{i}.png")
+    np.save(tmp_path / "s.npy", rng.integers(0, 255, (4, 16, 16, 3), dtype=np.uint8))
+    code = main(["eval", "--samples", str(tmp_path / "s.npy"), "--dataset", f"folder:{tmp_path / 'imgs'}",
+                 "--extractor", "inception", "--inception-weights", str(weights), "--offline", "--metrics", "fd,is",
+                 "--json", "--device", "cpu"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["metrics"]["fd"] >= 0 and res["metrics"]["is"] >= 1
+    ext = res["fingerprint"]["extractor"]
+    assert ext["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert "299" in json.dumps(ext["preprocessing"])
