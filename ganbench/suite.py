@@ -231,7 +231,8 @@ def _ensure_evaluator(dataset_name: str, data_root: str | None) -> None:
         get_classifier(dataset, data_root=data_root)
 
 
-def _task_in_worker(args) -> dict:
+def run_task(args) -> dict:
+    """Run one task tuple ``(kind, item, out, device, data_root, eval_seed)``; what executors call."""
     kind, item, out, device, data_root, eval_seed = args
     if kind == "reference":
         from ganbench.evaluate import reference_scores
@@ -251,43 +252,43 @@ def _collect(rec: dict, records: list, n: int, t0: float, log) -> None:
 
 
 def run_suite(suite: Suite, out: str | Path, jobs: int | None = None, device: str = "auto",
-              data_root: str | None = None, eval_seed: int = 0, log=print) -> list[dict]:  # fmt: skip
-    """Run every job of ``suite`` (skipping finished ones) with ``jobs`` worker processes."""
+              data_root: str | None = None, eval_seed: int = 0, log=print, executor=None) -> list[dict]:  # fmt: skip
+    """Run every job of ``suite`` (skipping finished ones).
+
+    Args:
+        executor: where tasks run (``ganbench.executors``); default: ``jobs`` local worker processes.
+    """
     import os
     import time
 
+    from ganbench.executors import LocalExecutor
+
     out = Path(out)
     todo = [j for j in suite.jobs if not job_done(j, out)]
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
-    log(f"suite {suite.name}: {len(suite.jobs)} jobs, {len(suite.jobs) - len(todo)} already done, "
-        f"{workers} worker(s), runs in {out}")  # fmt: skip
+    if executor is None:
+        executor = LocalExecutor(max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1)))
+    where = f"{executor.workers} worker(s)" if isinstance(executor, LocalExecutor) else type(executor).__name__
+    log(f"suite {suite.name}: {len(suite.jobs)} jobs, {len(suite.jobs) - len(todo)} already done, {where}, "
+        f"runs in {out}")  # fmt: skip
     t0 = time.perf_counter()
     # Evaluator classifiers are trained (or found in the cache) here, once, before any worker needs them;
-    # the real-data rows are then scored in the pool beside the jobs.
+    # the real-data rows are then scored beside the jobs.
     for name in suite.datasets():
         _ensure_evaluator(name, data_root)
     tasks = [("reference", name) for name in suite.datasets()] + [("job", j) for j in todo]
-    records = []
-    args = [(kind, item, out, device, data_root, eval_seed) for kind, item in tasks]
-    if workers == 1:
-        for a in args:
-            _collect(_task_in_worker(a), records, len(todo), t0, log)
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        ctx = mp.get_context("spawn")  # torch and fork do not mix
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(JOB_THREADS,)) as pool:
-            futures = [pool.submit(_task_in_worker, a) for a in args]
-            for f in as_completed(futures):
-                _collect(f.result(), records, len(todo), t0, log)
+    records: list[dict] = []
+    executor([(kind, item, str(out), device, data_root, eval_seed) for kind, item in tasks],
+             lambda rec: _collect(rec, records, len(todo), t0, log))  # fmt: skip
     failed = [r for r in records if r.get("status") == "failed"]
     locked = [r for r in records if r.get("status") == "locked"]
+    skipped = [r for r in records if r.get("skipped")]
     log(f"suite {suite.name}: done in {time.perf_counter() - t0:.0f} s; "
-        f"{len(records) - len(failed) - len(locked)} ran, {len(failed)} failed"
+        f"{len(records) - len(failed) - len(locked) - len(skipped)} ran, {len(failed)} failed"
+        + (f", {len(skipped)} finished meanwhile by another runner" if skipped else "")
         + (f", {len(locked)} held by another runner (rerun later to collect them)" if locked else ""))  # fmt: skip
     for r in failed:
-        log(f"  failed {r['id']}: {r.get('error')}")
+        log(f"  failed {r['id']}: {r.get('error')}  (rerun: ganbench run --out {out} "
+            f"--models {r.get('model', '?')} --datasets {r.get('dataset', '?')} --seeds {r.get('seed', '?')})")
     return records
 
 
@@ -295,6 +296,8 @@ def _report(rec: dict, i: int, n: int, t0: float, log) -> dict:
     import time
 
     extra = f" ({rec['error']})" if rec.get("status") == "failed" else ""
-    log(f"[{i}/{n} {time.perf_counter() - t0:5.0f}s] {rec.get('status', '?'):>8} {rec['id']}{extra}")
+    # A job another runner finished while this one waited is reported as such, not as run here.
+    status = "done" if rec.get("skipped") else rec.get("status", "?")
+    log(f"[{i}/{n} {time.perf_counter() - t0:5.0f}s] {status:>8} {rec['id']}{extra}")
     sys.stdout.flush()
     return rec
