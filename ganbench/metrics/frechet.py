@@ -105,10 +105,12 @@ def _check_stats(mu, sigma, which: str) -> tuple[np.ndarray, np.ndarray]:
     if sigma.shape != (d, d):
         raise UserError(f"sigma{which} must have shape ({d}, {d}) to match mu{which}, got {sigma.shape}.")
     for name, a in ((f"mu{which}", mu), (f"sigma{which}", sigma)):
-        if not np.isfinite(a).all():
+        # A sum is finite only if every term is (NaN and Inf propagate): one pass, no boolean copy.
+        if not np.isfinite(a.sum()):
             raise UserError(f"{name} contains NaN or Inf; recompute the statistics from finite features.")
-    # Symmetrize: stored statistics can carry rounding asymmetry, and eigh reads only one triangle.
-    return mu, (sigma + sigma.T) / 2
+    # Only the lower triangle is read below (Cholesky, eigh and eigvalsh all read it), so a stored
+    # covariance with rounding-level asymmetry needs no symmetrising copy.
+    return mu, sigma
 
 
 def _psd_sqrt(s: np.ndarray) -> np.ndarray:
@@ -127,9 +129,10 @@ def _trace_sqrt_product(s1: np.ndarray, s2: np.ndarray) -> float:
     try:
         factor = np.linalg.cholesky(s1)
     except np.linalg.LinAlgError:
-        factor = _psd_sqrt(s1)
+        factor = _psd_sqrt(np.tril(s1) + np.tril(s1, -1).T)
+    s2 = np.tril(s2) + np.tril(s2, -1).T if not np.array_equal(s2, s2.T) else s2
     m = factor.T @ s2 @ factor
-    eig = np.linalg.eigvalsh((m + m.T) / 2)
+    eig = np.linalg.eigvalsh(m)  # reads the lower triangle of the (rounding-level) symmetric product
     return float(np.sqrt(np.clip(eig, 0.0, None)).sum())
 
 
