@@ -67,12 +67,15 @@ def _compile_children(model: torch.nn.Module) -> None:
 def bench_model(name: str, dataset: str, batch_size: int | None = None, steps: int = 50, warmup: int = 10,
                 device: str = "auto", amp: bool = False, compile: bool = False, peak: float | None = None) -> dict:  # fmt: skip
     """Benchmark one model's training step; returns a row (with ``error`` set if it failed)."""
+    with flush_denormals():  # as training does
+        return _bench_model(name, dataset, batch_size, steps, warmup, resolve_device(device), amp, compile, peak)
+
+
+def _bench_model(name, dataset, batch_size, steps, warmup, dev, amp, compile, peak) -> dict:
     from ganbench.config import find_baseline
     from ganbench.data import load_dataset
     from ganbench.models import build_model
 
-    dev = resolve_device(device)
-    flush_denormals()  # as training does
     cfg = find_baseline(name, dataset)
     bs = batch_size or cfg.train.batch_size
     row = {"model": name, "dataset": dataset, "batch_size": bs, "steps": steps, "warmup": warmup,

@@ -151,6 +151,11 @@ def train(
             ``train.eval_every`` steps; its output goes to ``metrics.jsonl``.
     """
     dev = resolve_device(device)
+    with flush_denormals():
+        return _train(config, seed, out, dev, resume, data_root, progress, tracker)
+
+
+def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunResult:
     dataset = load_dataset(config.dataset, data_root=data_root)
     recipe = get_recipe(config.model)
     params = recipe.resolve(dataset.info.kind, config.model_params)
@@ -160,7 +165,6 @@ def train(
     metrics_path = directory / "metrics.jsonl"
 
     seed_everything(seed)
-    flush_denormals()
     model = build_model(config.model, dataset.info, **config.model_params).to(dev)
     tc = config.train
     start = 0
