@@ -139,6 +139,14 @@ def _add_run(sub) -> None:
     p.add_argument("--data-root", help="folder holding real datasets' files")
     p.add_argument("--eval-seed", type=int, default=0, help="evaluation seed (default 0), apart from training seeds")
     p.add_argument("--format", default="md", choices=["md", "csv", "html", "latex"], help="leaderboard format")
+    p.add_argument("--executor", default="local", choices=["local", "ray", "slurm"],
+                   help="where jobs run: local worker processes (default), Ray, or Slurm jobs")
+    p.add_argument("--ray-address", help="join this Ray cluster (auto, or HOST:PORT); default: start Ray here")
+    p.add_argument("--slurm-partition", help="Slurm partition (default: the cluster's default)")
+    p.add_argument("--slurm-time", type=_positive_int, default=60,
+                   help="time limit of each Slurm job in minutes (default 60); a job still running is requeued")
+    p.add_argument("--slurm-gpus", type=int, default=0, help="GPUs per Slurm job (default 0)")
+    p.add_argument("--slurm-cpus", type=_positive_int, default=1, help="CPUs per Slurm job (default 1)")
     p.set_defaults(func=cmd_run)
 
 
@@ -150,8 +158,17 @@ def cmd_run(args) -> int:
     resolve_device(args.device)
     suite = load_suite(args.suite, args.models, args.datasets, args.seeds)
     out = args.out or f"runs/{suite.name}"
+    executor = None  # local: run_suite sizes the worker pool
+    if args.ray_address and args.executor != "ray":
+        raise UserError("--ray-address needs --executor ray")
+    if args.executor != "local":
+        from ganbench.executors import make_executor
+
+        executor = make_executor(args.executor, args.jobs, ray_address=args.ray_address,
+                                 slurm_partition=args.slurm_partition, slurm_time=args.slurm_time,
+                                 slurm_gpus=args.slurm_gpus, slurm_cpus=args.slurm_cpus)  # fmt: skip
     run_suite(suite, out, jobs=args.jobs, device=args.device, data_root=args.data_root, eval_seed=args.eval_seed,
-              log=lambda m: print(m, file=sys.stderr, flush=True))  # fmt: skip
+              log=lambda m: print(m, file=sys.stderr, flush=True), executor=executor)  # fmt: skip
     board = leaderboard(out)
     board = board[board["dataset"].isin(suite.datasets())]
     print(format_leaderboard(board, args.format))

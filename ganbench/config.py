@@ -131,6 +131,9 @@ def load_baseline(path: str | Path) -> BaselineConfig:
     for key in ("model", "dataset"):
         if not isinstance(raw.get(key), str):
             raise UserError(f"{path}: {key!r} must be a string naming a registered {key}")
+    for key in ("name", "description"):
+        if key in raw and not isinstance(raw[key], str):
+            raise UserError(f"{path}: {key!r} must be a string; got {raw[key]!r}")
     train_raw = raw.get("train", {})
     allowed_train = {f.name for f in fields(TrainConfig)}
     for key in train_raw:

@@ -18,7 +18,7 @@ import torch
 
 from ganbench import io as gio
 from ganbench.data import Dataset
-from ganbench.environment import package_versions
+from ganbench.environment import flush_denormals, package_versions
 from ganbench.errors import UserError
 from ganbench.metrics import (
     METRICS,
@@ -323,6 +323,7 @@ def load_run_model(directory: str | Path, device: str = "cpu"):
     return model, cfg
 
 
+@flush_denormals()
 def evaluate_run(directory: str | Path, eval_seed: int = 0, device: str = "auto", data_root: str | None = None,
                  extractor: str | None = None, n: int | None = None, metrics: list[str] | None = None,
                  inception_weights: str | None = None, offline: bool = False) -> dict:  # fmt: skip
@@ -341,6 +342,7 @@ def evaluate_run(directory: str | Path, eval_seed: int = 0, device: str = "auto"
     return result
 
 
+@flush_denormals()
 def reference_scores(dataset_name: str, out: str | Path, eval_seed: int = 0, device: str = "auto",
                      data_root: str | None = None, extractor: str | None = None, n: int | None = None,
                      inception_weights: str | None = None, offline: bool = False) -> dict:  # fmt: skip
@@ -363,6 +365,7 @@ def reference_scores(dataset_name: str, out: str | Path, eval_seed: int = 0, dev
     return result
 
 
+@flush_denormals()
 def evaluate_samples_file(path: str | Path, dataset_name: str, eval_seed: int = 0, device: str = "auto",
                           data_root: str | None = None, extractor: str | None = None, n: int | None = None,
                           metrics: list[str] | None = None, inception_weights: str | None = None,

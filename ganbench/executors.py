@@ -39,10 +39,23 @@ class LocalExecutor:
                 on_result(f.result())
 
 
-def make_executor(name: str, workers: int, **options) -> Executor:
-    """The executor called ``name`` (``local`` here; others are imported only when named)."""
+def make_executor(name: str, workers: int | None, **options) -> Executor:
+    """The executor called ``name``: ``local``, ``ray`` or ``slurm`` (the last two imported only when named).
+
+    ``options``: ``ray_address`` (ray); ``slurm_partition``, ``slurm_time``, ``slurm_gpus``, ``slurm_cpus``
+    (slurm). ``workers`` (``--jobs``): local worker processes, the CPUs of a local Ray instance, or how
+    many Slurm jobs run at once.
+    """
     from ganbench.errors import UserError
 
     if name == "local":
-        return LocalExecutor(workers)
-    raise UserError(f"--executor must be local; got {name!r}")
+        return LocalExecutor(workers or 1)
+    if name == "ray":
+        from ganbench.executors_ray import make_ray_executor
+
+        return make_ray_executor(workers, **options)
+    if name == "slurm":
+        from ganbench.executors_slurm import make_slurm_executor
+
+        return make_slurm_executor(workers, **options)
+    raise UserError(f"--executor must be local, ray or slurm; got {name!r}")
