@@ -46,6 +46,9 @@ def task_recipe(task: tuple):
 
 def run_shipped_task(task: tuple, recipe=None) -> dict:
     """``run_task(task)`` in a worker, after registering the driver's recipe for the job's model."""
+    owner = _task_owner()
+    if owner:  # kept by retries: a retry on another host may take over the dead attempt's lock
+        os.environ["GANBENCH_TASK_OWNER"] = owner
     if recipe is not None:
         from ganbench.models import MODELS
 
@@ -56,6 +59,22 @@ def run_shipped_task(task: tuple, recipe=None) -> dict:
     from ganbench.suite import run_task
 
     return run_task(task)
+
+
+def _task_owner() -> str | None:
+    """A name for this logical task that its retries share: the Ray task id, or the Slurm array job."""
+    if os.environ.get("SLURM_ARRAY_JOB_ID"):
+        return f"slurm-{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ.get('SLURM_ARRAY_TASK_ID', '')}"
+    if os.environ.get("SLURM_JOB_ID"):
+        return f"slurm-{os.environ['SLURM_JOB_ID']}"
+    try:
+        import ray
+
+        if ray.is_initialized():
+            return f"ray-{ray.get_runtime_context().get_task_id()}"
+    except Exception:  # not in a Ray worker
+        pass
+    return None
 
 
 def failed_record(task: tuple, error: str) -> dict:

@@ -1,8 +1,10 @@
 """Per-job locks, so that two runners on one runs folder never run the same job at once.
 
-A lock is a file created with ``O_CREAT | O_EXCL`` holding the owner's host and PID. A lock whose owner
+A lock is a file, hard-linked into place (atomic, fails if it exists) with the owner's host and PID. A lock whose owner
 is dead (same host, PID gone) is stale and taken over; a lock from another host is trusted until it is
-older than ``STALE_AFTER_S`` (a host that died cannot be asked).
+older than ``STALE_AFTER_S`` (a host that died cannot be asked), unless it names the same logical task
+(``GANBENCH_TASK_OWNER``: a Ray task id or Slurm array job, which a retry keeps): a retry of a task
+only runs once the earlier attempt is gone, wherever that attempt ran.
 """
 
 from __future__ import annotations
@@ -26,12 +28,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
+
+
 def _stale(path: Path) -> bool:
     try:
         owner = json.loads(path.read_text())
         age = time.time() - path.stat().st_mtime
     except (OSError, ValueError):
-        return True  # torn or vanished: its writer died between create and write
+        return True  # vanished, or not written by ganbench: locks appear complete (hard link)
+    task = os.environ.get("GANBENCH_TASK_OWNER")
+    if task and owner.get("task") == task:
+        return True
     if owner.get("host") == socket.gethostname():
         return not _alive(int(owner.get("pid", -1)))
     return age > STALE_AFTER_S
@@ -46,25 +58,41 @@ class JobLock:
 
     def acquire(self) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                if not _stale(self.path):
-                    return False
-                # Take over a dead owner's lock: rename it away first so two takers cannot both win.
-                tomb = self.path.with_name(f"job.lock.stale-{os.getpid()}")
+        # The lock appears with its content in one step (hard link of a written file): a reader never
+        # sees an empty lock and mistakes a live owner for a dead one.
+        tmp = self.path.with_name(f".job.lock.{socket.gethostname()}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time(),
+                                   "task": os.environ.get("GANBENCH_TASK_OWNER")}))  # fmt: skip
+        try:
+            for _ in range(2):
                 try:
-                    os.rename(self.path, tomb)
-                    tomb.unlink()
-                except OSError:
-                    return False
-                continue
-            with os.fdopen(fd, "w") as f:
-                json.dump({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}, f)
-            self.held = True
-            return True
-        return False
+                    os.link(tmp, self.path)
+                except FileExistsError:
+                    judged = _read(self.path)
+                    if not _stale(self.path):
+                        return False
+                    # Take over a dead owner's lock: rename it away first so two takers cannot both win,
+                    # and put it back if what we moved is not the lock we judged dead (a taker was faster).
+                    tomb = self.path.with_name(f"job.lock.stale-{socket.gethostname()}-{os.getpid()}")
+                    try:
+                        os.rename(self.path, tomb)
+                    except OSError:
+                        return False
+                    moved = _read(tomb)
+                    if moved != judged:
+                        try:
+                            os.link(tomb, self.path)
+                        except OSError:
+                            pass
+                        tomb.unlink(missing_ok=True)
+                        return False
+                    tomb.unlink(missing_ok=True)
+                    continue
+                self.held = True
+                return True
+            return False
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def release(self) -> None:
         if self.held:

@@ -110,3 +110,20 @@ def test_stale_lock_of_a_dead_runner_is_taken_over(tmp_path):
         assert held
     (tmp_path / "job.lock").write_text('{"host": "%s", "pid": %d}' % (os.uname().nodename, os.getpid()))
     assert not JobLock(tmp_path).acquire()  # a live owner keeps it
+
+
+def test_lock_of_the_same_logical_task_from_another_host_is_taken_over(tmp_path, monkeypatch):
+    """A retried Ray task / requeued Slurm job keeps its owner name; its earlier attempt's lock from a
+    host that died must not block it for 24 hours."""
+    import json
+
+    from ganbench.locks import JobLock
+
+    (tmp_path / "job.lock").write_text(json.dumps({"host": "node-that-died", "pid": 1, "task": "ray-abc"}))
+    monkeypatch.setenv("GANBENCH_TASK_OWNER", "ray-other")
+    assert not JobLock(tmp_path).acquire()  # another task's lock from another host is trusted
+    monkeypatch.setenv("GANBENCH_TASK_OWNER", "ray-abc")
+    lock = JobLock(tmp_path)
+    assert lock.acquire()
+    assert json.loads((tmp_path / "job.lock").read_text())["task"] == "ray-abc"
+    lock.release()
