@@ -7,6 +7,7 @@
 3. Inception-v3 feature extraction (random weights, batch 64, 299x299): ganbench against torch-fidelity.
 4. With --quick-suite: the wall time of `ganbench run` (the quick suite) in a fresh runs folder.
 5. With --compile: `torch.compile` on a training step, its gain net of compile time.
+6. On a machine with CUDA: every model's training step on the GPU, fp32 and bf16 AMP.
 Every figure comes from this run; the machine and versions are recorded with them.
 """
 
@@ -210,6 +211,19 @@ def compile_gain(rows: list, steps: int) -> None:
                      "error": r.get("error")})  # fmt: skip
 
 
+def gpu_steps(rows: list) -> None:
+    """On a CUDA machine: every model's training step on digits and cifar-shaped data, fp32 and bf16 AMP."""
+    from ganbench.bench import bench
+    from ganbench.models import MODELS
+
+    for amp in (False, True):
+        for r in bench(MODELS.names(), "digits", steps=50, warmup=10, device="cuda", amp=amp):
+            rows.append({"model": r["model"], "amp": amp, "ms_per_step": r.get("step_ms_median"),
+                         "samples_per_s": r.get("samples_per_s"), "peak_memory_mb": r.get("peak_memory_mb"),
+                         "utilisation": r.get("utilisation"), "device": r["device"].get("name"),
+                         "error": r.get("error")})  # fmt: skip
+
+
 # -- report ---------------------------------------------------------------------------------------
 
 
@@ -270,7 +284,9 @@ def render(results: dict, args, wall: float) -> str:
              f"Produced by `python scripts/bench_performance.py {' '.join(sys.argv[1:])}` in {wall:.0f} s on "
              f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, torch {v['torch']} "
              f"({torch.get_num_threads()} threads), torch-fidelity {v['torch-fidelity']}, numpy {v['numpy']}, "
-             f"scipy {v['scipy']}, Python {v['python']}. No GPU was available for this run.", ""]  # fmt: skip
+             f"scipy {v['scipy']}, Python {v['python']}. "
+             + (f"GPU: {torch.cuda.get_device_name()}." if torch.cuda.is_available() else
+                "No GPU was available for this run."), ""]  # fmt: skip
     lines += summary(results)
     ov = pd.DataFrame(results["overhead"])
     lines += ["## 1. Harness overhead (target: at most 3% slower than a bare PyTorch loop)", "",
@@ -294,19 +310,22 @@ def render(results: dict, args, wall: float) -> str:
     if results.get("compile"):
         lines += ["## 5. torch.compile (`ganbench bench --compile`)", "",
                   pd.DataFrame(results["compile"]).to_markdown(index=False, floatfmt=".2f"), ""]  # fmt: skip
+    if results.get("gpu"):
+        lines += ["## 6. GPU training steps (`ganbench bench --device cuda`, with and without bf16 AMP)", "",
+                  pd.DataFrame(results["gpu"]).to_markdown(index=False, floatfmt=".3g"), ""]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=400)
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--quick-suite", action="store_true")
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "reports" / "performance.md"))
     args = ap.parse_args()
     t0 = time.perf_counter()
-    results: dict = {"overhead": [], "frechet": [], "inception": [], "quick": [], "compile": []}
+    results: dict = {"overhead": [], "frechet": [], "inception": [], "quick": [], "compile": [], "gpu": []}
     overhead(results["overhead"], args.steps, args.reps)
     frechet(results["frechet"], 2048, 4096, args.reps)
     inception(results["inception"], batches=3)
@@ -314,6 +333,8 @@ def main() -> int:
         quick_suite(results["quick"])
     if args.compile:
         compile_gain(results["compile"], steps=100)
+    if torch.cuda.is_available():
+        gpu_steps(results["gpu"])
     text = render(results, args, time.perf_counter() - t0)
     gio.atomic_write_text(args.out, text)
     print(text)
