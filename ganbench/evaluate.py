@@ -201,6 +201,7 @@ def _point_metrics(fake: torch.Tensor, dataset: Dataset, p: EvalProtocol) -> dic
     return out
 
 
+@flush_denormals()
 def score(fake: torch.Tensor, dataset: Dataset, protocol: EvalProtocol, extractor: _Extractor | None = None,
           fake_modes: torch.Tensor | None = None) -> dict:  # fmt: skip
     """Score data-space samples. Returns ``{"metrics": {...}, "fingerprint": {...}}``.
@@ -224,6 +225,7 @@ def score(fake: torch.Tensor, dataset: Dataset, protocol: EvalProtocol, extracto
     return {"metrics": metrics, "fingerprint": fingerprint(protocol, ext.info())}
 
 
+@flush_denormals()
 @torch.no_grad()
 def sample_model(model, n: int, eval_seed: int, chunk: int = 5000) -> torch.Tensor:
     """``n`` samples from ``model`` with a generator seeded by ``eval_seed`` (the global RNG is untouched)."""
@@ -323,7 +325,6 @@ def load_run_model(directory: str | Path, device: str = "cpu"):
     return model, cfg
 
 
-@flush_denormals()
 def evaluate_run(directory: str | Path, eval_seed: int = 0, device: str = "auto", data_root: str | None = None,
                  extractor: str | None = None, n: int | None = None, metrics: list[str] | None = None,
                  inception_weights: str | None = None, offline: bool = False) -> dict:  # fmt: skip
@@ -342,7 +343,6 @@ def evaluate_run(directory: str | Path, eval_seed: int = 0, device: str = "auto"
     return result
 
 
-@flush_denormals()
 def reference_scores(dataset_name: str, out: str | Path, eval_seed: int = 0, device: str = "auto",
                      data_root: str | None = None, extractor: str | None = None, n: int | None = None,
                      inception_weights: str | None = None, offline: bool = False) -> dict:  # fmt: skip
@@ -365,7 +365,6 @@ def reference_scores(dataset_name: str, out: str | Path, eval_seed: int = 0, dev
     return result
 
 
-@flush_denormals()
 def evaluate_samples_file(path: str | Path, dataset_name: str, eval_seed: int = 0, device: str = "auto",
                           data_root: str | None = None, extractor: str | None = None, n: int | None = None,
                           metrics: list[str] | None = None, inception_weights: str | None = None,
