@@ -261,12 +261,13 @@ def summary(results: dict) -> list[str]:
 
 BOUNDS = """What bounds the gaps, as measured on this machine:
 
-- **Frechet distance against torch-fidelity.** ganbench computes the trace term exactly from symmetric
-  matrices (a Cholesky factor of one covariance, two float64 2048^3 products, symmetric eigenvalues):
-  about 0.10 + 0.29 + 0.24 s here, all LAPACK/BLAS time, which puts the floor of this exact method near
-  0.6 s. torch-fidelity does one product and a general (non-symmetric) eigenvalue solve, about 1.8 s, and
-  takes the real part of a possibly complex result. Reaching 3x would need dropping float64 or exactness;
-  neither is worth it for a metric whose point is trustworthy digits.
+- **Frechet distance.** ganbench computes the trace term exactly from symmetric matrices: LAPACK's
+  generalized symmetric eigensolver (`dsygv`, itype 2) takes a Cholesky factor L of one covariance, forms
+  L^T S2 L with `dsygst` (which uses the symmetry and costs about a quarter of two general 2048^3
+  products) and returns its symmetric eigenvalues. torch-fidelity forms S1 S2 with a general product and
+  solves a general (non-symmetric) eigenvalue problem, then takes the real part of a possibly complex
+  result; pytorch-fid calls `scipy.linalg.sqrtm`. The symmetric tridiagonal reduction (about 0.23 s here)
+  is now the largest part of ganbench's time; going below it would mean dropping float64 or exactness.
 - **Inception throughput.** ganbench runs torch-fidelity's own module on the same uint8 input (plus a
   float-to-uint8 conversion of the batch), so the two figures differ by run-to-run noise and that
   conversion; the measurement is the median of interleaved batches.

@@ -16,7 +16,19 @@ __all__ = ["kernel_inception_distance"]
 
 
 def _poly_kernel(x: np.ndarray, y: np.ndarray, degree: int, gamma: float, coef0: float) -> np.ndarray:
-    return (x @ y.T * gamma + coef0) ** degree
+    k = x @ y.T  # numpy computes x @ x.T with the symmetric rank-k product (half the work)
+    k *= gamma
+    k += coef0
+    # Integer power by squaring, in place: numpy's ``k ** 3`` calls pow() per element, which took
+    # 30x longer than the two multiplications on a 1000 x 1000 kernel (and as long as the product).
+    result = None
+    while True:
+        if degree & 1:
+            result = k.copy() if result is None else np.multiply(result, k, out=result)
+        degree >>= 1
+        if not degree:
+            return result
+        np.multiply(k, k, out=k)
 
 
 def _mmd2_unbiased(x: np.ndarray, y: np.ndarray, degree: int, gamma: float | None, coef0: float) -> float:
