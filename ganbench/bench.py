@@ -87,7 +87,9 @@ def _bench_model(name, dataset, batch_size, steps, warmup, dev, amp, compile, pe
         batch = data.train[torch.randperm(len(data.train))[: bs * model.batches_per_step]].to(dev)
         if len(batch) < bs * model.batches_per_step:
             raise ValueError(f"batch size {bs} x {model.batches_per_step} exceeds the training set")
-        autocast = (torch.autocast(dev.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext)
+        def autocast():  # a fresh context per step: bf16 autocast with --amp, nothing otherwise
+            return torch.autocast(dev.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
+
         flops = _flops_per_step(model, batch, autocast)
         if compile:
             _compile_children(model)
@@ -95,7 +97,7 @@ def _bench_model(name, dataset, batch_size, steps, warmup, dev, amp, compile, pe
             torch.cuda.reset_peak_memory_stats(dev)
 
         def step():
-            with autocast() if amp else contextlib.nullcontext():
+            with autocast():
                 model.train_step(batch)
 
         t0 = time.perf_counter()
@@ -111,7 +113,7 @@ def _bench_model(name, dataset, batch_size, steps, warmup, dev, amp, compile, pe
                    flops_per_step=flops)  # fmt: skip
         row["flops_per_step"] = flops or None
         row["achieved_flops"] = flops / float(np.median(secs)) if flops else math.nan
-        peak = peak or matmul_peak_flops(dev, torch.bfloat16 if (amp and dev.type == "cuda") else torch.float32)
+        peak = peak or matmul_peak_flops(dev, torch.bfloat16 if amp else torch.float32)
         row["matmul_peak_flops"] = peak
         row["utilisation"] = row["achieved_flops"] / peak
         row["error"] = None
@@ -130,8 +132,7 @@ def _flops_per_step(model, batch, autocast) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
     try:
-        with FlopCounterMode(display=False) as counter, (autocast() if autocast is not contextlib.nullcontext else
-                                                         contextlib.nullcontext()):  # fmt: skip
+        with FlopCounterMode(display=False) as counter, autocast():
             model.train_step(batch)
     except RuntimeError:
         # The counter cannot follow autograd.grad inside a step (WGAN-GP's gradient penalty) in every
@@ -143,7 +144,7 @@ def _flops_per_step(model, batch, autocast) -> int:
 def bench(models: list[str], dataset: str, out: str | Path | None = None, **kw) -> list[dict]:
     """Benchmark several models on one dataset; with ``out``, write ``out/<dataset>/<model>/bench.json``."""
     dev = resolve_device(kw.get("device", "auto"))
-    peak = matmul_peak_flops(dev, torch.bfloat16 if (kw.get("amp") and dev.type == "cuda") else torch.float32)
+    peak = matmul_peak_flops(dev, torch.bfloat16 if kw.get("amp") else torch.float32)
     rows = []
     for name in models:
         row = bench_model(name, dataset, peak=peak, **kw)

@@ -7,7 +7,8 @@
 3. Inception-v3 feature extraction (random weights, batch 64, 299x299): ganbench against torch-fidelity.
 4. With --quick-suite: the wall time of `ganbench run` (the quick suite) in a fresh runs folder.
 5. With --compile: `torch.compile` on a training step, its gain net of compile time.
-6. On a machine with CUDA: every model's training step on the GPU, fp32 and bf16 AMP.
+6. On a machine with CUDA: every model's training step on the GPU (fp32 and bf16 AMP) beside the CPU,
+   on digits and on 3x32x32 images.
 Every figure comes from this run; the machine and versions are recorded with them.
 """
 
@@ -159,17 +160,24 @@ def inception(rows: list, batches: int, batch: int = 64) -> None:
         with torch.no_grad():
             theirs(x_u8[:2])
 
+        out = {}
+
         def run_theirs():
             with torch.no_grad():
-                theirs(x_u8)
+                out["theirs"] = theirs(x_u8)[0].double().numpy()
+
+        def run_ours():
+            out["ours"] = ours.features_and_probs(x, batch_size=batch)[0]
 
         t_theirs, t_ours = [], []
         for _ in range(batches):  # interleaved, so drifts in machine speed hit both alike
             t_theirs.append(_median_time(run_theirs, 1))
-            t_ours.append(_median_time(lambda: ours.features_and_probs(x, batch_size=batch), 1))
+            t_ours.append(_median_time(run_ours, 1))
         t_theirs, t_ours = statistics.median(t_theirs), statistics.median(t_ours)
-    rows += [{"impl": "torch-fidelity", "images_per_s": batch / t_theirs},
-             {"impl": "ganbench (InceptionEvaluator)", "images_per_s": batch / t_ours}]  # fmt: skip
+        diff = float(np.abs(out["ours"] - out["theirs"]).max() / np.abs(out["theirs"]).max())
+    rows += [{"impl": "torch-fidelity", "images_per_s": batch / t_theirs, "max_diff_vs_torch_fidelity": 0.0},
+             {"impl": "ganbench (InceptionEvaluator)", "images_per_s": batch / t_ours,
+              "max_diff_vs_torch_fidelity": diff}]  # fmt: skip
 
 
 def _random_inception_state(folder: Path) -> dict:
@@ -211,17 +219,33 @@ def compile_gain(rows: list, steps: int) -> None:
                      "error": r.get("error")})  # fmt: skip
 
 
-def gpu_steps(rows: list) -> None:
-    """On a CUDA machine: every model's training step on digits and cifar-shaped data, fp32 and bf16 AMP."""
+def _random_png_folder(folder: Path, n: int = 1024, side: int = 32) -> str:
+    """CIFAR-shaped data for timing (3x32x32 PNGs of random pixels): step time does not depend on content."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(folder / f"{i:04d}.png")
+    return f"folder:{folder}"
+
+
+def gpu_steps(rows: list, devices=(("cpu", False), ("cuda", False), ("cuda", True))) -> None:
+    """Every model's training step on digits (8x8) and on 3x32x32 images: CPU fp32, CUDA fp32, CUDA bf16 AMP."""
     from ganbench.bench import bench
     from ganbench.models import MODELS
 
-    for amp in (False, True):
-        for r in bench(MODELS.names(), "digits", steps=50, warmup=10, device="cuda", amp=amp):
-            rows.append({"model": r["model"], "amp": amp, "ms_per_step": r.get("step_ms_median"),
-                         "samples_per_s": r.get("samples_per_s"), "peak_memory_mb": r.get("peak_memory_mb"),
-                         "utilisation": r.get("utilisation"), "device": r["device"].get("name"),
-                         "error": r.get("error")})  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        for dataset in ("digits", _random_png_folder(Path(tmp) / "rgb32")):
+            for device, amp in devices:
+                steps, warmup = (50, 10) if device == "cuda" else (20, 3)
+                for r in bench(MODELS.names(), dataset, steps=steps, warmup=warmup, device=device, amp=amp):
+                    rows.append({"data": "digits 1x8x8" if dataset == "digits" else "random 3x32x32",
+                                 "model": r["model"], "device": r["device"].get("name"), "amp": amp,
+                                 "batch": r["batch_size"], "ms_per_step": r.get("step_ms_median"),
+                                 "iqr_ms": r.get("step_ms_iqr"), "samples_per_s": r.get("samples_per_s"),
+                                 "peak_memory_mb": r.get("peak_memory_mb"), "utilisation": r.get("utilisation"),
+                                 "error": r.get("error")})  # fmt: skip
 
 
 # -- report ---------------------------------------------------------------------------------------
@@ -268,9 +292,10 @@ BOUNDS = """What bounds the gaps, as measured on this machine:
   solves a general (non-symmetric) eigenvalue problem, then takes the real part of a possibly complex
   result; pytorch-fid calls `scipy.linalg.sqrtm`. The symmetric tridiagonal reduction (about 0.23 s here)
   is now the largest part of ganbench's time; going below it would mean dropping float64 or exactness.
-- **Inception throughput.** ganbench runs torch-fidelity's own module on the same uint8 input (plus a
-  float-to-uint8 conversion of the batch), so the two figures differ by run-to-run noise and that
-  conversion; the measurement is the median of interleaved batches.
+- **Inception throughput.** ganbench runs torch-fidelity's own module and weights; on the CPU it folds
+  each batch norm into its convolution and puts the weights in channels-last layout, which oneDNN's
+  convolutions run faster. The features differ from torch-fidelity's by float32 rounding (the
+  max_diff column), as they do between thread counts.
 - **Quick suite.** About a third of the suite's time is the standard evaluation protocol of stacked-digits
   (26,000 samples classified channel by channel, KID over 100 subsets of 1,000, PRDC on 5,000 samples:
   about 10 s per job, 21 jobs), and about half of the training time is WGAN-GP (5 critic updates per step).
@@ -303,7 +328,9 @@ def render(results: dict, args, wall: float) -> str:
               f"{t['torch-fidelity'] / t['ganbench']:.1f}x over torch-fidelity.", ""]  # fmt: skip
     inc = pd.DataFrame(results["inception"])
     lines += ["## 3. Inception-v3 feature extraction (target: throughput not below torch-fidelity's)", "",
-              "Random weights, batch 64 of 299x299 images, CPU.", "", inc.to_markdown(index=False, floatfmt=".2f"),
+              "Random weights, batch 64 of 299x299 images, CPU, median of 5 interleaved batches. "
+              "max_diff_vs_torch_fidelity: largest feature difference over the largest feature.", "",
+              inc.to_markdown(index=False, floatfmt=".3g"),
               ""]  # fmt: skip
     if results.get("quick"):
         lines += ["## 4. Quick suite wall time (goal: at most 5 minutes on 2 CPU cores)", "",
@@ -313,6 +340,9 @@ def render(results: dict, args, wall: float) -> str:
                   pd.DataFrame(results["compile"]).to_markdown(index=False, floatfmt=".2f"), ""]  # fmt: skip
     if results.get("gpu"):
         lines += ["## 6. GPU training steps (`ganbench bench --device cuda`, with and without bf16 AMP)", "",
+                  "Each model's baseline batch; the CPU rows are this machine's CPU, in the same run. Utilisation is "
+                  "achieved FLOP/s over a large matmul's in the same dtype on the same device (WGAN-GP: not "
+                  "countable, see `ganbench bench`).", "",
                   pd.DataFrame(results["gpu"]).to_markdown(index=False, floatfmt=".3g"), ""]  # fmt: skip
     return "\n".join(lines) + "\n"
 
@@ -329,7 +359,7 @@ def main() -> int:
     results: dict = {"overhead": [], "frechet": [], "inception": [], "quick": [], "compile": [], "gpu": []}
     overhead(results["overhead"], args.steps, args.reps)
     frechet(results["frechet"], 2048, 4096, args.reps)
-    inception(results["inception"], batches=3)
+    inception(results["inception"], batches=5)
     if args.quick_suite:
         quick_suite(results["quick"])
     if args.compile:

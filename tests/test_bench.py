@@ -20,6 +20,16 @@ def test_bench_json_for_every_reference_model_on_cpu(capsys, dataset):
             assert r["flops_per_step"] > 0 and 0 < r["utilisation"] < 5
 
 
+def test_bench_amp_runs_every_reference_model_on_cpu(capsys):
+    # bf16 autocast on the CPU: the same code path --amp takes on CUDA, short of the device.
+    code = main(["bench", "--dataset", "digits", "--steps", "1", "--warmup", "1", "--device", "cpu", "--amp", "--json"])
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0 and [r["model"] for r in rows] == MODELS.names()
+    for r in rows:
+        assert r["error"] is None and r["amp"] is True, r
+        assert r["step_ms_median"] > 0 and r["matmul_peak_flops"] > 1e8
+
+
 def test_flops_match_the_analytic_count_for_a_linear_model():
     # MLP GAN on 2D points: count the generator/discriminator matmuls by hand for one step.
     r = bench_model("gan", "ring8", batch_size=100, steps=1, warmup=0, device="cpu")

@@ -123,8 +123,9 @@ class Autoencoder(GenerativeModel):
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
-        with torch.no_grad():
-            c = codes.detach()
+        # The code statistics stay float32 under autocast (ganbench bench --amp), where codes are bf16.
+        with torch.no_grad(), torch.autocast(batch.device.type, enabled=False):
+            c = codes.detach().float()
             self.code_mean.lerp_(c.mean(0), self.ema)
             self.code_cov.lerp_(torch.cov(c.T).reshape(self.z_dim, self.z_dim), self.ema)
         return {"loss": loss.item()}

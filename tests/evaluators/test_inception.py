@@ -106,6 +106,8 @@ def test_features_and_probs_end_to_end(evaluator, weights, images):
     assert info["weights_sha256"] == evaluator.weights_sha256 and info["standard_weights"] is False
     assert info["preprocessing"]["input"] == "uint8 NCHW [0,255]"
     assert "299" in info["preprocessing"]["resize"]
+    # The CPU speed path is active (its outputs are checked against torch-fidelity's module below).
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in evaluator.extractor.modules())
 
 
 def test_matches_torch_fidelity_directly(evaluator, weights, images):
