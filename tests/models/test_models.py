@@ -55,3 +55,12 @@ def test_image_architectures_follow_the_layer_plans():
         z = torch.randn(4, m.z_dim)
         assert m.G(z).shape == (4, *shape)
         assert m.D(m.G(z)).shape == (4, 1)
+
+
+def test_cached_device_follows_the_module_when_it_moves():
+    model = build_model("gan", load_dataset("ring8").info)
+    assert model.device == torch.device("cpu")  # now cached
+    model.to("meta")  # a real move of every parameter, possible without a GPU
+    assert model.device.type == "meta" and model.latent(3).device.type == "meta"
+    model.to_empty(device="cpu")
+    assert model.device == torch.device("cpu")
