@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# GPU figures for reports/ (issue #5, item 4), as one prepared command of a few minutes.
+#
+# On any CUDA machine, from the repository root, with ganbench's dependencies installed:
+#     bash scripts/gpu_figures.sh OUT_DIR
+# writes OUT_DIR/performance-gpu.md (scripts/bench_performance.py: every section, plus section 6,
+# GPU steps beside the CPU) and OUT_DIR/bench-cuda.jsonl (`ganbench bench --device cuda --json`).
+#
+# A machine without network access and without torch-fidelity / pytorch-fid (the lent device
+# machines have torch, pandas, scipy, scikit-learn, matplotlib, tabulate, but not these two) takes
+# their wheels from .whl/ (ignored by git), fetched beforehand where pip works:
+#     python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#         --implementation cp -d .whl torch-fidelity==0.4.0 pytorch-fid==0.3.0
+# and with the device tool: run(command="bash scripts/gpu_figures.sh $OUT", carry=[".whl"]).
+set -euo pipefail
+out=${1:?usage: bash scripts/gpu_figures.sh OUT_DIR}
+mkdir -p "$out"
+if compgen -G ".whl/*.whl" > /dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/ganbench-site .whl/*.whl
+    export PYTHONPATH=/tmp/ganbench-site${PYTHONPATH:+:$PYTHONPATH}
+fi
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}  # ganbench from this checkout, installed or not
+python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device: these are GPU figures')"
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv | tee "$out/gpu.csv"
+python3 -m ganbench.cli bench --dataset digits --device cuda --json | tee "$out/bench-cuda.jsonl"
+python3 scripts/bench_performance.py --out "$out/performance-gpu.md"
