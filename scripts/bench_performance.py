@@ -161,11 +161,11 @@ def inception(rows: list, batches: int, batch: int = 64) -> None:
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     from ganbench.evaluators import InceptionEvaluator
+    from ganbench.evaluators.inception import write_random_weights
 
     with tempfile.TemporaryDirectory() as tmp:
         weights = Path(tmp) / "inception-random.pth"
-        torch.manual_seed(0)
-        torch.save(_random_inception_state(Path(tmp)), weights)
+        write_random_weights(weights)
         ours = InceptionEvaluator(weights_path=str(weights), device="cpu")
         theirs = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
                                              feature_extractor_weights_path=str(weights)).eval()  # fmt: skip
@@ -193,23 +193,6 @@ def inception(rows: list, batches: int, batch: int = 64) -> None:
     rows += [{"impl": "torch-fidelity", "images_per_s": batch / t_theirs, "max_diff_vs_torch_fidelity": 0.0},
              {"impl": "ganbench (InceptionEvaluator)", "images_per_s": batch / t_ours,
               "max_diff_vs_torch_fidelity": diff}]  # fmt: skip
-
-
-def _random_inception_state(folder: Path) -> dict:
-    """torch-fidelity's Inception-v3 with random weights (as the tests make it): no download."""
-    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-
-    class RandomInit(FeatureExtractorInceptionV3):
-        def load_state_dict(self, state_dict, strict=True, assign=False):
-            return super().load_state_dict(state_dict, strict=False)
-
-    empty = folder / "empty.pth"
-    torch.save({}, empty)
-    net = RandomInit("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(empty))
-    for m in net.modules():
-        if isinstance(m, torch.nn.Conv2d):
-            torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-    return {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
 
 
 # -- 4 and 5 --------------------------------------------------------------------------------------

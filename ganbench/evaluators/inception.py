@@ -36,6 +36,7 @@ __all__ = [
     "hub_weights_path",
     "resolve_inception_weights",
     "to_uint8",
+    "write_random_weights",
 ]
 
 WEIGHTS_FILENAME = "weights-inception-2015-12-05-6726825d.pth"
@@ -139,6 +140,39 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
     """
     u = ((x.float() + 1) / 2 * 255).round().clamp_(0, 255).to(torch.uint8)
     return u.repeat(1, 3, 1, 1) if u.shape[1] == 1 else u
+
+
+def write_random_weights(path: str | os.PathLike, seed: int = 0) -> Path:
+    """Write an Inception-v3 weights file with random weights, in the real file's format.
+
+    Same keys, shapes and layout as ``weights-inception-2015-12-05-6726825d.pth`` (torch-fidelity's
+    architecture, a plain dict of tensors without BatchNorm's ``num_batches_tracked``), with a
+    variance-preserving init so that features and logits stay O(1) through the 40 layers. For tests and
+    speed benchmarks where the real weights cannot be downloaded; scores from it mean nothing.
+    """
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    class RandomInit(FeatureExtractorInceptionV3):  # keeps its random init when handed an empty dict
+        def load_state_dict(self, state_dict, strict=True, assign=False):
+            return super().load_state_dict(state_dict, strict=False)
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp, torch.random.fork_rng():
+        empty = Path(tmp) / "empty.pth"
+        torch.save({}, empty)
+        torch.manual_seed(seed)
+        net = RandomInit(EXTRACTOR_NAME, ["2048"], feature_extractor_weights_path=str(empty))
+        for m in net.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+    state = {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    from ganbench import io as gio
+
+    gio.atomic_write_bytes(path, buf.getvalue())
+    return path
 
 
 def _fold_batch_norms(net: torch.nn.Module) -> None:

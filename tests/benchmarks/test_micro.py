@@ -59,3 +59,13 @@ def test_kid(benchmark, features):
 def test_prdc(benchmark, features):
     a, b = features
     assert 0 <= benchmark(prdc, a, b)["precision"] <= 1
+
+
+def test_inception_features(benchmark, tmp_path):
+    from ganbench.evaluators import InceptionEvaluator
+    from ganbench.evaluators.inception import write_random_weights
+
+    ev = InceptionEvaluator(weights_path=write_random_weights(tmp_path / "random-inception.pth"))
+    x = torch.rand(8, 3, 299, 299, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    feats, probs = benchmark.pedantic(ev.features_and_probs, args=(x,), rounds=3, warmup_rounds=1)
+    assert feats.shape == (8, 2048) and np.isfinite(probs).all()

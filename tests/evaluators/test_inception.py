@@ -21,36 +21,14 @@ from torch_fidelity.metric_isc import isc_features_to_metric
 from ganbench.data.real import uint8_to_unit
 from ganbench.errors import UserError
 from ganbench.evaluators import WEIGHTS_FILENAME, WEIGHTS_URL, InceptionEvaluator
-from ganbench.evaluators.inception import to_uint8
+from ganbench.evaluators.inception import to_uint8, write_random_weights
 from ganbench.metrics import inception_score
-
-
-class _RandomInitInception(FeatureExtractorInceptionV3):
-    """torch-fidelity's architecture, keeping its random init when handed an empty state dict."""
-
-    def load_state_dict(self, state_dict, strict=True, assign=False):
-        return super().load_state_dict(state_dict, strict=False)
 
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
     """A random-weights file in torch-fidelity's format (same keys and shapes as the real one)."""
-    folder = tmp_path_factory.mktemp("inception")
-    empty = folder / "empty.pth"
-    torch.save({}, empty)
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        net = _RandomInitInception("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(empty))
-        # Variance-preserving init so features and logits are O(1), not vanishing through 40 layers.
-        for m in net.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-    # Saved like torch-fidelity's converter saves the real file: a plain dict of tensors without
-    # BatchNorm's num_batches_tracked (load_state_dict fills those in).
-    state = {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
-    path = folder / "random-inception.pth"
-    torch.save(state, path)
-    return path
+    return write_random_weights(tmp_path_factory.mktemp("inception") / "random-inception.pth")
 
 
 @pytest.fixture(scope="module")
