@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ganbench import io as gio  # noqa: E402
-from ganbench.environment import flush_denormals, package_versions  # noqa: E402
+from ganbench.environment import flush_denormals, git_commit, package_versions  # noqa: E402
 
 
 def _median_time(fn, reps: int) -> float:
@@ -305,12 +305,18 @@ BOUNDS = """How the targets are met and what bounds them, as measured on this ma
   Cutting either would change the protocol or the algorithm, so the suite's budget of steps is what moves."""
 
 
+def _short_commit() -> str:
+    commit = git_commit() or "unknown"
+    return commit[:12] + ("+dirty" if commit.endswith("+dirty") else "")
+
+
 def render(results: dict, args, wall: float) -> str:
     import pandas as pd
 
     v = package_versions()
     lines = ["# ganbench performance", "",
-             f"Produced by `python scripts/bench_performance.py {' '.join(sys.argv[1:])}` in {wall:.0f} s on "
+             f"Produced by `python scripts/bench_performance.py {' '.join(sys.argv[1:])}` at ganbench commit "
+             f"{_short_commit()} in {wall:.0f} s on "
              f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, torch {v['torch']} "
              f"({torch.get_num_threads()} threads), torch-fidelity {v['torch-fidelity']}, numpy {v['numpy']}, "
              f"scipy {v['scipy']}, Python {v['python']}. "
