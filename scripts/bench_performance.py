@@ -327,8 +327,9 @@ def render(results: dict, args, wall: float) -> str:
     lines += ["## 1. Harness overhead (target: at most 3% slower than a bare PyTorch loop)", "",
               f"Non-saturating GAN baseline, {args.steps} steps per run, {args.reps} pairs of runs back to back in "
               "alternating order; overhead_pct is the median of the per-pair time ratios and pair_iqr_pct their "
-              "interquartile range (the run-to-run noise on this machine). The bare loop is the same networks "
-              "and optimisers written as a plain loop (no loss read-back per step); the harness time includes "
+              "interquartile range (the run-to-run noise on this machine); bare_ms and ganbench_ms are medians "
+              "over all runs of each, which move with the machine's speed from pair to pair. The bare loop is "
+              "the same networks and optimisers written as a plain loop (no loss read-back per step); the harness time includes "
               "its per-run costs (final checkpoint, logging).",
               "", ov.to_markdown(index=False, floatfmt=".3f"), ""]  # fmt: skip
     fd = pd.DataFrame(results["frechet"])
