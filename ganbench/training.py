@@ -197,7 +197,7 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
     result = None
     model.train()
     for step in range(start + 1, tc.steps + 1):
-        idx = sampler.indices(step - 1) if k == 1 else torch.cat([sampler.indices((step - 1) * k + j) for j in range(k)])
+        idx = torch.cat([sampler.indices((step - 1) * k + j) for j in range(k)])
         losses = model.train_step(train_data[idx].to(dev, non_blocking=True))
         bar.update(1)
         if not _finite(losses):
