@@ -84,6 +84,7 @@ def _train_user_model(target: Target, dataset: str, seeds, runs_out: Path, basel
 def _score_fixed(target: Target, dataset_name: str, runs_out: Path, device: str, eval_seed: int) -> None:
     """Score a sampler or samples file once, stored like a one-seed run."""
     from ganbench.data import load_dataset
+    from ganbench.environment import resolve_device
     from ganbench.evaluate import _Extractor, default_protocol, evaluate_samples_file, save_score, score_model
     from ganbench.training import run_dir
 
@@ -92,7 +93,7 @@ def _score_fixed(target: Target, dataset_name: str, runs_out: Path, device: str,
         result = evaluate_samples_file(target.path, dataset_name, eval_seed=eval_seed, device=device)
     else:
         protocol = default_protocol(dataset, eval_seed=eval_seed)
-        result = score_model(target.obj, dataset, protocol, _Extractor(dataset, protocol))
+        result = score_model(target.obj, dataset, protocol, _Extractor(dataset, protocol, str(resolve_device(device))))
     d = run_dir(runs_out, dataset_name, target.label, 0)
     gio.atomic_write_json(d / "config.json", {"dataset": dataset_name, "model": target.label, "name": target.label,
                                               "seed": 0, "kind": target.kind})  # fmt: skip
@@ -162,6 +163,11 @@ def compare(spec: str, dataset: str, out: str | Path, seeds: list[int] | None = 
     out = Path(out)
     if isinstance(suite, str):
         suite = load_suite(suite, datasets=[dataset], seeds=seeds)
+    else:  # a Suite object: narrowed to the dataset and seeds as a name is
+        kept = tuple(j for j in suite.jobs if j.config.dataset == dataset and (seeds is None or j.seed in seeds))
+        if not kept:
+            raise UserError(f"--suite {suite.name}: no job on {dataset} with seeds {seeds}; check the suite")
+        suite = dataclasses.replace(suite, jobs=kept)
     runs = Path(runs or f"runs/{suite.name}")
     run_suite(suite, runs, jobs=jobs, device=device, eval_seed=eval_seed, log=log)  # missing baselines first
     seeds = sorted({j.seed for j in suite.jobs})

@@ -16,8 +16,8 @@ from ganbench.suite import Job, Suite, load_suite
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def tiny_suite(models=("gan", "vae"), seeds=(0, 1), steps=80):
-    s = load_suite("quick", models=list(models), datasets=["ring8"], seeds=list(seeds))
+def tiny_suite(models=("gan", "vae"), seeds=(0, 1), steps=80, datasets=("ring8",)):
+    s = load_suite("quick", models=list(models), datasets=list(datasets), seeds=list(seeds))
     jobs = [Job(dataclasses.replace(j.config, train=dataclasses.replace(j.config.train, steps=steps, eval_every=40,
                                                                         checkpoint_every=40)), j.seed)
             for j in s.jobs]  # fmt: skip
@@ -40,7 +40,8 @@ def test_trainable_plugin_is_trained_and_placed_among_baselines(tmp_path, plugin
     sig = pd.read_csv(res["significance"])
     assert set(sig.baseline) == {"gan", "vae"}  # the real-data row is a reference, not a baseline
     row = sig[(sig.baseline == "gan") & (sig.metric == "modes_covered")].iloc[0]
-    assert row.n_new == 2 and row.n_baseline == 2 and isinstance(row.verdict, str)
+    assert row.n_new == 2 and row.n_baseline == 2 and 0 <= row.p_value <= 1
+    assert row.verdict in ("new model better", "new model worse", "no significant difference (p >= 0.05)")
     text = Path(res["report"]).read_text()
     assert res["label"] in text and "Welch" in text
     # the user model trained under the baseline budget with the baselines' seeds
@@ -49,8 +50,12 @@ def test_trainable_plugin_is_trained_and_placed_among_baselines(tmp_path, plugin
 
 
 def test_sampler_is_evaluated_only_and_too_few_seeds_is_said(tmp_path, plugin_path):
+    # A Suite object is narrowed to the dataset and seeds asked for, as a suite name is.
+    suite = tiny_suite(models=("gan",), datasets=("ring8", "grid25"))
     res = compare("scripts.example_plugin:ring_oracle", "ring8", tmp_path / "out", runs=tmp_path / "runs", jobs=1,
-                  suite=tiny_suite(models=("gan",)), log=lambda m: None)  # fmt: skip
+                  seeds=[1], suite=suite, log=lambda m: None)  # fmt: skip
+    assert sorted(p.relative_to(tmp_path / "runs").as_posix() for p in (tmp_path / "runs").glob("*/gan/seed-*")) == [
+        "ring8/gan/seed-1"]
     board = pd.read_csv(res["leaderboard"])
     mine = board[board.model == res["label"]].iloc[0]
     assert mine.modes_covered_mean == 8 and mine["rank"] == 1
@@ -92,6 +97,13 @@ def test_significance_against_scipy_welch():
     for model, vals in {"new": [1.0, 2.0, 3.0, 4.0], "base": [3.0, 4.0, 5.0, 6.5]}.items():
         rows += [{"model": model, "fingerprint": "f", "status": "complete", "fd": v} for v in vals]
     sig = significance(pd.DataFrame(rows), "new", "f").iloc[0]
-    ref = stats.ttest_ind([1, 2, 3, 4], [3, 4, 5, 6.5], equal_var=False)
-    assert sig.p_value == pytest.approx(ref.pvalue, rel=1e-12)
-    assert sig.hedges_g < 0 and sig.verdict in ("new model better", "no significant difference (p >= 0.05)")
+    # Welch's test from its definition: t = (ma - mb) / sqrt(va/na + vb/nb), Welch-Satterthwaite df.
+    a, b = np.array([1, 2, 3, 4.0]), np.array([3, 4, 5, 6.5])
+    qa, qb = a.var(ddof=1) / 4, b.var(ddof=1) / 4
+    t = (a.mean() - b.mean()) / np.sqrt(qa + qb)
+    df = (qa + qb) ** 2 / (qa**2 / 3 + qb**2 / 3)
+    assert sig.p_value == pytest.approx(2 * stats.t.sf(abs(t), df), rel=1e-10)
+    assert sig.p_value == pytest.approx(0.0757, abs=1e-4)
+    # Hedges' g by hand: pooled sd 1.3957, d = -2.125 / 1.3957 = -1.5225, correction 1 - 3 / (4 * 8 - 9).
+    assert sig.hedges_g == pytest.approx(-1.5225 * (1 - 3 / 23), abs=1e-4)
+    assert sig.verdict == "no significant difference (p >= 0.05)"

@@ -65,6 +65,10 @@ def test_bootstrap_ci_matches_scipy_percentile_definition():
     assert (lo, hi) == (ref.low, ref.high)
     assert vals.min() <= lo <= vals.mean() <= hi <= vals.max()
     assert all(math.isnan(v) for v in bootstrap_ci(np.array([3.0])))
+    # Exact reference: resampled means of two values are a, (a+b)/2, b with probabilities 1/4, 1/2, 1/4,
+    # so the 2.5% and 97.5% percentiles are a and b whatever the seed.
+    for seed in (0, 7):
+        assert bootstrap_ci(np.array([3.0, 5.0]), seed=seed) == (3.0, 5.0)
 
 
 def test_formats(runs):
