@@ -88,12 +88,12 @@ class GAN(GenerativeModel):
     def train_step(self, batch: torch.Tensor) -> dict[str, float]:
         reals = batch.chunk(self.d_steps) if self.d_steps > 1 else (batch,)  # a view costs ~0.7% of a step
         for real in reals:
-            fake = self.G(self.latent(real.shape[0])).detach()
+            fake = self.G(self.latent(real.shape[0], device=real.device)).detach()
             loss_d = self._d_loss(real, fake)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
-        fake = self.G(self.latent(reals[-1].shape[0]))
+        fake = self.G(self.latent(reals[-1].shape[0], device=batch.device))
         loss_g = self._g_loss(self._d(fake))
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()

@@ -57,10 +57,10 @@ def test_image_architectures_follow_the_layer_plans():
         assert m.D(m.G(z)).shape == (4, 1)
 
 
-def test_cached_device_follows_the_module_when_it_moves():
-    model = build_model("gan", load_dataset("ring8").info)
-    assert model.device == torch.device("cpu")  # now cached
-    model.to("meta")  # a real move of every parameter, possible without a GPU
-    assert model.device.type == "meta" and model.latent(3).device.type == "meta"
-    model.to_empty(device="cpu")
-    assert model.device == torch.device("cpu")
+
+def test_latents_follow_the_device_asked_for():
+    m = build_model("gan", load_dataset("ring8").info)
+    assert m.latent(3).device == m.device == torch.device("cpu")
+    assert m.latent(3, device=torch.device("meta")).device.type == "meta"
+    g = torch.Generator().manual_seed(0)  # a CPU generator draws on the CPU, then moves
+    assert m.latent(3, g, device=torch.device("meta")).device.type == "meta"
