@@ -181,13 +181,18 @@ def _image_metrics(fake: torch.Tensor, ext: _Extractor, fake_modes: torch.Tensor
         k_real = real_feats[: len(feats)]  # equal sizes, as the PRDC papers do
         out.update({k: v for k, v in prdc(k_real, feats, k=p.prdc_k).items() if k in want})
     if want & {"modes_covered", "mode_kl"} and ext.dataset.info.num_modes:
-        # The first len(fake) labels come from the probabilities already computed (their argmax is what
-        # predict returns); only the extra samples for the mode histogram need another pass.
+        # When fake_modes starts with fake (as every caller here passes them), its first labels are the
+        # argmax of the probabilities already computed, which is what predict returns; only the extra
+        # samples need another pass. Any other fake_modes are classified on their own.
         labels = probs.argmax(axis=1)
-        if fake_modes is not None and len(fake_modes) > len(fake):
-            labels = np.concatenate([labels, ext.model.predict(fake_modes[len(fake):])])
-        elif fake_modes is not None:
-            labels = labels[: len(fake_modes)]
+        if fake_modes is not None:
+            head = min(len(fake), len(fake_modes))
+            if not torch.equal(torch.as_tensor(fake_modes[:head]), torch.as_tensor(fake[:head])):
+                labels = ext.model.predict(fake_modes)
+            elif len(fake_modes) > head:
+                labels = np.concatenate([labels, ext.model.predict(fake_modes[head:])])
+            else:
+                labels = labels[:head]
         hist = mode_histogram_metrics(labels, ext.dataset.info.num_modes)
         out.update({k: hist[k] for k in ("modes_covered", "mode_kl") if k in want})
         out["mode_histogram"] = hist["mode_histogram"]

@@ -53,6 +53,15 @@ def test_digits_reference_is_near_the_floor_and_noise_is_far_worse(digits):
     assert bad["recall"] < 0.2 and bad["mode_kl"] > 10 * ref["mode_kl"]
 
 
+def test_mode_histogram_comes_from_fake_modes_when_they_differ_from_fake(digits):
+    d, p, ext = digits
+    fake = d.test[: p.n_fake]
+    one_image = d.test[:1].repeat(p.n_fake, 1, 1, 1)  # a collapsed sampler: one mode
+    assert score(fake, d, p, ext)["metrics"]["modes_covered"] == 10
+    assert score(fake, d, p, ext, fake_modes=one_image)["metrics"]["modes_covered"] == 1
+    assert score(fake, d, p, ext, fake_modes=one_image[:100])["metrics"]["modes_covered"] == 1
+
+
 def test_fingerprint_holds_the_protocol_and_separates_protocols(digits):
     d, p, ext = digits
     r = score_reference(d, p, ext)
@@ -63,7 +72,8 @@ def test_fingerprint_holds_the_protocol_and_separates_protocols(digits):
     assert {"torch", "torch-fidelity", "ganbench"} <= set(fp["versions"])
     p2 = default_protocol(d, n=300)
     r2 = score_reference(d, p2, _Extractor(d, p2))
-    assert comparable(fp, dict(fp)) and not comparable(fp, r2["fingerprint"])
+    again = score(d.test[: p.n_fake], d, default_protocol(d), _Extractor(d, default_protocol(d)))  # same protocol
+    assert comparable(fp, again["fingerprint"]) and not comparable(fp, r2["fingerprint"])
 
 
 def _cli(capsys, *args):

@@ -188,7 +188,7 @@ def build_stacked_mnist(
         uint8_to_unit(ste),
         torch.from_numpy(triple_labels(ctr)),
         torch.from_numpy(triple_labels(cte)),
-        extra={"train_channel_labels": ctr, "test_channel_labels": cte, "base": "mnist"},
+        extra={"train_channel_labels": ctr, "test_channel_labels": cte, "base": "mnist", "data_root": data_root},
     )
 
 

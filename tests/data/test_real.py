@@ -208,6 +208,10 @@ def test_stacked_mnist_channels_are_the_labelled_digits(tmp_path):
     assert ds.train.dtype == torch.float32 and ds.train_labels.dtype == torch.int64
     assert ds.train.min() >= -1 and ds.train.max() <= 1
     assert ds.extra["base"] == "mnist"
+    # The per-channel classifier finds the base MNIST under the same root, without --data-root again.
+    from ganbench.evaluators.classifier import _base_of
+
+    assert _base_of(ds, None).train.shape[0] == len(a["xtr"])
     for x, y, channels, digits, labels in [
         (ds.train, ds.train_labels, ds.extra["train_channel_labels"], a["xtr"], a["ytr"]),
         (ds.test, ds.test_labels, ds.extra["test_channel_labels"], a["xte"], a["yte"]),
