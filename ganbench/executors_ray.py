@@ -13,8 +13,8 @@ must be installed on every node.
 Retries: a task whose worker process dies (killed, out of memory, node lost) is retried by Ray up to
 ``max_retries`` times; the retry takes over the job's lock and resumes from the job's last checkpoint,
 so it ends with the same result as an uninterrupted run. (``ganbench.locks`` takes over a lock whose
-owner died on the same host; a lock left by a worker on another host is trusted for 24 hours, so a retry
-landing on another node reports the job ``locked``.) A job's own failure (an exception in the model) is
+owner died on the same host, and one left on another host by an earlier attempt of the same task, which
+keeps its owner name; other hosts' locks are trusted for 24 hours.) A job's own failure (an exception in the model) is
 not retried: it is recorded as ``failed``, as in a local run. A task whose worker died on every try
 comes back as ``failed`` with Ray's error; its run is left as it was, so a rerun resumes it.
 """

@@ -41,11 +41,11 @@ def _stale(path: Path) -> bool:
         age = time.time() - path.stat().st_mtime
     except (OSError, ValueError):
         return True  # vanished, or not written by ganbench: locks appear complete (hard link)
-    task = os.environ.get("GANBENCH_TASK_OWNER")
-    if task and owner.get("task") == task:
-        return True
-    if owner.get("host") == socket.gethostname():
+    if owner.get("host") == socket.gethostname():  # checked first: a live owner here is never stale
         return not _alive(int(owner.get("pid", -1)))
+    task = os.environ.get("GANBENCH_TASK_OWNER")
+    if task and owner.get("task") == task:  # an earlier attempt of this task, on another host
+        return True
     return age > STALE_AFTER_S
 
 
@@ -61,8 +61,9 @@ class JobLock:
         # The lock appears with its content in one step (hard link of a written file): a reader never
         # sees an empty lock and mistakes a live owner for a dead one.
         tmp = self.path.with_name(f".job.lock.{socket.gethostname()}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time(),
-                                   "task": os.environ.get("GANBENCH_TASK_OWNER")}))  # fmt: skip
+        self._content = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time(),
+                                    "task": os.environ.get("GANBENCH_TASK_OWNER")})  # fmt: skip
+        tmp.write_text(self._content)
         try:
             for _ in range(2):
                 try:
@@ -96,7 +97,8 @@ class JobLock:
 
     def release(self) -> None:
         if self.held:
-            self.path.unlink(missing_ok=True)
+            if _read(self.path) == self._content:  # not a lock another runner took over meanwhile
+                self.path.unlink(missing_ok=True)
             self.held = False
 
     def __enter__(self) -> bool:

@@ -107,16 +107,17 @@ def _suite_baselines(raw: dict, path: Path) -> list[BaselineConfig]:
     else:
         configs = [find_baseline(m, d) for d in raw.get("datasets", []) for m in raw.get("models", [])]
     overrides = raw.get("train", {})
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    for kind, changes in overrides.items():
+        if kind not in ("points2d", "image"):
+            raise UserError(f"{path}: unknown section [train.{kind}]; use [train.points2d] or [train.image]")
+        bad = [k for k in changes if k not in fields]
+        if bad:
+            raise UserError(f"{path}: unknown key train.{kind}.{bad[0]!r}; allowed: {', '.join(sorted(fields))}")
     out = []
     for c in configs:
-        kind = get_dataset_info(c.dataset).kind
-        changes = overrides.get(kind, {})
-        try:
-            train = dataclasses.replace(c.train, **changes)
-        except TypeError:
-            bad = [k for k in changes if k not in {f.name for f in dataclasses.fields(TrainConfig)}]
-            raise UserError(f"{path}: unknown key train.{kind}.{bad[0]!r}") from None
-        out.append(dataclasses.replace(c, train=train))
+        changes = overrides.get(get_dataset_info(c.dataset).kind, {})
+        out.append(dataclasses.replace(c, train=dataclasses.replace(c.train, **changes)))
     return out
 
 
@@ -287,8 +288,10 @@ def run_suite(suite: Suite, out: str | Path, jobs: int | None = None, device: st
         + (f", {len(skipped)} finished meanwhile by another runner" if skipped else "")
         + (f", {len(locked)} held by another runner (rerun later to collect them)" if locked else ""))  # fmt: skip
     for r in failed:
-        log(f"  failed {r['id']}: {r.get('error')}  (rerun: ganbench run --out {out} "
-            f"--models {r.get('model', '?')} --datasets {r.get('dataset', '?')} --seeds {r.get('seed', '?')})")
+        log(f"  failed {r['id']}: {r.get('error')}")
+    if failed:
+        log(f"  a rerun (ganbench run --suite {suite.name} --out {out}) resumes jobs whose worker died; a job that "
+            "raised stays failed until its run folder is removed")  # fmt: skip
     return records
 
 

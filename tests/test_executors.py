@@ -135,7 +135,7 @@ def test_ray_task_that_keeps_dying_is_a_failed_record_and_a_rerun_resumes_it(ray
     recs = run_suite(suite, out, executor=RayExecutor(max_retries=0), log=logs.append)
     assert [r["status"] for r in recs] == ["failed"]
     assert "Ray task failed" in recs[0]["error"] and recs[0]["model"] == NAME
-    assert any("rerun: ganbench run" in line for line in logs)
+    assert any("a rerun (ganbench run --suite" in line for line in logs)
     # the run is left resumable (not marked failed): the rerun resumes it
     recs = run_suite(suite, out, executor=RayExecutor(), log=lambda m: None)
     assert [r["status"] for r in recs] == ["complete"]

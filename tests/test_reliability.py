@@ -127,3 +127,21 @@ def test_lock_of_the_same_logical_task_from_another_host_is_taken_over(tmp_path,
     assert lock.acquire()
     assert json.loads((tmp_path / "job.lock").read_text())["task"] == "ray-abc"
     lock.release()
+
+
+def test_live_lock_of_the_same_task_on_this_host_is_kept_and_release_spares_a_new_owner(tmp_path, monkeypatch):
+    """Ray inside a Slurm allocation gives every task one owner name: a live holder here must win."""
+    import json
+
+    from ganbench.locks import JobLock
+
+    monkeypatch.setenv("GANBENCH_TASK_OWNER", "slurm-42")
+    first = JobLock(tmp_path)
+    assert first.acquire()
+    assert not JobLock(tmp_path).acquire()  # same task name, same host, owner alive
+    # A lock that another runner put in place (e.g. after a takeover) is not removed by our release.
+    other = json.dumps({"host": "elsewhere", "pid": 1, "task": "ray-x"})
+    (tmp_path / "job.lock").unlink()
+    (tmp_path / "job.lock").write_text(other)
+    first.release()
+    assert (tmp_path / "job.lock").read_text() == other

@@ -20,7 +20,7 @@ def tiny(suite: Suite, steps=40) -> Suite:
 
 def test_quick_suite_covers_every_model_on_the_four_embedded_sets_with_3_seeds():
     s = load_suite("quick")
-    assert len(s.jobs) == len(MODELS.names()) * 4 * 3
+    assert len(s.jobs) == 7 * 4 * 3  # quick.toml's 7 models, whatever else is registered
     assert s.datasets() == ["digits", "grid25", "ring8", "stacked-digits"]
     ids = [j.id for j in s.jobs]
     assert len(set(ids)) == len(ids) and ids == [j.id for j in load_suite("quick").jobs]  # deterministic
@@ -33,6 +33,18 @@ def test_narrowing_and_errors():
         load_suite("quik")
     with pytest.raises(UserError, match="no job left"):
         load_suite("quick", models=["nope"])
+
+
+def test_suite_file_with_a_misspelt_train_section_or_key_is_an_error(tmp_path):
+    head = 'name = "t"\nseeds = [0]\nmodels = ["gan"]\ndatasets = ["ring8"]\n'
+    (tmp_path / "kind.toml").write_text(head + "[train.point2d]\nsteps = 3\n")
+    with pytest.raises(UserError, match=r"unknown section \[train.point2d\]"):
+        load_suite(str(tmp_path / "kind.toml"))
+    (tmp_path / "key.toml").write_text(head + "[train.points2d]\nstep = 3\n")
+    with pytest.raises(UserError, match="unknown key train.points2d.'step'"):
+        load_suite(str(tmp_path / "key.toml"))
+    (tmp_path / "ok.toml").write_text(head + "[train.points2d]\nsteps = 3\n")
+    assert load_suite(str(tmp_path / "ok.toml")).jobs[0].config.train.steps == 3
 
 
 def test_rerun_skips_finished_jobs_and_leaderboard_has_seed_stats(tmp_path):
