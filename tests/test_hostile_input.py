@@ -127,5 +127,5 @@ def test_offline_inception_without_weights_cli(tmp_path, capsys, monkeypatch):
                  "--offline"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
-    assert "weights-inception-2015-12-05-6726825d.pth" in err and "6726825d" in err
+    assert "weights-inception-2015-12-05-6726825d.pth" in err and "SHA-256 starting 6726825d" in err
     assert not (tmp_path / "torch-home").exists() or not any((tmp_path / "torch-home").rglob("*.pth"))
