@@ -96,11 +96,14 @@ def default_protocol(dataset: Dataset, extractor: str | None = None, n: int | No
             raise UserError(f"--metrics: {m!r} is not available for {info.name}; choose from {', '.join(allowed)}")
     if n_fake < 2:
         raise UserError(f"--n must be at least 2; got {n_fake}")
-    # IS splits of under ~1,000 samples underestimate the score (p(y) is estimated per split), so small
-    # sets use fewer splits: 10 from 10,000 samples, 1 below 2,000.
-    splits = max(1, min(10, n_fake // 1000))
     return EvalProtocol(info.name, extractor, chosen, n_fake, n_real, n_modes, eval_seed,
-                        kid_subset_size=min(1000, n_fake, n_real), is_splits=splits)  # fmt: skip
+                        kid_subset_size=min(1000, n_fake, n_real), is_splits=is_splits(n_fake))  # fmt: skip
+
+
+def is_splits(n: int) -> int:
+    """Inception-score splits for n samples: 10 from 10,000, 1 below 2,000. Splits of under ~1,000
+    samples underestimate the score (p(y) is estimated per split), so small sets use fewer."""
+    return max(1, min(10, n // 1000))
 
 
 def fingerprint(protocol: EvalProtocol, extractor_info: dict | None) -> dict:
@@ -151,10 +154,12 @@ class _Extractor:
     def features_and_probs(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         return self.model.features_and_probs(x)
 
-    def real(self) -> tuple[GaussianStats, np.ndarray]:
-        """Gaussian statistics and a feature matrix of the reference split (memoised)."""
-        p = self.protocol
-        key = (p.dataset, p.extractor, (self.info() or {}).get("weights_sha256"), p.n_real, p.eval_seed)
+    def real(self, protocol: EvalProtocol | None = None) -> tuple[GaussianStats, np.ndarray]:
+        """Gaussian statistics and a feature matrix of the reference split under ``protocol`` (default:
+        the extractor's), memoised."""
+        p = protocol or self.protocol
+        key = (p.dataset, p.extractor, (self.info() or {}).get("weights_sha256"), p.n_real, p.eval_seed,
+               p.reference_split)  # fmt: skip
         if key not in self._memo:
             split = self.dataset.train if p.reference_split == "train" else self.dataset.test
             idx = torch.randperm(len(split), generator=torch.Generator().manual_seed(p.eval_seed))[: p.n_real]
@@ -163,10 +168,9 @@ class _Extractor:
         return self._memo[key]
 
 
-def _image_metrics(fake: torch.Tensor, ext: _Extractor, fake_modes: torch.Tensor | None) -> dict:
-    p = ext.protocol
+def _image_metrics(fake: torch.Tensor, ext: _Extractor, fake_modes: torch.Tensor | None, p: EvalProtocol) -> dict:
     feats, probs = ext.features_and_probs(fake)
-    real_stats, real_feats = ext.real()
+    real_stats, real_feats = ext.real(p)
     fake_stats = GaussianStats().update(feats)
     out: dict = {}
     want = set(p.metrics)
@@ -226,7 +230,7 @@ def score(fake: torch.Tensor, dataset: Dataset, protocol: EvalProtocol, extracto
     if dataset.info.kind == "points2d":
         metrics = _point_metrics(fake, dataset, protocol)
     else:
-        metrics = _image_metrics(fake, ext, fake_modes)
+        metrics = _image_metrics(fake, ext, fake_modes, protocol)
     return {"metrics": metrics, "fingerprint": fingerprint(protocol, ext.info())}
 
 
@@ -261,7 +265,8 @@ def score_reference(dataset: Dataset, protocol: EvalProtocol, extractor: _Extrac
     idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(protocol.eval_seed + 1))
     n = min(protocol.n_fake, len(test))
     if n < protocol.n_fake:
-        protocol = dataclasses.replace(protocol, n_fake=n, kid_subset_size=min(protocol.kid_subset_size, n))
+        protocol = dataclasses.replace(protocol, n_fake=n, kid_subset_size=min(protocol.kid_subset_size, n),
+                                       is_splits=is_splits(n))  # fmt: skip
     test = test[idx]
     return score(test[:n], dataset, protocol, extractor, fake_modes=test[: min(protocol.n_modes, len(test))])
 
@@ -298,8 +303,7 @@ def training_tracker(model, dataset: Dataset, step: int, n: int | None = None, e
                              MAX_FEATURE_N), n, eval_seed)  # fmt: skip
         _TRACK_EXTRACTORS[key] = _Extractor(dataset, proto)
     ext = _TRACK_EXTRACTORS[key]
-    ext.protocol = dataclasses.replace(ext.protocol, n_fake=n, n_modes=n)
-    out = _image_metrics(samples, ext, None)
+    out = _image_metrics(samples, ext, None, dataclasses.replace(ext.protocol, n_fake=n, n_modes=n))
     out.pop("mode_histogram", None)
     return out
 

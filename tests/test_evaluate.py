@@ -53,6 +53,19 @@ def test_digits_reference_is_near_the_floor_and_noise_is_far_worse(digits):
     assert bad["recall"] < 0.2 and bad["mode_kl"] > 10 * ref["mode_kl"]
 
 
+def test_reference_row_is_scored_under_the_protocol_it_records(digits):
+    d, _, _ = digits
+    p = default_protocol(d, n=5000)  # more than the 360 test images: the reference row shrinks its protocol
+    r = score_reference(d, p, _Extractor(d, p))
+    proto = r["fingerprint"]["protocol"]
+    assert proto["n_fake"] == 360 and proto["kid_subset_size"] == 360 and proto["is_splits"] == 1
+    # the metrics are those of the recorded protocol: the same as scoring it directly
+    shrunk = default_protocol(d)
+    assert (proto["n_fake"], proto["kid_subset_size"], proto["is_splits"]) == (
+        shrunk.n_fake, shrunk.kid_subset_size, shrunk.is_splits)
+    assert r["metrics"]["kid"] == score_reference(d, shrunk, _Extractor(d, shrunk))["metrics"]["kid"]
+
+
 def test_mode_histogram_comes_from_fake_modes_when_they_differ_from_fake(digits):
     d, p, ext = digits
     fake = d.test[: p.n_fake]

@@ -1,4 +1,5 @@
 """scripts/reproduce_pacgan2d.py end to end on a tiny budget: the report's table counts each run once."""
+
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
