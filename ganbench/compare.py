@@ -109,9 +109,7 @@ def significance(scores: pd.DataFrame, new: str, fingerprint: str) -> pd.DataFra
     rows = []
     sub = scores[(scores["fingerprint"] == fingerprint) & (scores["status"] == "complete")]
     mine = sub[sub["model"] == new]
-    from ganbench.leaderboard import REFERENCE_MODEL
-
-    for model, g in sub[~sub["model"].isin([new, REFERENCE_MODEL])].groupby("model"):
+    for model, g in sub[sub["model"] != new].groupby("model"):
         for m in [m for m in METRICS if m in sub.columns]:
             a, b = mine[m].dropna().to_numpy(float), g[m].dropna().to_numpy(float)
             if len(a) == 0 or len(b) == 0:

@@ -387,8 +387,7 @@ def evaluate_samples_file(path: str | Path, dataset_name: str, eval_seed: int = 
     samples = read_samples_file(path, info)
     dataset = load_dataset(dataset_name, data_root=data_root)
     if n is None:  # the standard count, or all the file holds when it holds fewer
-        standard = POINTS_N if info.kind == "points2d" else min(len(dataset.test), MAX_FEATURE_N)
-        n = min(len(samples), max(standard, 2))
+        n = min(len(samples), max(default_protocol(dataset, extractor, None, eval_seed, metrics).n_fake, 2))
     protocol = default_protocol(dataset, extractor, n, eval_seed, metrics)
     if len(samples) < protocol.n_modes:
         protocol = dataclasses.replace(protocol, n_modes=len(samples))

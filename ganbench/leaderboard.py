@@ -199,9 +199,7 @@ def _fmt(mean: float, std: float) -> str:
 
 def _num(x: float, digits: int) -> str:
     """``digits`` significant figures without exponent notation for everyday magnitudes."""
-    if x != 0 and (abs(x) >= 10**digits or abs(x) < 1e-4):
-        return f"{x:.{digits}g}" if abs(x) < 1e-4 else f"{x:.0f}"
-    return f"{x:.{digits}g}"
+    return f"{x:.0f}" if abs(x) >= 10**digits else f"{x:.{digits}g}"
 
 
 def format_leaderboard(board: pd.DataFrame, fmt: str = "md") -> str:

@@ -89,7 +89,7 @@ def _points(arr: np.ndarray, info: DatasetInfo, path) -> torch.Tensor:
         raise UserError(f"--samples {path}: {info.name} needs float points of shape (N, 2); got {arr.shape}")
     if arr.dtype.kind != "f":
         raise UserError(f"--samples {path}: points must be float; got {arr.dtype}")
-    return check_samples(torch.from_numpy(np.array(arr, dtype=np.float32, order="C")), info, f"--samples {path}")
+    return check_samples(torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)), info, f"--samples {path}")
 
 
 def _images(arr: np.ndarray, info: DatasetInfo, path) -> torch.Tensor:
@@ -116,4 +116,4 @@ def _images(arr: np.ndarray, info: DatasetInfo, path) -> torch.Tensor:
         x = x * 2.0 - 1.0
     else:
         raise UserError(f"--samples {path}: images must be uint8 in [0, 255] or float in [0, 1]; got {arr.dtype}")
-    return check_samples(torch.from_numpy(np.array(x, order="C")), info, f"--samples {path}")
+    return check_samples(torch.from_numpy(np.ascontiguousarray(x)), info, f"--samples {path}")

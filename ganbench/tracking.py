@@ -242,7 +242,6 @@ class ModeTracker:
         sampler = _Sampler(model_or_sampler)
         n = len(sampler.fixed) if sampler.fixed is not None else self.n
         metrics = training_tracker(sampler, self.dataset, step, n=n, eval_seed=self.eval_seed)
-        metrics = {k: v for k, v in metrics.items() if k != "mode_histogram"}
         self.history.append({"step": step, **metrics})
         if self.log_path is not None:
             gio.append_jsonl(self.log_path, [{"step": step, "eval": metrics}])
