@@ -13,10 +13,10 @@ _LAZY = {
     "load_dataset": "ganbench.data",
     "list_datasets": "ganbench.data",
     "train": "ganbench.training",
-    "score_model": "ganbench.evaluate",
-    "default_protocol": "ganbench.evaluate",
-    "leaderboard": "ganbench.leaderboard",
-    "ModeTracker": "ganbench.tracking",
+    "score_model": "ganbench.evaluation.scoring",
+    "default_protocol": "ganbench.evaluation.protocol",
+    "leaderboard": "ganbench.results.leaderboard",
+    "ModeTracker": "ganbench.evaluation.tracking",
 }
 
 

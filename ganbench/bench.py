@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganbench import io as gio
+from ganbench.runs import files
 from ganbench.environment import device_description, flush_denormals, package_versions, resolve_device
 
 
@@ -172,5 +172,5 @@ def bench(models: list[str], dataset: str, out: str | Path | None = None, **kw) 
         if out is not None:
             from ganbench.training import run_dir
 
-            gio.atomic_write_json(run_dir(out, dataset, name, 0).parent / "bench.json", row)
+            files.atomic_write_json(run_dir(out, dataset, name, 0).parent / "bench.json", row)
     return rows

@@ -108,7 +108,7 @@ def cmd_train(args) -> int:
     cfg = dataclasses.replace(cfg, train=cfg.train.replace(steps=args.steps, batch_size=args.batch_size))
     tracker = None
     if not args.no_eval:
-        from ganbench.evaluate import training_tracker
+        from ganbench.evaluation.tracking import training_tracker
 
         tracker = training_tracker
     result = train(cfg, args.seed, args.out, device=args.device, resume=args.resume, data_root=args.data_root,
@@ -152,8 +152,8 @@ def _add_run(sub) -> None:
 
 def cmd_run(args) -> int:
     from ganbench.environment import resolve_device
-    from ganbench.leaderboard import format_leaderboard, leaderboard
-    from ganbench.suite import load_suite, run_suite
+    from ganbench.results.leaderboard import format_leaderboard, leaderboard
+    from ganbench.runs.suite import load_suite, run_suite
 
     resolve_device(args.device)
     suite = load_suite(args.suite, args.models, args.datasets, args.seeds)
@@ -162,7 +162,7 @@ def cmd_run(args) -> int:
     if args.ray_address and args.executor != "ray":
         raise UserError("--ray-address needs --executor ray")
     if args.executor != "local":
-        from ganbench.executors import make_executor
+        from ganbench.runs.executors import make_executor
 
         executor = make_executor(args.executor, args.jobs, ray_address=args.ray_address,
                                  slurm_partition=args.slurm_partition, slurm_time=args.slurm_time,
@@ -173,7 +173,7 @@ def cmd_run(args) -> int:
     board = board[board["dataset"].isin(suite.datasets())]
     print(format_leaderboard(board, args.format))
     if args.report:
-        from ganbench.report import write_report
+        from ganbench.results.report import write_report
 
         index = write_report(out, args.report)
         print(f"report: {index}", file=sys.stderr)
@@ -188,7 +188,7 @@ def _add_leaderboard(sub) -> None:
 
 
 def cmd_leaderboard(args) -> int:
-    from ganbench.leaderboard import format_leaderboard, leaderboard
+    from ganbench.results.leaderboard import format_leaderboard, leaderboard
 
     print(format_leaderboard(leaderboard(args.runs), args.format))
     return 0
@@ -212,7 +212,7 @@ def _add_eval(sub) -> None:
 
 
 def cmd_eval(args) -> int:
-    from ganbench.evaluate import evaluate_run, evaluate_samples_file
+    from ganbench.evaluation.evaluate import evaluate_run, evaluate_samples_file
 
     if bool(args.run) == bool(args.samples):
         raise UserError("give either a run directory or --samples FILE --dataset NAME")
@@ -242,7 +242,7 @@ def _add_report(sub) -> None:
 
 
 def cmd_report(args) -> int:
-    from ganbench.report import write_report
+    from ganbench.results.report import write_report
 
     print(write_report(args.runs, args.out))
     return 0
@@ -264,7 +264,7 @@ def _add_compare(sub) -> None:
 
 
 def cmd_compare(args) -> int:
-    from ganbench.compare import compare
+    from ganbench.results.compare import compare
 
     res = compare(args.target, args.dataset, args.out, seeds=args.seeds, runs=args.runs, jobs=args.jobs,
                   device=args.device, eval_seed=args.eval_seed, suite=args.suite,

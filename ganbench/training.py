@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ganbench import io as gio
+from ganbench.runs import files
 from ganbench.config import BaselineConfig, TrainConfig
 from ganbench.data import Dataset, load_dataset
 from ganbench.environment import environment, flush_denormals, resolve_device
@@ -106,7 +106,7 @@ def save_checkpoint(path: Path, model: GenerativeModel, step: int, device: torch
     buf = io.BytesIO()
     state = {"format": CHECKPOINT_FORMAT, "step": step, "model": model.training_state(), "rng": _rng_state(device)}
     torch.save(_canonical(state), buf)
-    gio.atomic_write_bytes(path, buf.getvalue())
+    files.atomic_write_bytes(path, buf.getvalue())
 
 
 def load_checkpoint(path: Path, map_location="cpu") -> dict:
@@ -174,13 +174,13 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
         _set_rng_state(ckpt["rng"], dev)
         start = ckpt["step"]
         # Lines written after the checkpoint would be written again: drop them.
-        gio.rewrite_jsonl(metrics_path, [r for r in gio.read_jsonl(metrics_path) if r.get("step", 0) <= start])
+        files.rewrite_jsonl(metrics_path, [r for r in files.read_jsonl(metrics_path) if r.get("step", 0) <= start])
     else:
-        gio.rewrite_jsonl(metrics_path, [])
+        files.rewrite_jsonl(metrics_path, [])
         (directory / "result.json").unlink(missing_ok=True)
 
     resolved = dataclasses.replace(config, model_params=params)
-    gio.atomic_write_json(directory / "config.json", {
+    files.atomic_write_json(directory / "config.json", {
         **resolved.to_dict(), "seed": seed, "dataset_info": dataset.info.to_dict(),
         "environment": environment(dev)})  # fmt: skip
 
@@ -216,11 +216,11 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
                 result = RunResult("diverged", step, 0.0, step, f"non-finite samples at step {step}")
                 break
         if step % tc.checkpoint_every == 0 or step == tc.steps:
-            gio.append_jsonl(metrics_path, pending)
+            files.append_jsonl(metrics_path, pending)
             pending = []
             save_checkpoint(ckpt_path, model, step, dev)
     bar.close()
-    gio.append_jsonl(metrics_path, pending)
+    files.append_jsonl(metrics_path, pending)
     wall = time.perf_counter() - t0
     if result is None:
         result = RunResult("complete", tc.steps, wall, final_losses=losses)
@@ -228,14 +228,14 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
     result.wall_time_s = wall
     if result.status == "diverged":
         result.final_losses = losses
-    gio.atomic_write_json(directory / "result.json", {**dataclasses.asdict(result), "resumed_from": start or None})
+    files.atomic_write_json(directory / "result.json", {**dataclasses.asdict(result), "resumed_from": start or None})
     return result
 
 
 def _write_samples_figure(model: GenerativeModel, dataset: Dataset, path: Path) -> None:
-    from ganbench.plots import samples_figure
+    from ganbench.results.plots import samples_figure
 
     g = torch.Generator().manual_seed(0)
     n = 2500 if dataset.info.kind == "points2d" else 64
     samples = model.sample(n, generator=g).detach().cpu()
-    gio.atomic_write_bytes(path, samples_figure(samples, dataset))
+    files.atomic_write_bytes(path, samples_figure(samples, dataset))

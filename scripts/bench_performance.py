@@ -31,7 +31,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ganbench import io as gio  # noqa: E402
+from ganbench.runs import files  # noqa: E402
 from ganbench.environment import flush_denormals, git_commit, package_versions  # noqa: E402
 
 
@@ -160,8 +160,8 @@ def frechet(rows: list, dim: int, n: int, reps: int) -> None:
 def inception(rows: list, batches: int, batch: int = 64) -> None:
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-    from ganbench.evaluators import InceptionEvaluator
-    from ganbench.evaluators.inception import write_random_weights
+    from ganbench.evaluation.extractors import InceptionEvaluator
+    from ganbench.evaluation.extractors.inception import write_random_weights
 
     with tempfile.TemporaryDirectory() as tmp:
         weights = Path(tmp) / "inception-random.pth"
@@ -204,7 +204,7 @@ def quick_suite(rows: list) -> None:
         t0 = time.perf_counter()
         p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
         wall = time.perf_counter() - t0
-    from ganbench.suite import load_suite
+    from ganbench.runs.suite import load_suite
 
     n = len(load_suite("quick").jobs)
     rows.append({"command": f"ganbench run (quick suite, {n} jobs, fresh runs folder)", "wall_s": wall,
@@ -394,7 +394,7 @@ def main() -> int:
     if torch.cuda.is_available():
         gpu_steps(results["gpu"])
     text = render(results, args, time.perf_counter() - t0)
-    gio.atomic_write_text(args.out, text)
+    files.atomic_write_text(args.out, text)
     print(text)
     return 0
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from ganbench import io as gio
-from ganbench.leaderboard import collect_scores
-from ganbench.suite import load_suite, run_suite
+from ganbench.runs import files
+from ganbench.results.leaderboard import collect_scores
+from ganbench.runs.suite import load_suite, run_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,7 +44,7 @@ def _se(values: np.ndarray) -> float:
 def _suite_protocol(scores):
     """The rows scored under the suite's own protocol (a run re-scored under another counts once)."""
     from ganbench.data import load_dataset
-    from ganbench.evaluate import default_protocol, fingerprint
+    from ganbench.evaluation.protocol import default_protocol, fingerprint
 
     keep = {ds: fingerprint(default_protocol(load_dataset(ds)), None)["id"] for ds in scores.dataset.unique()}
     return scores[scores.fingerprint == scores.dataset.map(keep)]
@@ -106,7 +106,7 @@ def main(argv=None) -> int:
     text = TEMPLATE.format(table=table(scores), steps=steps, pct=100 * steps / 400_000, seeds=len({j.seed for j in suite.jobs}),
                            train_s=train_s, jobs=len(runs), suite=suite.name, observations=observations(scores),
                            command=" ".join(["python", "scripts/reproduce_pacgan2d.py", *(argv or sys.argv[1:])]))  # fmt: skip
-    gio.atomic_write_text(args.report, text)
+    files.atomic_write_text(args.report, text)
     print(text)
     return 0
 

@@ -60,14 +60,14 @@ def test_failed_measurement_is_a_row_with_its_error():
 
 
 def test_bench_results_join_the_leaderboard(tmp_path):
-    from ganbench import io as gio
+    from ganbench.runs import files
     from ganbench.bench import bench
-    from ganbench.leaderboard import leaderboard
+    from ganbench.results.leaderboard import leaderboard
 
     d = tmp_path / "ring8" / "gan" / "seed-0"
-    gio.atomic_write_json(d / "config.json", {"dataset": "ring8", "model": "gan", "name": "gan", "seed": 0})
-    gio.atomic_write_json(d / "result.json", {"status": "complete", "wall_time_s": 1.0, "steps": 1})
-    gio.atomic_write_json(d / "scores.json", {"f": {"metrics": {"modes_covered": 3}, "fingerprint": {"id": "f"}}})
+    files.atomic_write_json(d / "config.json", {"dataset": "ring8", "model": "gan", "name": "gan", "seed": 0})
+    files.atomic_write_json(d / "result.json", {"status": "complete", "wall_time_s": 1.0, "steps": 1})
+    files.atomic_write_json(d / "scores.json", {"f": {"metrics": {"modes_covered": 3}, "fingerprint": {"id": "f"}}})
     rows = bench(["gan"], "ring8", out=tmp_path, steps=2, warmup=0, device="cpu")
     board = leaderboard(tmp_path)
     assert board.loc[0, "step_ms_median"] == pytest.approx(rows[0]["step_ms_median"])

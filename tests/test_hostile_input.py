@@ -10,12 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays, scalar_dtypes
 
-from ganbench import io as gio
+from ganbench.runs import files
 from ganbench.cli import main
 from ganbench.config import load_baseline
 from ganbench.data import get_dataset_info
 from ganbench.errors import UserError
-from ganbench.samples import read_samples_file
+from ganbench.evaluation.samples import read_samples_file
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -117,7 +117,7 @@ def test_checkpoint_with_code_is_refused(tmp_path, capsys):
 def test_corrupt_metrics_lines_are_skipped(tmp_path):
     p = tmp_path / "m.jsonl"
     p.write_text('{"step": 1, "loss": 0.5}\nnot json\n[1, 2]\n{"step": 2, "loss": 0.4}\n{"step": 3, "lo')
-    assert [r["step"] for r in gio.read_jsonl(p)] == [1, 2]
+    assert [r["step"] for r in files.read_jsonl(p)] == [1, 2]
 
 
 def test_offline_inception_without_weights_cli(tmp_path, capsys, monkeypatch):

@@ -7,7 +7,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_report_counts_each_run_once_even_when_rescored(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT))
-    from ganbench.evaluate import evaluate_run
+    from ganbench.evaluation.evaluate import evaluate_run
     from scripts.reproduce_pacgan2d import main
 
     suite = tmp_path / "tiny.toml"

@@ -4,9 +4,9 @@ import json
 import pytest
 import torch
 
-from ganbench import io as gio
+from ganbench.runs import files
 from ganbench.config import BaselineConfig, TrainConfig, find_baseline
-from ganbench.evaluate import training_tracker
+from ganbench.evaluation.tracking import training_tracker
 from ganbench.models import MODELS, ModelRecipe, register_recipe
 from ganbench.models.base import GenerativeModel
 from ganbench.training import BatchSampler, run_dir, train
@@ -62,7 +62,7 @@ def test_resume_is_bit_identical_to_uninterrupted(tmp_path, model):
         train(cfg, 0, tmp_path / "part", progress=False, tracker=_crashing_tracker(30))
     d = run_dir(tmp_path / "part", "ring8", model, 0)
     assert not (d / "result.json").exists()
-    gio.append_jsonl(d / "metrics.jsonl", [{"step": 25, "loss": 1.0}])  # a line the checkpoint does not cover
+    files.append_jsonl(d / "metrics.jsonl", [{"step": 25, "loss": 1.0}])  # a line the checkpoint does not cover
     r = train(cfg, 0, tmp_path / "part", progress=False, resume=True, tracker=training_tracker)
     assert r.status == "complete" and r.steps == 60
     full = _files(run_dir(tmp_path / "full", "ring8", model, 0))
@@ -74,7 +74,7 @@ def test_resume_is_bit_identical_to_uninterrupted(tmp_path, model):
 
 def test_metrics_jsonl_has_losses_and_mode_coverage(tmp_path):
     train(_cfg(), 0, tmp_path, progress=False, tracker=training_tracker)
-    recs = gio.read_jsonl(run_dir(tmp_path, "ring8", "gan", 0) / "metrics.jsonl")
+    recs = files.read_jsonl(run_dir(tmp_path, "ring8", "gan", 0) / "metrics.jsonl")
     losses = [r for r in recs if "loss_d" in r]
     evals = [r for r in recs if "eval" in r]
     assert [r["step"] for r in losses] == [10, 20, 30, 40, 50, 60]
@@ -104,7 +104,7 @@ def test_non_finite_loss_marks_run_diverged_with_step(tmp_path):
     finally:
         MODELS.unregister("test-diverging")
     assert r.status == "diverged" and r.diverged_at == 7
-    res = gio.read_json(run_dir(tmp_path, "ring8", "test-diverging", 0) / "result.json")
+    res = files.read_json(run_dir(tmp_path, "ring8", "test-diverging", 0) / "result.json")
     assert res["status"] == "diverged" and res["diverged_at"] == 7 and "non-finite loss" in res["reason"]
 
 

@@ -1,126 +1,14 @@
 """Reference models, each a named recipe: an objective plus defaults that depend on the data kind.
 
 ``build_model(name, info, **params)`` builds one; ``params`` override the recipe's defaults and are
-checked against the model class's keyword arguments (an unknown one is an error).
+checked against the model class's keyword arguments (an unknown one is an error). Recipes register
+beside their classes (``gan``, ``autoencoders``); outside models plug in through the
+``ganbench.models`` entry-point group.
 """
 
-from __future__ import annotations
-
-import inspect
-from dataclasses import dataclass, field
-from typing import Callable
-
-from ganbench.data.base import DatasetInfo
-from ganbench.errors import UserError
-from ganbench.models.autoencoders import VAE, Autoencoder
+from ganbench.models import autoencoders, gan  # noqa: F401  (registers the reference models)
 from ganbench.models.base import GenerativeModel
-from ganbench.models.gan import GAN
-from ganbench.registry import Registry
-
-
-@dataclass(frozen=True)
-class ModelRecipe:
-    """A registered model: a class, fixed arguments, and per-data-kind defaults.
-
-    Attributes:
-        name: registry name.
-        family: ``"gan"``, ``"vae"`` or ``"ae"``.
-        cls: the ``GenerativeModel`` subclass.
-        fixed: arguments the recipe pins (e.g. the objective).
-        defaults: default arguments per data kind (``"points2d"``, ``"image"``).
-        description: one line for ``ganbench list models``.
-    """
-
-    name: str
-    family: str
-    cls: Callable[..., GenerativeModel]
-    fixed: dict = field(default_factory=dict)
-    defaults: dict = field(default_factory=dict)
-    description: str = ""
-
-    def parameters(self) -> list[str]:
-        """The keyword arguments a config may set."""
-        sig = inspect.signature(self.cls)
-        return [p for p in sig.parameters if p != "info" and p not in self.fixed]
-
-    def resolve(self, kind: str, params: dict) -> dict:
-        """Every keyword argument: the class defaults, then the recipe's for ``kind``, then ``params``.
-
-        Unknown keys raise ``UserError``.
-        """
-        allowed = self.parameters()
-        for key in params:
-            if key not in allowed:
-                raise UserError(
-                    f"model {self.name!r} has no parameter {key!r}; its parameters are: {', '.join(allowed)}"
-                )
-        sig = inspect.signature(self.cls)
-        base = {k: p.default for k, p in sig.parameters.items() if k in allowed and p.default is not p.empty}
-        resolved = {**base, **self.defaults.get(kind, {}), **params}
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in resolved.items()}
-
-    def build(self, info: DatasetInfo, **params) -> GenerativeModel:
-        return self.cls(info, **self.fixed, **self.resolve(info.kind, params))
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "family": self.family, "description": self.description,
-                "parameters": self.parameters(), "defaults": self.defaults}  # fmt: skip
-
-
-MODELS: Registry[ModelRecipe] = Registry("model")
-
-
-def register_recipe(recipe: ModelRecipe) -> ModelRecipe:
-    return MODELS.register(recipe.name, recipe)
-
-
-def get_recipe(name: str) -> ModelRecipe:
-    """A registered recipe, or one from the ``ganbench.models`` entry-point group, loaded on first use."""
-    if name not in MODELS:
-        from ganbench.plugins import load_entry_point
-
-        obj = load_entry_point(name)
-        if obj is not None:
-            recipe = obj if isinstance(obj, ModelRecipe) else ModelRecipe(name, "plugin", obj, description="plugin")
-            register_recipe(recipe)
-    try:
-        return MODELS.get(name)
-    except KeyError as e:
-        raise UserError(str(e)) from None
-
-
-def build_model(name: str, info: DatasetInfo, **params) -> GenerativeModel:
-    """Build the registered model ``name`` for dataset ``info``."""
-    return get_recipe(name).build(info, **params)
-
-
-def list_models() -> list[ModelRecipe]:
-    return [MODELS.get(n) for n in MODELS.names()]
-
-
-# PacGAN's 2D protocol: z 2-D N(0, 1), Adam lr 1e-4, beta1 0.8. DCGAN's for images: lr 2e-4, beta1 0.5.
-_GAN_2D = {"z_dim": 2, "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.8, 0.999)}
-_GAN_IMG = {"z_dim": 64, "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)}
-# Gulrajani et al.: 5 critic steps, lambda 10, Adam(1e-4, 0.5, 0.9).
-_WGAN = {"d_steps": 5, "gp_weight": 10.0, "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9)}
-
-register_recipe(ModelRecipe("gan", "gan", GAN, {"objective": "gan"}, {"points2d": _GAN_2D, "image": _GAN_IMG},
-                            "non-saturating GAN (BCE on logits, DCGAN)"))  # fmt: skip
-register_recipe(ModelRecipe("wgan-gp", "gan", GAN, {"objective": "wgan-gp"},
-                            {"points2d": {**_GAN_2D, **_WGAN}, "image": {**_GAN_IMG, **_WGAN}},
-                            "Wasserstein GAN with gradient penalty (Gulrajani et al. 2017)"))  # fmt: skip
-register_recipe(ModelRecipe("lsgan", "gan", GAN, {"objective": "lsgan"}, {"points2d": _GAN_2D, "image": _GAN_IMG},
-                            "least-squares GAN (Mao et al. 2017)"))  # fmt: skip
-register_recipe(ModelRecipe("hinge-sn", "gan", GAN, {"objective": "hinge-sn"},
-                            {"points2d": _GAN_2D, "image": _GAN_IMG},
-                            "hinge loss with spectral norm in the discriminator (Miyato et al. 2018)"))  # fmt: skip
-register_recipe(ModelRecipe("pacgan", "gan", GAN, {"objective": "pacgan"},
-                            {"points2d": {**_GAN_2D, "pack": 2}, "image": {**_GAN_IMG, "pack": 2}},
-                            "PacGAN: non-saturating GAN whose discriminator sees m packed samples (default m=2)"))  # fmt: skip
-register_recipe(ModelRecipe("vae", "vae", VAE, {}, {"points2d": {"z_dim": 2}, "image": {"z_dim": 16}},
-                            "Gaussian VAE trained on the ELBO"))  # fmt: skip
-register_recipe(ModelRecipe("ae", "ae", Autoencoder, {}, {"points2d": {"z_dim": 2}, "image": {"z_dim": 16}},
-                            "autoencoder sampling from a Gaussian fitted to its training codes"))  # fmt: skip
+from ganbench.models.recipes import MODELS, ModelRecipe, build_model, get_recipe, list_models, register_recipe
 
 __all__ = ["GenerativeModel", "ModelRecipe", "MODELS", "build_model", "get_recipe", "list_models",
            "register_recipe"]  # fmt: skip

@@ -15,6 +15,7 @@ from torch import nn
 from ganbench.data.base import DatasetInfo
 from ganbench.models import nets
 from ganbench.models.base import GenerativeModel, sample_in_eval_mode
+from ganbench.models.recipes import ModelRecipe, register_recipe
 
 
 def _encoder_decoder(info: DatasetInfo, z_dim: int, out_dim: int, hidden: int, layers: int, width: int):
@@ -148,3 +149,9 @@ class Autoencoder(GenerativeModel):
             return self.dec(z)
 
         return sample_in_eval_mode(self, draw)
+
+
+register_recipe(ModelRecipe("vae", "vae", VAE, {}, {"points2d": {"z_dim": 2}, "image": {"z_dim": 16}},
+                            "Gaussian VAE trained on the ELBO"))  # fmt: skip
+register_recipe(ModelRecipe("ae", "ae", Autoencoder, {}, {"points2d": {"z_dim": 2}, "image": {"z_dim": 16}},
+                            "autoencoder sampling from a Gaussian fitted to its training codes"))  # fmt: skip

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from ganbench.data.base import DatasetInfo
 from ganbench.models import nets
 from ganbench.models.base import GenerativeModel, sample_in_eval_mode
+from ganbench.models.recipes import ModelRecipe, register_recipe
 
 OBJECTIVES = ("gan", "wgan-gp", "lsgan", "hinge-sn", "pacgan")
 
@@ -136,3 +137,24 @@ def _default_norm(objective: str, kind: str) -> str:
     if objective == "wgan-gp" or kind == "points2d":
         return "none"
     return "batch"
+
+
+# PacGAN's 2D protocol: z 2-D N(0, 1), Adam lr 1e-4, beta1 0.8. DCGAN's for images: lr 2e-4, beta1 0.5.
+_GAN_2D = {"z_dim": 2, "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.8, 0.999)}
+_GAN_IMG = {"z_dim": 64, "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)}
+# Gulrajani et al.: 5 critic steps, lambda 10, Adam(1e-4, 0.5, 0.9).
+_WGAN = {"d_steps": 5, "gp_weight": 10.0, "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9)}
+
+register_recipe(ModelRecipe("gan", "gan", GAN, {"objective": "gan"}, {"points2d": _GAN_2D, "image": _GAN_IMG},
+                            "non-saturating GAN (BCE on logits, DCGAN)"))  # fmt: skip
+register_recipe(ModelRecipe("wgan-gp", "gan", GAN, {"objective": "wgan-gp"},
+                            {"points2d": {**_GAN_2D, **_WGAN}, "image": {**_GAN_IMG, **_WGAN}},
+                            "Wasserstein GAN with gradient penalty (Gulrajani et al. 2017)"))  # fmt: skip
+register_recipe(ModelRecipe("lsgan", "gan", GAN, {"objective": "lsgan"}, {"points2d": _GAN_2D, "image": _GAN_IMG},
+                            "least-squares GAN (Mao et al. 2017)"))  # fmt: skip
+register_recipe(ModelRecipe("hinge-sn", "gan", GAN, {"objective": "hinge-sn"},
+                            {"points2d": _GAN_2D, "image": _GAN_IMG},
+                            "hinge loss with spectral norm in the discriminator (Miyato et al. 2018)"))  # fmt: skip
+register_recipe(ModelRecipe("pacgan", "gan", GAN, {"objective": "pacgan"},
+                            {"points2d": {**_GAN_2D, "pack": 2}, "image": {**_GAN_IMG, "pack": 2}},
+                            "PacGAN: non-saturating GAN whose discriminator sees m packed samples (default m=2)"))  # fmt: skip

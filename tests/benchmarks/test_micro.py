@@ -30,7 +30,7 @@ def test_training_step(benchmark, model, dataset):
 
 
 def test_classifier_features(benchmark):
-    from ganbench.evaluators import get_classifier
+    from ganbench.evaluation.extractors import get_classifier
 
     data = load_dataset("digits")
     clf = get_classifier(data)
@@ -62,8 +62,8 @@ def test_prdc(benchmark, features):
 
 
 def test_inception_features(benchmark, tmp_path):
-    from ganbench.evaluators import InceptionEvaluator
-    from ganbench.evaluators.inception import write_random_weights
+    from ganbench.evaluation.extractors import InceptionEvaluator
+    from ganbench.evaluation.extractors.inception import write_random_weights
 
     ev = InceptionEvaluator(weights_path=write_random_weights(tmp_path / "random-inception.pth"))
     x = torch.rand(8, 3, 299, 299, generator=torch.Generator().manual_seed(0)) * 2 - 1

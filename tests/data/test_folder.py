@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from ganbench.data import folder
-from ganbench.data.base import get_dataset_info, load_dataset
+from ganbench.data import get_dataset_info, load_dataset
 from ganbench.errors import UserError
 
 

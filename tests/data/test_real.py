@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from ganbench.data import real
-from ganbench.data.base import DATASETS, load_dataset
+from ganbench.data import DATASETS, load_dataset
 from ganbench.errors import UserError
 
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -209,7 +209,7 @@ def test_stacked_mnist_channels_are_the_labelled_digits(tmp_path):
     assert ds.train.min() >= -1 and ds.train.max() <= 1
     assert ds.extra["base"] == "mnist"
     # The per-channel classifier finds the base MNIST under the same root, without --data-root again.
-    from ganbench.evaluators.classifier import _base_of
+    from ganbench.evaluation.extractors.classifier import _base_of
 
     assert _base_of(ds, None).train.shape[0] == len(a["xtr"])
     for x, y, channels, digits, labels in [

@@ -1,0 +1,104 @@
+"""Evaluation entry points: a trained run, a samples file, and a dataset's real-data reference row."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from ganbench.data import get_dataset_info, load_dataset
+from ganbench.environment import resolve_device
+from ganbench.errors import UserError
+from ganbench.evaluation.features import ProtocolExtractor
+from ganbench.evaluation.protocol import default_protocol, fingerprint
+from ganbench.evaluation.samples import read_samples_file
+from ganbench.evaluation.scoring import save_score, score, score_model, score_reference
+from ganbench.models import build_model
+from ganbench.runs import files
+from ganbench.training import load_checkpoint, run_dir
+
+
+# -- runs and reference rows -------------------------------------------------------------------
+
+REFERENCE_DIR = "_reference"
+
+
+def load_run_model(directory: str | Path, device: str = "cpu"):
+    """Rebuild a trained model from its run directory (config.json + checkpoint.pt)."""
+    from ganbench.data import get_dataset_info
+    from ganbench.models import build_model
+    from ganbench.training import load_checkpoint
+
+    directory = Path(directory)
+    try:
+        cfg = files.read_json(directory / "config.json")
+    except FileNotFoundError:
+        raise UserError(f"{directory} is not a run directory (no config.json)") from None
+    except ValueError:
+        raise UserError(f"{directory}/config.json is corrupt") from None
+    info = get_dataset_info(cfg["dataset"])
+    model = build_model(cfg["model"], info, **cfg["model_params"]).to(device)
+    ckpt = load_checkpoint(directory / "checkpoint.pt", map_location=device)
+    model.load_training_state(ckpt["model"])
+    model.eval()
+    return model, cfg
+
+
+def evaluate_run(directory: str | Path, eval_seed: int = 0, device: str = "auto", data_root: str | None = None,
+                 extractor: str | None = None, n: int | None = None, metrics: list[str] | None = None,
+                 inception_weights: str | None = None, offline: bool = False) -> dict:  # fmt: skip
+    """Score a trained run and add the score to its ``scores.json`` (keyed by fingerprint id)."""
+    from ganbench.data import load_dataset
+    from ganbench.environment import resolve_device
+
+    dev = str(resolve_device(device))
+    model, cfg = load_run_model(directory, dev)
+    dataset = load_dataset(cfg["dataset"], data_root=data_root)
+    protocol = default_protocol(dataset, extractor, n, eval_seed, metrics)
+    ext = ProtocolExtractor(dataset, protocol, dev, inception_weights, offline)
+    result = score_model(model, dataset, protocol, ext)
+    result["train_seed"] = cfg["seed"]
+    save_score(Path(directory) / "scores.json", result)
+    return result
+
+
+def reference_scores(dataset_name: str, out: str | Path, eval_seed: int = 0, device: str = "auto",
+                     data_root: str | None = None, extractor: str | None = None, n: int | None = None,
+                     inception_weights: str | None = None, offline: bool = False) -> dict:  # fmt: skip
+    """The real-data row for ``dataset_name`` under the standard protocol, cached in ``out``."""
+    from ganbench.data import load_dataset
+    from ganbench.environment import resolve_device
+    from ganbench.training import run_dir
+
+    dataset = load_dataset(dataset_name, data_root=data_root)
+    protocol = default_protocol(dataset, extractor, n, eval_seed)
+    path = run_dir(out, dataset_name, REFERENCE_DIR, 0).parent / "scores.json"
+    ext = ProtocolExtractor(dataset, protocol, str(resolve_device(device)), inception_weights, offline)
+    fp = fingerprint(protocol, ext.info())
+    if path.exists():
+        cached = files.read_json(path).get(fp["id"])
+        if cached:
+            return cached
+    result = score_reference(dataset, protocol, ext)
+    save_score(path, result)
+    return result
+
+
+def evaluate_samples_file(path: str | Path, dataset_name: str, eval_seed: int = 0, device: str = "auto",
+                          data_root: str | None = None, extractor: str | None = None, n: int | None = None,
+                          metrics: list[str] | None = None, inception_weights: str | None = None,
+                          offline: bool = False) -> dict:  # fmt: skip
+    """Score a samples file made by any framework (see ``ganbench.evaluation.samples``)."""
+    from ganbench.data import get_dataset_info, load_dataset
+    from ganbench.environment import resolve_device
+    from ganbench.evaluation.samples import read_samples_file
+
+    info = get_dataset_info(dataset_name)
+    samples = read_samples_file(path, info)
+    dataset = load_dataset(dataset_name, data_root=data_root)
+    if n is None:  # the standard count, or all the file holds when it holds fewer
+        n = min(len(samples), max(default_protocol(dataset, extractor, None, eval_seed, metrics).n_fake, 2))
+    protocol = default_protocol(dataset, extractor, n, eval_seed, metrics)
+    if len(samples) < protocol.n_modes:
+        protocol = dataclasses.replace(protocol, n_modes=len(samples))
+    ext = ProtocolExtractor(dataset, protocol, str(resolve_device(device)), inception_weights, offline)
+    return score(samples[: protocol.n_fake], dataset, protocol, ext, fake_modes=samples[: protocol.n_modes])

@@ -1,0 +1,136 @@
+"""Scoring: samples -> metrics, each score stored with the protocol fingerprint that made it."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganbench.data import Dataset
+from ganbench.environment import flush_denormals
+from ganbench.errors import UserError
+from ganbench.evaluation.features import ProtocolExtractor
+from ganbench.evaluation.protocol import EvalProtocol, fingerprint, is_splits
+from ganbench.evaluation.samples import check_samples
+from ganbench.metrics import (
+    GaussianStats,
+    frechet_distance_from_stats,
+    inception_score,
+    kernel_inception_distance,
+    mode_coverage_2d,
+    mode_histogram_metrics,
+    prdc,
+)
+from ganbench.runs import files
+
+
+def image_metrics(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.Tensor | None, p: EvalProtocol) -> dict:
+    feats, probs = ext.features_and_probs(fake)
+    real_stats, real_feats = ext.real(p)
+    fake_stats = GaussianStats().update(feats)
+    out: dict = {}
+    want = set(p.metrics)
+    if "fd" in want:
+        out["fd"] = frechet_distance_from_stats(real_stats.mean, real_stats.cov, fake_stats.mean, fake_stats.cov)
+    if "is" in want:
+        out["is"], out["is_std"] = inception_score(probs, splits=min(p.is_splits, len(probs)))
+    if "kid" in want:
+        out["kid"], out["kid_std"] = kernel_inception_distance(
+            real_feats, feats, subsets=p.kid_subsets, subset_size=p.kid_subset_size, seed=p.eval_seed)
+    if want & {"precision", "recall", "density", "coverage"}:
+        k_real = real_feats[: len(feats)]  # equal sizes, as the PRDC papers do
+        out.update({k: v for k, v in prdc(k_real, feats, k=p.prdc_k).items() if k in want})
+    if want & {"modes_covered", "mode_kl"} and ext.dataset.info.num_modes:
+        # When fake_modes starts with fake (as every caller here passes them), its first labels are the
+        # argmax of the probabilities already computed, which is what predict returns; only the extra
+        # samples need another pass. Any other fake_modes are classified on their own.
+        labels = probs.argmax(axis=1)
+        if fake_modes is not None:
+            head = min(len(fake), len(fake_modes))
+            if not torch.equal(torch.as_tensor(fake_modes[:head]), torch.as_tensor(fake[:head])):
+                labels = ext.model.predict(fake_modes)
+            elif len(fake_modes) > head:
+                labels = np.concatenate([labels, ext.model.predict(fake_modes[head:])])
+            else:
+                labels = labels[:head]
+        hist = mode_histogram_metrics(labels, ext.dataset.info.num_modes)
+        out.update({k: hist[k] for k in ("modes_covered", "mode_kl") if k in want})
+        out["mode_histogram"] = hist["mode_histogram"]
+    return out
+
+
+def _point_metrics(fake: torch.Tensor, dataset: Dataset, p: EvalProtocol) -> dict:
+    res = mode_coverage_2d(fake, dataset.centers, dataset.sd, threshold_sd=p.threshold_sd)
+    out = {k: res[k] for k in p.metrics}
+    out["mode_histogram"] = res["mode_histogram"]
+    return out
+
+
+@flush_denormals()
+def score(fake: torch.Tensor, dataset: Dataset, protocol: EvalProtocol, extractor: ProtocolExtractor | None = None,
+          fake_modes: torch.Tensor | None = None) -> dict:  # fmt: skip
+    """Score data-space samples. Returns ``{"metrics": {...}, "fingerprint": {...}}``.
+
+    Args:
+        fake: ``protocol.n_fake`` samples (more are cut, fewer are an error).
+        dataset: the dataset with its mode structure.
+        protocol: the evaluation protocol.
+        extractor: a loaded extractor (made from the protocol when omitted).
+        fake_modes: ``protocol.n_modes`` samples for the mode histogram (defaults to ``fake``).
+    """
+    fake = check_samples(fake, dataset.info)
+    if len(fake) < protocol.n_fake:
+        raise UserError(f"need {protocol.n_fake} samples for this protocol, got {len(fake)}: pass more or lower --n")
+    fake = fake[: protocol.n_fake]
+    ext = extractor or ProtocolExtractor(dataset, protocol)
+    if dataset.info.kind == "points2d":
+        metrics = _point_metrics(fake, dataset, protocol)
+    else:
+        metrics = image_metrics(fake, ext, fake_modes, protocol)
+    return {"metrics": metrics, "fingerprint": fingerprint(protocol, ext.info())}
+
+
+@flush_denormals()
+@torch.no_grad()
+def sample_model(model, n: int, eval_seed: int, chunk: int = 5000) -> torch.Tensor:
+    """``n`` samples from ``model`` with a generator seeded by ``eval_seed`` (the global RNG is untouched)."""
+    g = torch.Generator().manual_seed(eval_seed)
+    parts = [model.sample(min(chunk, n - i), generator=g).detach().float().cpu() for i in range(0, n, chunk)]
+    return torch.cat(parts)
+
+
+def score_model(model, dataset: Dataset, protocol: EvalProtocol, extractor: ProtocolExtractor | None = None) -> dict:
+    """Sample a model under the protocol's evaluation seed and score it."""
+    n = max(protocol.n_fake, protocol.n_modes)
+    try:
+        samples = sample_model(model, n, protocol.eval_seed)
+    except UserError:
+        raise
+    except Exception as e:
+        raise UserError(f"the model's sample() raised {type(e).__name__}: {e}") from None
+    samples = check_samples(samples, dataset.info, "the model's samples")
+    return score(samples[: protocol.n_fake], dataset, protocol, extractor, fake_modes=samples[: protocol.n_modes])
+
+
+def score_reference(dataset: Dataset, protocol: EvalProtocol, extractor: ProtocolExtractor | None = None) -> dict:
+    """The real-data row: the test split scored like a model against the reference split.
+
+    It is the floor (or ceiling) a perfect model reaches at this sample size.
+    """
+    test = dataset.test
+    idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(protocol.eval_seed + 1))
+    n = min(protocol.n_fake, len(test))
+    if n < protocol.n_fake:
+        protocol = dataclasses.replace(protocol, n_fake=n, kid_subset_size=min(protocol.kid_subset_size, n),
+                                       is_splits=is_splits(n))  # fmt: skip
+    test = test[idx]
+    return score(test[:n], dataset, protocol, extractor, fake_modes=test[: min(protocol.n_modes, len(test))])
+
+
+def save_score(path: Path, result: dict) -> None:
+    """Add ``result`` to a scores file keyed by fingerprint id (atomic rewrite)."""
+    scores = files.read_json(path) if path.exists() else {}
+    scores[result["fingerprint"]["id"]] = result
+    files.atomic_write_json(path, scores)

@@ -1,0 +1,1 @@
+"""Results: leaderboards, comparisons of a new model with the baselines, plots and reports."""

@@ -1,0 +1,210 @@
+"""Compare a new model with the baselines under the same protocol, with significance tests.
+
+TARGET is (a) ``module:attr`` naming a factory ``f(info) -> model`` of a trainable model (the
+``GenerativeModel`` interface), trained here under the dataset's baseline budget with the same seeds;
+(b) ``module:attr`` naming a trained sampler (any object with ``sample(n, generator=None)``), only
+evaluated; (c) a samples file, as for ``ganbench eval``; or (d) the name of a ``ganbench.models``
+entry point (a factory, as in a).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ganbench.runs import files
+from ganbench.errors import UserError
+from ganbench.metrics import METRICS
+
+MIN_SEEDS = 2
+
+
+@dataclasses.dataclass
+class Target:
+    kind: str  # "factory", "sampler" or "samples"
+    label: str
+    obj: object = None
+    path: Path | None = None
+
+
+def resolve_target(spec: str) -> Target:
+    from ganbench.plugins import import_target, load_entry_point
+
+    path = Path(spec)
+    if path.suffix in (".npy", ".npz"):
+        if not path.exists():
+            raise UserError(f"TARGET {spec}: no such samples file")
+        return Target("samples", _label(path.stem), path=path)
+    if ":" in spec:
+        obj = import_target(spec)
+        label = _label(spec.split(":", 1)[1])
+    else:
+        obj = load_entry_point(spec)
+        if obj is None:
+            raise UserError(f"TARGET {spec!r} is not module:attr, a .npy/.npz samples file, or a ganbench.models "
+                            "entry point")  # fmt: skip
+        label = _label(spec)
+    if hasattr(obj, "sample") and not isinstance(obj, type):
+        return Target("sampler", label, obj)
+    if callable(obj):
+        return Target("factory", label, obj)
+    raise UserError(f"TARGET {spec}: {type(obj).__name__} is neither a model factory nor an object with "
+                    "sample(n, generator=None)")  # fmt: skip
+
+
+def _label(text: str) -> str:
+    import re
+
+    return "user-" + (re.sub(r"[^A-Za-z0-9_.+-]", "-", text).strip("-") or "model")
+
+
+def _train_user_model(target: Target, dataset: str, seeds, runs_out: Path, baseline_train, device) -> None:
+    from ganbench.config import BaselineConfig
+    from ganbench.models import MODELS, ModelRecipe, register_recipe
+    from ganbench.runs.suite import Job, run_job
+
+    recipe_name = f"{target.label}"
+    temporary = recipe_name not in MODELS
+    if temporary:
+        register_recipe(ModelRecipe(recipe_name, "plugin", target.obj, description="user model"))
+    cfg = BaselineConfig(recipe_name, dataset, "user model under the baseline budget", {}, baseline_train)
+    try:
+        records = [run_job(Job(cfg, s), runs_out, device=device) for s in seeds]
+    finally:
+        if temporary:  # the registry is process-wide: leave it as it was
+            MODELS.unregister(recipe_name)
+    if all(r.get("status") == "failed" for r in records):
+        raise UserError(f"the model failed on every seed: {records[0].get('error')}")
+
+
+def _score_fixed(target: Target, dataset_name: str, runs_out: Path, device: str, eval_seed: int) -> None:
+    """Score a sampler or samples file once, stored like a one-seed run."""
+    from ganbench.data import load_dataset
+    from ganbench.environment import resolve_device
+    from ganbench.evaluation.evaluate import evaluate_samples_file
+    from ganbench.evaluation.features import ProtocolExtractor
+    from ganbench.evaluation.protocol import default_protocol
+    from ganbench.evaluation.scoring import save_score, score_model
+    from ganbench.training import run_dir
+
+    dataset = load_dataset(dataset_name)
+    if target.kind == "samples":
+        result = evaluate_samples_file(target.path, dataset_name, eval_seed=eval_seed, device=device)
+    else:
+        protocol = default_protocol(dataset, eval_seed=eval_seed)
+        result = score_model(target.obj, dataset, protocol, ProtocolExtractor(dataset, protocol, str(resolve_device(device))))
+    d = run_dir(runs_out, dataset_name, target.label, 0)
+    files.atomic_write_json(d / "config.json", {"dataset": dataset_name, "model": target.label, "name": target.label,
+                                              "seed": 0, "kind": target.kind})  # fmt: skip
+    files.atomic_write_json(d / "result.json", {"status": "complete", "steps": None, "wall_time_s": None})
+    (d / "scores.json").unlink(missing_ok=True)
+    save_score(d / "scores.json", result)
+
+
+def significance(scores: pd.DataFrame, new: str, fingerprint: str) -> pd.DataFrame:
+    """Welch's t-test and Hedges' g of ``new`` against each baseline, per metric, over training seeds."""
+    from scipy import stats
+
+    rows = []
+    sub = scores[(scores["fingerprint"] == fingerprint) & (scores["status"] == "complete")]
+    mine = sub[sub["model"] == new]
+    for model, g in sub[sub["model"] != new].groupby("model"):
+        for m in [m for m in METRICS if m in sub.columns]:
+            a, b = mine[m].dropna().to_numpy(float), g[m].dropna().to_numpy(float)
+            if len(a) == 0 or len(b) == 0:
+                continue
+            row = {"baseline": model, "metric": m, "n_new": len(a), "n_baseline": len(b),
+                   "mean_new": a.mean(), "mean_baseline": b.mean()}  # fmt: skip
+            if len(a) < MIN_SEEDS or len(b) < MIN_SEEDS:
+                row.update(p_value=math.nan, hedges_g=math.nan, verdict=f"too few seeds to conclude (need >= {MIN_SEEDS} each)")
+            else:
+                row.update(_welch(a, b, METRICS[m].higher_is_better, stats))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _welch(a: np.ndarray, b: np.ndarray, higher_is_better: bool, stats) -> dict:
+    if np.all(a == a[0]) and np.all(b == b[0]):
+        p = 1.0 if a[0] == b[0] else 0.0
+    else:
+        p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    pooled = math.sqrt(((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1)) / (len(a) + len(b) - 2))
+    d = (a.mean() - b.mean()) / pooled if pooled > 0 else (0.0 if a.mean() == b.mean() else math.copysign(math.inf, a.mean() - b.mean()))
+    g = d * (1 - 3 / (4 * (len(a) + len(b)) - 9))  # Hedges' small-sample correction
+    better = (a.mean() > b.mean()) == higher_is_better
+    if p >= 0.05:
+        verdict = "no significant difference (p >= 0.05)"
+    else:
+        verdict = "new model better" if better else "new model worse"
+    return {"p_value": p, "hedges_g": g, "verdict": verdict}
+
+
+def compare(spec: str, dataset: str, out: str | Path, seeds: list[int] | None = None, runs: str | Path | None = None,
+            jobs: int | None = None, device: str = "auto", eval_seed: int = 0, suite="quick", log=print) -> dict:  # fmt: skip
+    """Run the comparison; returns paths of what it wrote.
+
+    Args:
+        spec: the TARGET (see the module docstring).
+        dataset: the dataset to compare on.
+        out: output folder (leaderboard.csv, significance.csv, README.md, the new model's runs).
+        seeds: training seeds (default: the suite's).
+        runs: the baselines' runs folder (default ``runs/<suite>``, shared with ``ganbench run``).
+        suite: the suite whose baselines and budget apply (a name, a file, or a ``Suite``).
+    """
+    from ganbench.data import get_dataset_info
+    from ganbench.results.leaderboard import collect_scores, display_table, leaderboard
+    from ganbench.runs.suite import load_suite, run_suite
+
+    get_dataset_info(dataset)
+    target = resolve_target(spec)
+    out = Path(out)
+    if isinstance(suite, str):
+        suite = load_suite(suite, datasets=[dataset], seeds=seeds)
+    else:  # a Suite object: narrowed to the dataset and seeds as a name is
+        kept = tuple(j for j in suite.jobs if j.config.dataset == dataset and (seeds is None or j.seed in seeds))
+        if not kept:
+            raise UserError(f"--suite {suite.name}: no job on {dataset} with seeds {seeds}; check the suite")
+        suite = dataclasses.replace(suite, jobs=kept)
+    runs = Path(runs or f"runs/{suite.name}")
+    run_suite(suite, runs, jobs=jobs, device=device, eval_seed=eval_seed, log=log)  # missing baselines first
+    seeds = sorted({j.seed for j in suite.jobs})
+    new_runs = out / "runs"
+    if target.kind == "factory":
+        _train_user_model(target, dataset, seeds, new_runs, suite.jobs[0].config.train, device)
+    else:
+        _score_fixed(target, dataset, new_runs, device, eval_seed)
+    board = leaderboard([runs, new_runs])
+    board = board[board["dataset"] == dataset].reset_index(drop=True)
+    scores = collect_scores([runs, new_runs])
+    mine = board[board["model"] == target.label]
+    if mine.empty or mine["fingerprint"].isna().all():
+        raise UserError(f"the new model produced no score on {dataset}; see {new_runs}")
+    fp = mine["fingerprint"].dropna().iloc[0]
+    sig = significance(scores[scores["dataset"] == dataset], target.label, fp)
+    files.atomic_write_text(out / "leaderboard.csv", board.to_csv(index=False))
+    files.atomic_write_text(out / "significance.csv", sig.to_csv(index=False))
+    report = _report_md(target, dataset, display_table(board[board["fingerprint"].isin([fp]) | board["fingerprint"].isna()]), sig, fp)
+    files.atomic_write_text(out / "README.md", report)
+    return {"leaderboard": out / "leaderboard.csv", "significance": out / "significance.csv", "report": out / "README.md",
+            "label": target.label}  # fmt: skip
+
+
+def _report_md(target: Target, dataset: str, table: pd.DataFrame, sig: pd.DataFrame, fp: str) -> str:
+    lines = [f"# {target.label} against the baselines on {dataset}", "",
+             f"Target kind: {target.kind}. Protocol fingerprint: `{fp}` (all rows below share it).", "",
+             "± is the standard deviation over training seeds; ↑ higher is better, ↓ lower is better.", "",
+             table.to_markdown(index=False), "", "## Significance against each baseline", "",
+             f"Welch's t-test over training seeds (scipy), effect size Hedges' g; fewer than {MIN_SEEDS} seeds on "
+             "either side cannot support a conclusion and says so.", ""]  # fmt: skip
+    if sig.empty:
+        lines.append("No metric in common with any baseline.")
+    else:
+        show = sig.copy()
+        for c in ("mean_new", "mean_baseline", "p_value", "hedges_g"):
+            show[c] = show[c].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
+        lines.append(show.to_markdown(index=False))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,223 @@
+"""Leaderboards: per (dataset, model), seed statistics of every metric, ranks, and the real-data row.
+
+Scores made under different protocols (fingerprints) are never averaged or ranked together: the
+fingerprint id is part of the row key.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ganbench.runs import files
+from ganbench.errors import UserError
+from ganbench.metrics import METRICS
+
+REFERENCE_MODEL = "real-data"
+# Ranking keys, most important first. 2D sets rank by modes covered, ties broken by the high-quality
+# fraction (reverse KL alone would favour a model with a handful of well-spread high-quality samples).
+RANK_KEYS = {"fd": ("fd",), "modes_covered": ("modes_covered", "hq_fraction", "reverse_kl")}
+
+
+def _run_dirs(runs_dir: Path):
+    for cfg_path in sorted(runs_dir.glob("*/*/seed-*/config.json")):
+        yield cfg_path.parent
+
+
+def collect_scores(runs_dir) -> pd.DataFrame:
+    """One row per (run, fingerprint), plus one per reference row and per unscored (diverged, failed) run.
+
+    Columns: dataset, model, seed, status, fingerprint, train_time_s, steps and one per metric.
+    ``runs_dir`` may be a list of folders: their runs are merged (a user's runs with the baselines').
+    """
+    if isinstance(runs_dir, (list, tuple)):
+        frames = [collect_scores(d) for d in runs_dir]
+        return pd.concat([f for f in frames if not f.empty], ignore_index=True) if any(
+            not f.empty for f in frames) else pd.DataFrame()  # fmt: skip
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        raise UserError(f"runs folder {runs_dir} does not exist; run `ganbench run --out {runs_dir}` first")
+    rows: list[dict] = []
+    for d in _run_dirs(runs_dir):
+        try:
+            cfg = files.read_json(d / "config.json")
+        except ValueError:
+            continue  # a config.json is written atomically; an unreadable one is not ganbench's
+        result = _read_optional(d / "result.json")
+        status = (result or {}).get("status", "running")
+        base = {"dataset": cfg["dataset"], "model": cfg.get("name", cfg["model"]), "seed": cfg["seed"],
+                "status": status, "train_time_s": (result or {}).get("wall_time_s"),
+                "steps": (result or {}).get("steps")}  # fmt: skip
+        scores = _read_optional(d / "scores.json") or {}
+        if status != "complete" or not scores:
+            rows.append({**base, "fingerprint": None})
+        for fp_id, res in scores.items():
+            if status == "complete":
+                rows.append({**base, "fingerprint": fp_id, **_numbers(res["metrics"])})
+    for ref in sorted(runs_dir.glob("*/_reference/scores.json")):
+        for fp_id, res in (_read_optional(ref) or {}).items():
+            rows.append({"dataset": res["fingerprint"]["protocol"]["dataset"], "model": REFERENCE_MODEL, "seed": None,
+                         "status": "reference", "fingerprint": fp_id, **_numbers(res["metrics"])})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _read_optional(path: Path):
+    try:
+        return files.read_json(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _numbers(metrics: dict) -> dict:
+    return {k: float(v) for k, v in metrics.items() if k in METRICS and isinstance(v, (int, float))}
+
+
+def bootstrap_ci(values: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0):
+    """Percentile bootstrap CI of the mean over seeds (scipy); NaN with fewer than 2 values."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return math.nan, math.nan
+    if np.all(values == values[0]):
+        return float(values[0]), float(values[0])
+    from scipy.stats import bootstrap
+
+    res = bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=n_resamples, method="percentile",
+                    random_state=np.random.default_rng(seed))  # fmt: skip
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def leaderboard(runs_dir) -> pd.DataFrame:
+    """The leaderboard of a runs folder as a DataFrame.
+
+    One row per (dataset, fingerprint, model): ``n_seeds`` (scored runs), ``n_diverged``, ``n_failed``,
+    and per metric ``<m>_mean``, ``<m>_std`` (ddof=1), ``<m>_ci95_low``, ``<m>_ci95_high`` (95% percentile
+    bootstrap of the mean over training seeds); ``rank`` within (dataset, fingerprint) by the primary
+    metric (``fd`` for images; for 2D ``modes_covered``, then ``hq_fraction``, then ``reverse_kl``),
+    honouring ``higher_is_better``; the real-data
+    reference row has model ``real-data`` and no rank; ``train_time_s_mean`` is the mean training time.
+    """
+    scores = collect_scores(runs_dir)
+    if scores.empty:
+        return pd.DataFrame(columns=["dataset", "model", "n_seeds"])
+    metric_cols = [m for m in METRICS if m in scores.columns]
+    rows = []
+    for (dataset, model), g in scores.groupby(["dataset", "model"], sort=True):
+        n_div = int((g["status"] == "diverged").sum())
+        n_fail = int((g["status"] == "failed").sum())
+        scored = g[g["fingerprint"].notna()]
+        groups = list(scored.groupby("fingerprint")) or [(None, scored)]
+        for fp, sg in groups:
+            row = {"dataset": dataset, "model": model, "fingerprint": fp, "n_seeds": int(len(sg)) if fp else 0,
+                   "n_diverged": n_div, "n_failed": n_fail}  # fmt: skip
+            for m in metric_cols:
+                vals = sg[m].to_numpy(dtype=np.float64) if fp else np.array([])
+                vals = vals[np.isfinite(vals)]
+                row[f"{m}_mean"] = float(vals.mean()) if len(vals) else math.nan
+                row[f"{m}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else math.nan
+                row[f"{m}_ci95_low"], row[f"{m}_ci95_high"] = bootstrap_ci(vals)
+            times = pd.to_numeric(sg["train_time_s"], errors="coerce").dropna()
+            row["train_time_s_mean"] = float(times.mean()) if len(times) else math.nan
+            rows.append(row)
+    board = pd.DataFrame(rows)
+    board = _join_bench(board, runs_dir)
+    board["primary_metric"] = [_primary(board, i) for i in range(len(board))]
+    board["rank"] = _ranks(board)
+    lead = ["dataset", "model", "n_seeds", "n_diverged", "n_failed", "rank", "primary_metric", "fingerprint"]
+    cols = lead + [c for c in board.columns if c not in lead]
+    board = board[cols].sort_values(["dataset", "fingerprint", "rank", "model"], na_position="last")
+    return board.reset_index(drop=True)
+
+
+BENCH_COLUMNS = ("step_ms_median", "step_ms_iqr", "samples_per_s", "peak_memory_mb", "utilisation")
+
+
+def _join_bench(board: pd.DataFrame, runs_dir) -> pd.DataFrame:
+    """Timing columns from ``ganbench bench --out`` (``<runs>/<dataset>/<model>/bench.json``)."""
+    dirs = runs_dir if isinstance(runs_dir, (list, tuple)) else [runs_dir]
+    rows = []
+    for d in dirs:
+        for path in sorted(Path(d).glob("*/*/bench.json")):
+            rec = _read_optional(path)
+            if rec and not rec.get("error"):
+                rows.append({"dataset": rec["dataset"], "model": rec["model"], **{c: rec.get(c) for c in BENCH_COLUMNS}})
+    if not rows:
+        return board
+    return board.merge(pd.DataFrame(rows).drop_duplicates(["dataset", "model"], keep="last"), how="left",
+                       on=["dataset", "model"])  # fmt: skip
+
+
+def _primary(board: pd.DataFrame, i: int) -> str | None:
+    row = board.iloc[i]
+    for m in ("fd", "modes_covered"):
+        if f"{m}_mean" in board.columns and not math.isnan(row[f"{m}_mean"]):
+            return m
+    return None
+
+
+def _ranks(board: pd.DataFrame) -> pd.Series:
+    ranks = pd.Series(np.nan, index=board.index)
+    ranked = board[(board["model"] != REFERENCE_MODEL) & board["fingerprint"].notna()]
+    for _, g in ranked.groupby(["dataset", "fingerprint"]):
+        metric = g["primary_metric"].dropna()
+        if metric.empty:
+            continue
+        keys = [k for k in RANK_KEYS[metric.iloc[0]] if f"{k}_mean" in g.columns]
+        # Sort so that better is first on every key, then give tied rows the same (minimum) rank.
+        signed = pd.DataFrame({k: g[f"{k}_mean"] * (-1 if METRICS[k].higher_is_better else 1) for k in keys})
+        order = signed.sort_values(keys, na_position="last")
+        tuples = [tuple(r) for r in order.to_numpy()]
+        rank, prev = 0, None
+        for pos, (idx, t) in enumerate(zip(order.index, tuples), start=1):
+            if t != prev:
+                rank, prev = pos, t
+            ranks[idx] = rank
+    return ranks
+
+
+def display_table(board: pd.DataFrame) -> pd.DataFrame:
+    """A compact table for reading: ``mean ± std`` per metric, seeds, diverged/failed, rank."""
+    metric_cols = [m for m in METRICS if f"{m}_mean" in board.columns]
+    out = board[["dataset", "model", "n_seeds", "n_diverged", "n_failed"]].copy()
+    out["rank"] = board["rank"].map(lambda r: "" if pd.isna(r) else str(int(r)))
+    for m in metric_cols:
+        arrow = "↑" if METRICS[m].higher_is_better else "↓"
+        out[f"{m} {arrow}"] = [_fmt(a, b) for a, b in zip(board[f"{m}_mean"], board[f"{m}_std"])]
+    keep = [c for c in out.columns if not (out[c] == "").all()]
+    return out[keep]
+
+
+def _fmt(mean: float, std: float) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return ""
+    text = _num(mean, 4)
+    return text if std is None or math.isnan(std) else f"{text} ± {_num(std, 2)}"
+
+
+def _num(x: float, digits: int) -> str:
+    """``digits`` significant figures without exponent notation for everyday magnitudes."""
+    return f"{x:.0f}" if abs(x) >= 10**digits else f"{x:.{digits}g}"
+
+
+def format_leaderboard(board: pd.DataFrame, fmt: str = "md") -> str:
+    """Render for stdout: ``md`` and ``latex`` and ``html`` as compact tables, ``csv`` with every column."""
+    if fmt == "csv":
+        return board.to_csv(index=False)
+    if fmt in ("md", "html") and board["dataset"].nunique() > 1:  # one table per dataset, its own metrics
+        parts = []
+        for ds, g in board.groupby("dataset", sort=True):
+            body = format_leaderboard(g.reset_index(drop=True), fmt)
+            parts.append(f"### {ds}\n\n{body}" if fmt == "md" else f"<h3>{ds}</h3>\n{body}")
+        return "\n\n".join(parts)
+    table = display_table(board)
+    if fmt == "md":
+        return table.to_markdown(index=False)
+    if fmt == "html":
+        return table.to_html(index=False, border=0, classes="leaderboard")
+    if fmt == "latex":
+        return table.to_latex(index=False).replace("±", r"$\pm$").replace("↑", r"$\uparrow$").replace(
+            "↓", r"$\downarrow$")  # fmt: skip
+    raise UserError(f"--format must be md, csv, html or latex; got {fmt!r}")

@@ -1,0 +1,431 @@
+"""Reports: a runs folder as one self-contained HTML page and a Markdown README with PNG files.
+
+``write_report(runs_dir, out_dir)`` writes into ``out_dir``:
+
+- ``index.html``: every table and figure, images embedded as base64 PNG data URIs, inline CSS,
+  no external reference (it can be mailed or archived as one file);
+- ``README.md``: the same tables in Markdown, figures as PNG files beside it, linked relatively;
+- ``leaderboard.csv``: the full numeric leaderboard (means, standard deviations, 95% bootstrap CIs).
+
+Per dataset: the leaderboard with the real-data row and training times, metric curves over training
+(mean and min-max band over seeds), mode coverage over training with collapse events, samples,
+mode histograms, the collapse events and the runs that diverged or failed. A final "Protocol"
+section lists every fingerprint's protocol and the command lines and commits that made the runs.
+Every file goes through ganbench's atomic writers; ``index.html`` is written last.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ganbench.runs import files
+from ganbench.results.leaderboard import REFERENCE_MODEL, display_table, format_leaderboard, leaderboard
+from ganbench.metrics import METRICS
+from ganbench.results.plots import (
+    coverage_events_figure,
+    metric_curves_figure,
+    mode_histograms_figure,
+    model_colors,
+    scatter_panels_figure,
+)
+from ganbench.evaluation.tracking import collapse_events, coverage_series
+
+__all__ = ["write_report"]
+
+STUCK_FRACTION = 0.5  # a run covering under half of the modes until its end is reported as stuck
+DROP_FRACTION = 0.5
+
+
+@dataclass
+class _Run:
+    path: Path
+    cfg: dict
+    result: dict | None
+    scores: dict
+
+    @property
+    def dataset(self) -> str:
+        return self.cfg["dataset"]
+
+    @property
+    def model(self) -> str:
+        return self.cfg.get("name") or self.cfg["model"]
+
+    @property
+    def seed(self) -> int:
+        return int(self.cfg["seed"])
+
+    @property
+    def status(self) -> str:
+        return (self.result or {}).get("status", "running")
+
+
+def _read(path: Path):
+    try:
+        return files.read_json(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _scan(runs_dir: Path) -> list[_Run]:
+    runs = []
+    for cfg_path in runs_dir.glob("*/*/seed-*/config.json"):
+        cfg = _read(cfg_path)
+        if isinstance(cfg, dict) and "dataset" in cfg and "seed" in cfg:
+            d = cfg_path.parent
+            runs.append(_Run(d, cfg, _read(d / "result.json"), _read(d / "scores.json") or {}))
+    return sorted(runs, key=lambda r: (r.dataset, r.model, r.seed))
+
+
+# -- document blocks, rendered to HTML and Markdown ------------------------------------------------
+# ("h", level, text, anchored) | ("p", text[, [(link text, anchor)]]) | ("table", DataFrame[, css class])
+# | ("figure", file, png, caption) | ("gallery", [(file, png, caption)]) | ("toc", [(text, anchor)]).
+# Anchors are GitHub's heading slugs, so the same links work in index.html and on a README page.
+
+
+def _anchor(heading: str) -> str:
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
+
+
+def _fig(blocks: list, name: str, png: bytes | None, caption: str) -> None:
+    if png:
+        blocks.append(("figure", name, png, caption))
+
+
+def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict, runs_dir: Path) -> list:
+    info = next((r.cfg["dataset_info"] for r in runs if r.cfg.get("dataset_info")), None) or _info(ds)
+    kind, k = info.get("kind"), info.get("num_modes")
+    slug = _slug(ds)
+    models = sorted({r.model for r in runs})
+    by_model = {m: [r for r in runs if r.model == m] for m in models}
+    blocks: list = [("h", 2, f"Dataset {ds}", True)]
+    desc = (info.get("description") or "").rstrip(".")
+    blocks.append(("p", f"{desc + '. ' if desc else ''}{len(runs)} runs of {len(models)} models; "
+                   f"{k or 'unknown number of'} modes."))  # fmt: skip
+
+    # Leaderboard.
+    b = board[board["dataset"] == ds]
+    blocks.append(("h", 3, "Leaderboard", None))
+    blocks.append(("p", "↑: higher is better, ↓: lower is better. ± is the standard deviation over training seeds "
+                   "(the seeds column counts scored runs); 95% bootstrap confidence intervals of the mean are in "
+                   "leaderboard.csv. The real-data row scores held-out real data like a model: the best value "
+                   "reachable at this sample size. Models are ranked within one protocol."))  # fmt: skip
+    blocks.append(("table", _board_table(b), "board"))
+    fps = [f for f in b["fingerprint"].dropna().unique()]
+    if fps:
+        blocks.append(("p", "Scored under protocol fingerprint", [(f, _anchor(f"Fingerprint {f}")) for f in fps]))
+
+    # Curves over training.
+    series = {m: [(r.seed, _eval_series(r.path)) for r in rs] for m, rs in by_model.items()}
+    blocks.append(("h", 3, "Metrics during training", None))
+    _fig(blocks, f"{slug}_curves.png", metric_curves_figure(series, colors, f"{ds}: metrics during training"),
+         "Cheap metrics logged during training: mean over seeds (line) and min-max over seeds (band).")
+
+    # Mode coverage and collapse events.
+    events = {}
+    stuck = STUCK_FRACTION * k if k else None
+    for m, rs in by_model.items():
+        for r in rs:
+            steps, cov = coverage_series(r.path)
+            events[(m, r.seed)] = (steps, cov, collapse_events(steps, cov, DROP_FRACTION, stuck))
+    if any(len(v[0]) for v in events.values()):
+        blocks.append(("h", 3, "Mode coverage and collapse events", None))
+        _fig(blocks, f"{slug}_coverage.png", coverage_events_figure(events, colors, k, stuck, f"{ds}: modes covered"),
+             f"Modes covered over training, one line per seed. A drop event is coverage under "
+             f"{1 - DROP_FRACTION:.0%} of its running peak; a run is stuck when it covers fewer than "
+             f"{STUCK_FRACTION:.0%} of the modes from that step to its end.")
+        rows = [_event_row(m, s, e) for (m, s), (_, _, evs) in events.items() for e in evs]
+        blocks.append(("table", pd.DataFrame(rows)) if rows else ("p", "No collapse event in any run."))
+
+    # Samples.
+    blocks.append(("h", 3, "Samples", None))
+    if kind == "points2d":
+        _fig(blocks, f"{slug}_samples.png", _scatter_samples(ds, by_model, colors),
+             "2,500 samples of each model (first completed seed, evaluation seed 0) over the true modes (red x).")
+    else:
+        gallery = []
+        for m, rs in by_model.items():
+            r = next((r for r in rs if (r.path / "samples.png").is_file()), None)
+            if r is not None:
+                gallery.append((f"{slug}_samples_{_slug(m)}.png", (r.path / "samples.png").read_bytes(),
+                                f"{m} (seed {r.seed})"))  # fmt: skip
+        real = _real_grid(ds)
+        if gallery and real:
+            gallery.append((f"{slug}_samples_real-data.png", real, "real data (test split)"))
+        blocks.append(("gallery", gallery) if gallery else ("p", "No samples.png in these runs."))
+
+    # Mode histograms.
+    hists = _histograms(ds, by_model, fps[0] if fps else None, runs_dir)
+    if hists:
+        blocks.append(("h", 3, "Mode histograms", None))
+        sorted_note = " Counts are sorted, largest first, on a log scale." if (k or 0) > 50 else ""
+        _fig(blocks, f"{slug}_histograms.png", mode_histograms_figure(hists, colors, k, f"{ds}: mode histograms"),
+             "Samples per mode in the final evaluation (first scored seed)"
+             + (", high-quality samples only (within 3 sd of a mode)" if kind == "points2d" else "")
+             + "; the dashed line is the uniform level a perfect model reaches." + sorted_note)  # fmt: skip
+
+    # Diverged, failed and unfinished runs.
+    bad = [r for r in runs if r.status != "complete"]
+    blocks.append(("h", 3, "Diverged and failed runs", None))
+    if bad:
+        blocks.append(("table", pd.DataFrame([_bad_row(r) for r in bad])))
+    else:
+        blocks.append(("p", "Every run completed."))
+    return blocks
+
+
+def _info(ds: str) -> dict:
+    from ganbench.data import get_dataset_info
+
+    try:
+        return get_dataset_info(ds).to_dict()
+    except Exception:  # a dataset this installation does not know: no mode structure
+        return {}
+
+
+def _board_table(b: pd.DataFrame) -> pd.DataFrame:
+    t = display_table(b).drop(columns=["dataset"])
+    t = t.rename(columns={"n_seeds": "seeds", "n_diverged": "diverged", "n_failed": "failed"})
+    t = t.drop(columns=[c for c in ("diverged", "failed") if c in t and (t[c] == 0).all()])  # listed below anyway
+    if b["fingerprint"].dropna().nunique() > 1:
+        t.insert(1, "protocol", b["fingerprint"].fillna("").to_numpy())
+    t["train time (s)"] = [f"{v:.1f}" if not pd.isna(v) else "" for v in b["train_time_s_mean"]]
+    return t
+
+
+def _eval_series(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    recs = [r for r in files.read_jsonl(path / "metrics.jsonl") if isinstance(r.get("eval"), dict)]
+    out = {}
+    for m in METRICS:
+        pts = sorted((r["step"], r["eval"][m]) for r in recs if isinstance(r["eval"].get(m), (int, float)))
+        if pts:
+            out[m] = (np.array([p[0] for p in pts]), np.array([p[1] for p in pts], dtype=np.float64))
+    return out
+
+
+def _event_row(model: str, seed: int, e: dict) -> dict:
+    if e["kind"] == "drop":
+        rec = e["recovered_step"]
+        note = f"from a peak of {e['peak']:g} at step {e['peak_step']}; " + (
+            f"recovered at step {rec}" if rec is not None else "not recovered")
+    else:
+        note = f"under {e['threshold']:g} modes until the last evaluation (step {e['last_step']}, {e['last_value']:g})"
+    return {"model": model, "seed": seed, "event": e["kind"], "step": e["step"], "modes covered": f"{e['value']:g}",
+            "details": note}  # fmt: skip
+
+
+def _bad_row(r: _Run) -> dict:
+    res = r.result or {}
+    reason = res.get("reason") or res.get("error") or ("no result.json: running or interrupted" if not r.result else "")
+    return {"model": r.model, "seed": r.seed, "status": r.status, "at step": res.get("diverged_at") or res.get("steps")
+            or "", "reason": reason}  # fmt: skip
+
+
+def _scatter_samples(ds: str, by_model: dict, colors: dict) -> bytes | None:
+    from ganbench.data import load_dataset
+    from ganbench.evaluation.evaluate import load_run_model
+    from ganbench.evaluation.scoring import sample_model
+
+    try:
+        dataset = load_dataset(ds)
+    except Exception:  # a dataset that cannot be loaded here: no scatter
+        return None
+    panels = []
+    for m, rs in by_model.items():
+        r = next((r for r in rs if r.status == "complete" and (r.path / "checkpoint.pt").is_file()), None)
+        if r is None:
+            continue
+        try:
+            model, _ = load_run_model(r.path)
+            pts = sample_model(model, 2500, eval_seed=0).numpy()
+        except Exception:  # an unreadable checkpoint is skipped, not fatal to the report
+            continue
+        panels.append((f"{m} (seed {r.seed})", pts, colors.get(m)))
+    idx = np.random.default_rng(0).permutation(len(dataset.test))[:2500]
+    panels.append(("real data (test split)", dataset.test[idx].numpy(), None))
+    return scatter_panels_figure(panels, dataset.centers, dataset.sd, f"{ds}: samples over the true modes")
+
+
+def _real_grid(ds: str) -> bytes | None:
+    from ganbench.data import load_dataset
+    from ganbench.results.plots import samples_figure
+
+    try:
+        dataset = load_dataset(ds)
+    except Exception:  # e.g. a real dataset whose files are not on this machine
+        return None
+    return samples_figure(dataset.test[:64], dataset, "real data")
+
+
+def _histograms(ds: str, by_model: dict, fp: str | None, runs_dir: Path) -> dict[str, list]:
+    out = {}
+    for m, rs in by_model.items():
+        for r in rs:
+            res = r.scores.get(fp) if fp else None
+            res = res or next(iter(r.scores.values()), None)
+            hist = (res or {}).get("metrics", {}).get("mode_histogram")
+            if r.status == "complete" and hist:
+                out[f"{m} (seed {r.seed})"] = (m, hist)
+                break
+    from ganbench.evaluation.evaluate import REFERENCE_DIR
+    from ganbench.training import run_dir
+
+    ref = _read(run_dir(runs_dir, ds, REFERENCE_DIR, 0).parent / "scores.json") or {}
+    res = ref.get(fp) if fp else next(iter(ref.values()), None)
+    if out and res and res.get("metrics", {}).get("mode_histogram"):
+        out[REFERENCE_MODEL] = (REFERENCE_MODEL, res["metrics"]["mode_histogram"])
+    return out
+
+
+def _protocol_blocks(runs: list[_Run], runs_dir: Path) -> list:
+    fps: dict[str, dict] = {}
+    refs = [_read(p) or {} for p in sorted(runs_dir.glob("*/_reference/scores.json"))]
+    for res_map in [r.scores for r in runs] + refs:
+        for fp_id, res in res_map.items():
+            fps.setdefault(fp_id, res.get("fingerprint", {}))
+    blocks: list = [("h", 2, "Protocol", True)]
+    blocks.append(("p", "Scores are comparable only under the same fingerprint id: it hashes the protocol, the "
+                   "extractor's weights, the metric versions and the library versions below."))  # fmt: skip
+    for fp_id, fp in sorted(fps.items()):
+        p, ext = fp.get("protocol", {}), fp.get("extractor") or {}
+        rows = [("dataset", p.get("dataset")), ("extractor", ext.get("name")),
+                ("extractor weights sha256", ext.get("weights_sha256") or "none (scored on the points)"),
+                ("n_fake (generated samples)", p.get("n_fake")), ("n_real (reference samples)", p.get("n_real")),
+                ("n_modes (samples for mode counts)", p.get("n_modes")), ("eval seed", p.get("eval_seed")),
+                ("reference split", p.get("reference_split")),
+                ("metric versions", ", ".join(f"{k} v{v}" for k, v in sorted(fp.get("metric_versions", {}).items()))),
+                ("library versions", ", ".join(f"{k} {v}" for k, v in sorted(fp.get("versions", {}).items()) if v))]
+        blocks += [("h", 3, f"Fingerprint {fp_id}", True),
+                   ("table", pd.DataFrame(rows, columns=["field", "value"]).astype(str))]  # fmt: skip
+    prov: dict[tuple, list] = {}
+    for r in runs:
+        env = r.cfg.get("environment") or {}
+        dev = env.get("device") or {}
+        key = (" ".join(map(str, env.get("command") or [])), env.get("git_commit") or "unknown",
+               f"{dev.get('type', '?')} {dev.get('name', '')}".strip())  # fmt: skip
+        prov.setdefault(key, []).append(r)
+    blocks.append(("h", 3, "Commands, commits and devices", None))
+    rows = [{"command": c, "git commit": g, "device": d, "runs": len(rs),
+             "datasets": ", ".join(sorted({r.dataset for r in rs}))} for (c, g, d), rs in prov.items()]  # fmt: skip
+    blocks.append(("table", pd.DataFrame(rows)) if rows else ("p", "No runs."))
+    return blocks
+
+
+# -- rendering -------------------------------------------------------------------------------------
+
+_CSS = """body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;max-width:1480px;margin:0 auto;
+padding:1em 2em;color:#222;line-height:1.45}h1{border-bottom:2px solid #ccc}h2{margin-top:2.2em;
+border-bottom:1px solid #ddd}table{border-collapse:collapse;margin:.6em 0;font-size:.9em}th,td{padding:.3em .7em;
+border-bottom:1px solid #e3e3e3;text-align:left;vertical-align:top}th{background:#f3f3f3}tr:nth-child(even) td{
+background:#fafafa}figure{margin:.8em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.85em;color:#555}.gallery{display:flex;flex-wrap:wrap;gap:1em}.gallery figure{margin:0}
+.gallery img{width:270px}code{background:#f3f3f3;padding:0 .2em}.scroll{overflow-x:auto}
+table.board{font-size:.8em}table.board td{white-space:nowrap;padding:.3em .45em}table.board th{padding:.3em .45em}
+table.wrap td{word-break:break-word}"""
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
+
+
+def _render_html(blocks: list, title: str) -> str:
+    parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+             f"<style>{_CSS}</style></head><body>"]  # fmt: skip
+    for b in blocks:
+        if b[0] == "h":
+            anchor = f' id="{html.escape(_anchor(b[2]))}"' if b[3] else ""
+            parts.append(f"<h{b[1]}{anchor}>{html.escape(b[2])}</h{b[1]}>")
+        elif b[0] == "p":
+            links = ", ".join(f'<a href="#{html.escape(a)}"><code>{html.escape(t)}</code></a>' for t, a in
+                              (b[2] if len(b) > 2 else []))  # fmt: skip
+            parts.append(f"<p>{html.escape(b[1])}{' ' + links + '.' if links else ''}</p>")
+        elif b[0] == "toc":
+            items = "".join(f'<li><a href="#{html.escape(a)}">{html.escape(t)}</a></li>' for t, a in b[1])
+            parts.append(f"<ul>{items}</ul>")
+        elif b[0] == "table":
+            table = b[1].to_html(index=False, border=0, escape=True, na_rep="", classes=b[2] if len(b) > 2 else "wrap")
+            parts.append(f'<div class="scroll">{table}</div>')
+        elif b[0] == "figure":
+            parts.append(f"<figure>{_img(b[2], b[3])}<figcaption>{html.escape(b[3])}</figcaption></figure>")
+        elif b[0] == "gallery":
+            figs = "".join(f"<figure>{_img(png, cap)}<figcaption>{html.escape(cap)}</figcaption></figure>"
+                           for _, png, cap in b[1])  # fmt: skip
+            parts.append(f'<div class="gallery">{figs}</div>')
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def _md_cell(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def _render_md(blocks: list) -> str:
+    parts = []
+    for b in blocks:
+        if b[0] == "h":
+            parts.append(f"{'#' * b[1]} {b[2]}")
+        elif b[0] == "p":
+            links = ", ".join(f"[`{t}`](#{a})" for t, a in (b[2] if len(b) > 2 else []))
+            parts.append(b[1] + (f" {links}." if links else ""))
+        elif b[0] == "toc":
+            parts.append("\n".join(f"- [{t}](#{a})" for t, a in b[1]))
+        elif b[0] == "table":
+            parts.append(b[1].map(_md_cell).to_markdown(index=False))
+        elif b[0] == "figure":
+            parts.append(f"![{Path(b[1]).stem}]({b[1]})\n\n*{b[3]}*")
+        elif b[0] == "gallery":
+            parts.append(" ".join(f"![{Path(name).stem}]({name})" for name, _, cap in b[1]) + "\n\n*"
+                         + "; ".join(cap for _, _, cap in b[1]) + "*")  # fmt: skip
+    return "\n\n".join(parts) + "\n"
+
+
+def write_report(runs_dir: str | Path, out_dir: str | Path) -> Path:
+    """Write ``index.html``, ``README.md``, ``leaderboard.csv`` and the figures' PNGs into ``out_dir``.
+
+    Args:
+        runs_dir: a runs folder (``RUNS/<dataset>/<name>/seed-<N>/``), as ``ganbench run`` writes it.
+        out_dir: the report folder (created if needed; files of an earlier report are replaced).
+
+    Returns:
+        The path of ``out_dir/index.html``.
+
+    Raises:
+        UserError: when ``runs_dir`` does not exist.
+    """
+    runs_dir, out_dir = Path(runs_dir), Path(out_dir)
+    board = leaderboard(runs_dir)
+    runs = _scan(runs_dir)
+    colors = model_colors(r.model for r in runs)
+    datasets = sorted({r.dataset for r in runs})
+    toc = [(t, _anchor(t)) for t in [f"Dataset {ds}" for ds in datasets] + ["Protocol"]]
+    n_bad = sum(r.status != "complete" for r in runs)
+    blocks: list = [("h", 1, "ganbench report", None),
+                    ("p", f"Runs folder: {runs_dir}. {len(runs)} runs ({n_bad} not complete) on {len(datasets)} "
+                          f"datasets. Full numeric leaderboard: leaderboard.csv."), ("toc", toc)]  # fmt: skip
+    for ds in datasets:
+        blocks += _dataset_blocks(ds, [r for r in runs if r.dataset == ds], board, colors, runs_dir)
+    blocks += _protocol_blocks(runs, runs_dir)
+
+    files.atomic_write_text(out_dir / "leaderboard.csv", format_leaderboard(board, "csv"))
+    for b in blocks:
+        for name, png in ([(b[1], b[2])] if b[0] == "figure" else [(n, p) for n, p, _ in b[1]] if b[0] == "gallery"
+                          else []):  # fmt: skip
+            files.atomic_write_bytes(out_dir / name, png)
+    files.atomic_write_text(out_dir / "README.md", _render_md(blocks))
+    index = out_dir / "index.html"
+    files.atomic_write_text(index, _render_html(blocks, f"ganbench report: {runs_dir.name}"))
+    return index

@@ -1,0 +1,109 @@
+"""`ganbench compare` places the example plugin among the baselines, with significance tests."""
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from ganbench.results.compare import compare, significance
+from ganbench.errors import UserError
+from ganbench.runs.suite import Job, Suite, load_suite
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def tiny_suite(models=("gan", "vae"), seeds=(0, 1), steps=80, datasets=("ring8",)):
+    s = load_suite("quick", models=list(models), datasets=list(datasets), seeds=list(seeds))
+    jobs = [Job(dataclasses.replace(j.config, train=dataclasses.replace(j.config.train, steps=steps, eval_every=40,
+                                                                        checkpoint_every=40)), j.seed)
+            for j in s.jobs]  # fmt: skip
+    return Suite("tiny", "", tuple(jobs))
+
+
+@pytest.fixture
+def plugin_path(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    monkeypatch.chdir(ROOT)
+
+
+def test_trainable_plugin_is_trained_and_placed_among_baselines(tmp_path, plugin_path):
+    res = compare("scripts.example_plugin:build_tiny_gan", "ring8", tmp_path / "out", runs=tmp_path / "runs",
+                  jobs=1, suite=tiny_suite(), log=lambda m: None)  # fmt: skip
+    board = pd.read_csv(res["leaderboard"])
+    assert set(board.model) == {"gan", "vae", "real-data", res["label"]}
+    mine = board[board.model == res["label"]].iloc[0]
+    assert mine.n_seeds == 2 and not np.isnan(mine["rank"])
+    sig = pd.read_csv(res["significance"])
+    assert set(sig.baseline) == {"gan", "vae"}  # the real-data row is a reference, not a baseline
+    row = sig[(sig.baseline == "gan") & (sig.metric == "modes_covered")].iloc[0]
+    assert row.n_new == 2 and row.n_baseline == 2 and 0 <= row.p_value <= 1
+    assert row.verdict in ("new model better", "new model worse", "no significant difference (p >= 0.05)")
+    text = Path(res["report"]).read_text()
+    assert res["label"] in text and "Welch" in text
+    # the user model trained under the baseline budget with the baselines' seeds
+    cfg = __import__("json").loads((tmp_path / "out/runs/ring8" / res["label"] / "seed-1/config.json").read_text())
+    assert cfg["train"]["steps"] == 80 and cfg["seed"] == 1
+
+
+def test_sampler_is_evaluated_only_and_too_few_seeds_is_said(tmp_path, plugin_path):
+    # A Suite object is narrowed to the dataset and seeds asked for, as a suite name is.
+    suite = tiny_suite(models=("gan",), datasets=("ring8", "grid25"))
+    res = compare("scripts.example_plugin:ring_oracle", "ring8", tmp_path / "out", runs=tmp_path / "runs", jobs=1,
+                  seeds=[1], suite=suite, log=lambda m: None)  # fmt: skip
+    assert sorted(p.relative_to(tmp_path / "runs").as_posix() for p in (tmp_path / "runs").glob("*/gan/seed-*")) == [
+        "ring8/gan/seed-1"]
+    board = pd.read_csv(res["leaderboard"])
+    mine = board[board.model == res["label"]].iloc[0]
+    assert mine.modes_covered_mean == 8 and mine["rank"] == 1
+    sig = pd.read_csv(res["significance"])
+    assert sig.verdict.str.contains("too few seeds").all()
+
+
+def test_broken_sampler_gets_a_clear_error(tmp_path, plugin_path, monkeypatch):
+    import types
+
+    mod = types.ModuleType("broken_plugin")
+
+    class Nan:
+        def sample(self, n, generator=None):
+            return torch.full((n, 2), float("nan"))
+
+    class Raises:
+        def sample(self, n, generator=None):
+            raise RuntimeError("boom")
+
+    class Shape:
+        def sample(self, n, generator=None):
+            return torch.zeros(n, 3)
+
+    mod.nan, mod.raises, mod.shape = Nan(), Raises(), Shape()
+    monkeypatch.setitem(sys.modules, "broken_plugin", mod)
+    suite = tiny_suite(models=("gan",), seeds=(0,), steps=20)
+    for attr, msg in [("nan", "NaN or Inf"), ("raises", "sample\\(\\) raised RuntimeError: boom"),
+                      ("shape", "shape \\(.*, 3\\); ring8 needs \\(N, 2\\)")]:  # fmt: skip
+        with pytest.raises(UserError, match=msg):
+            compare(f"broken_plugin:{attr}", "ring8", tmp_path / attr, runs=tmp_path / "runs", jobs=1, suite=suite,
+                    log=lambda m: None)  # fmt: skip
+
+
+def test_significance_against_scipy_welch():
+    from scipy import stats
+
+    rows = []
+    for model, vals in {"new": [1.0, 2.0, 3.0, 4.0], "base": [3.0, 4.0, 5.0, 6.5]}.items():
+        rows += [{"model": model, "fingerprint": "f", "status": "complete", "fd": v} for v in vals]
+    sig = significance(pd.DataFrame(rows), "new", "f").iloc[0]
+    # Welch's test from its definition: t = (ma - mb) / sqrt(va/na + vb/nb), Welch-Satterthwaite df.
+    a, b = np.array([1, 2, 3, 4.0]), np.array([3, 4, 5, 6.5])
+    qa, qb = a.var(ddof=1) / 4, b.var(ddof=1) / 4
+    t = (a.mean() - b.mean()) / np.sqrt(qa + qb)
+    df = (qa + qb) ** 2 / (qa**2 / 3 + qb**2 / 3)
+    assert sig.p_value == pytest.approx(2 * stats.t.sf(abs(t), df), rel=1e-10)
+    assert sig.p_value == pytest.approx(0.0757, abs=1e-4)
+    # Hedges' g by hand: pooled sd 1.3957, d = -2.125 / 1.3957 = -1.5225, correction 1 - 3 / (4 * 8 - 9).
+    assert sig.hedges_g == pytest.approx(-1.5225 * (1 - 3 / 23), abs=1e-4)
+    assert sig.verdict == "no significant difference (p >= 0.05)"

@@ -1,0 +1,100 @@
+import dataclasses
+
+import pytest
+
+from ganbench.runs import files
+from ganbench.errors import UserError
+from ganbench.results.leaderboard import leaderboard
+from ganbench.models import MODELS, ModelRecipe, register_recipe
+from ganbench.models.base import GenerativeModel
+from ganbench.runs.suite import Job, Suite, load_suite, run_suite
+
+
+def tiny(suite: Suite, steps=40) -> Suite:
+    jobs = []
+    for j in suite.jobs:
+        train = dataclasses.replace(j.config.train, steps=steps, eval_every=20, checkpoint_every=20, log_every=10)
+        jobs.append(Job(dataclasses.replace(j.config, train=train), j.seed))
+    return Suite(suite.name, suite.description, tuple(jobs))
+
+
+def test_quick_suite_covers_every_model_on_the_four_embedded_sets_with_3_seeds():
+    s = load_suite("quick")
+    assert len(s.jobs) == 7 * 4 * 3  # quick.toml's 7 models, whatever else is registered
+    assert s.datasets() == ["digits", "grid25", "ring8", "stacked-digits"]
+    ids = [j.id for j in s.jobs]
+    assert len(set(ids)) == len(ids) and ids == [j.id for j in load_suite("quick").jobs]  # deterministic
+
+
+def test_narrowing_and_errors():
+    s = load_suite("quick", models=["gan"], datasets=["ring8"], seeds=[5])
+    assert [(j.config.name, j.config.dataset, j.seed) for j in s.jobs] == [("gan", "ring8", 5)]
+    with pytest.raises(UserError, match="unknown suite 'quik'. Did you mean: quick"):
+        load_suite("quik")
+    with pytest.raises(UserError, match="no job left"):
+        load_suite("quick", models=["nope"])
+
+
+def test_suite_file_with_a_misspelt_train_section_or_key_is_an_error(tmp_path):
+    head = 'name = "t"\nseeds = [0]\nmodels = ["gan"]\ndatasets = ["ring8"]\n'
+    (tmp_path / "kind.toml").write_text(head + "[train.point2d]\nsteps = 3\n")
+    with pytest.raises(UserError, match=r"unknown section \[train.point2d\]"):
+        load_suite(str(tmp_path / "kind.toml"))
+    (tmp_path / "key.toml").write_text(head + "[train.points2d]\nstep = 3\n")
+    with pytest.raises(UserError, match="unknown key train.points2d.'step'"):
+        load_suite(str(tmp_path / "key.toml"))
+    (tmp_path / "ok.toml").write_text(head + "[train.points2d]\nsteps = 3\n")
+    assert load_suite(str(tmp_path / "ok.toml")).jobs[0].config.train.steps == 3
+
+
+def test_rerun_skips_finished_jobs_and_leaderboard_has_seed_stats(tmp_path):
+    suite = tiny(load_suite("quick", models=["gan", "vae"], datasets=["ring8"], seeds=[0, 1]))
+    logs = []
+    recs = run_suite(suite, tmp_path, jobs=1, log=logs.append)
+    assert [r["status"] for r in recs] == ["complete"] * 4
+    mtimes = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("checkpoint.pt")}
+    logs2 = []
+    assert run_suite(suite, tmp_path, jobs=1, log=logs2.append) == []
+    assert "4 already done" in logs2[0]
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("checkpoint.pt")} == mtimes
+    board = leaderboard(tmp_path)
+    assert set(board.model) == {"gan", "vae", "real-data"}
+    assert (board[board.model != "real-data"].n_seeds == 2).all()
+
+
+class _Broken(GenerativeModel):
+    def __init__(self, info):
+        super().__init__()
+        self.w = __import__("torch").nn.Parameter(__import__("torch").zeros(1))
+
+    def train_step(self, batch):
+        raise RuntimeError("user model exploded")
+
+
+def test_failed_job_is_recorded_and_the_suite_goes_on(tmp_path):
+    from ganbench.config import BaselineConfig, TrainConfig
+
+    register_recipe(ModelRecipe("test-broken", "gan", _Broken))
+    try:
+        good = tiny(load_suite("quick", models=["gan"], datasets=["ring8"], seeds=[0]))
+        bad = Job(BaselineConfig("test-broken", "ring8", train=TrainConfig(steps=5)), 0)
+        recs = run_suite(Suite("t", "", (bad, *good.jobs)), tmp_path, jobs=1, log=lambda m: None)
+    finally:
+        MODELS.unregister("test-broken")
+    assert [r["status"] for r in recs] == ["failed", "complete"]
+    assert "user model exploded" in recs[0]["error"]
+    res = files.read_json(tmp_path / "ring8" / "test-broken" / "seed-0" / "result.json")
+    assert res["status"] == "failed" and "user model exploded" in res["error"]
+    board = leaderboard(tmp_path)
+    assert board[board.model == "test-broken"].iloc[0].n_failed == 1
+
+
+def test_parallel_jobs_give_the_same_leaderboard_as_serial(tmp_path):
+    suite = tiny(load_suite("quick", models=["gan", "lsgan"], datasets=["ring8"], seeds=[0]))
+    run_suite(suite, tmp_path / "serial", jobs=1, log=lambda m: None)
+    run_suite(suite, tmp_path / "parallel", jobs=2, log=lambda m: None)
+    a = leaderboard(tmp_path / "serial").drop(columns=["train_time_s_mean"])
+    b = leaderboard(tmp_path / "parallel").drop(columns=["train_time_s_mean"])
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(a, b)
