@@ -16,9 +16,6 @@ Every file goes through ganbench's atomic writers; ``index.html`` is written las
 
 from __future__ import annotations
 
-import base64
-import html
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +24,20 @@ import numpy as np
 import pandas as pd
 
 from ganbench.runs import files
+from ganbench.results.blocks import (
+    Block,
+    Figure,
+    Gallery,
+    Heading,
+    Link,
+    Paragraph,
+    Table,
+    Toc,
+    anchor,
+    figures,
+    render_html,
+    render_markdown,
+)
 from ganbench.results.leaderboard import REFERENCE_MODEL, display_table, format_leaderboard, leaderboard
 from ganbench.metrics import METRICS
 from ganbench.results.plots import (
@@ -85,51 +96,45 @@ def _scan(runs_dir: Path) -> list[_Run]:
     return sorted(runs, key=lambda r: (r.dataset, r.model, r.seed))
 
 
-# -- document blocks, rendered to HTML and Markdown ------------------------------------------------
-# ("h", level, text, anchored) | ("p", text[, [(link text, anchor)]]) | ("table", DataFrame[, css class])
-# | ("figure", file, png, caption) | ("gallery", [(file, png, caption)]) | ("toc", [(text, anchor)]).
-# Anchors are GitHub's heading slugs, so the same links work in index.html and on a README page.
-
-
-def _anchor(heading: str) -> str:
-    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+# -- the document: typed blocks (ganbench.results.blocks), rendered by its templates -----------------
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
 
 
-def _fig(blocks: list, name: str, png: bytes | None, caption: str) -> None:
+def _fig(blocks: list[Block], name: str, png: bytes | None, caption: str) -> None:
     if png:
-        blocks.append(("figure", name, png, caption))
+        blocks.append(Figure(name, png, caption))
 
 
-def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict, runs_dir: Path) -> list:
+def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict, runs_dir: Path) -> list[Block]:
     info = next((r.cfg["dataset_info"] for r in runs if r.cfg.get("dataset_info")), None) or _info(ds)
     kind, k = info.get("kind"), info.get("num_modes")
     slug = _slug(ds)
     models = sorted({r.model for r in runs})
     by_model = {m: [r for r in runs if r.model == m] for m in models}
-    blocks: list = [("h", 2, f"Dataset {ds}", True)]
+    blocks: list[Block] = [Heading(2, f"Dataset {ds}", anchored=True)]
     desc = (info.get("description") or "").rstrip(".")
-    blocks.append(("p", f"{desc + '. ' if desc else ''}{len(runs)} runs of {len(models)} models; "
-                   f"{k or 'unknown number of'} modes."))  # fmt: skip
+    blocks.append(Paragraph(f"{desc + '. ' if desc else ''}{len(runs)} runs of {len(models)} models; "
+                            f"{k or 'unknown number of'} modes."))  # fmt: skip
 
     # Leaderboard.
     b = board[board["dataset"] == ds]
-    blocks.append(("h", 3, "Leaderboard", None))
-    blocks.append(("p", "↑: higher is better, ↓: lower is better. ± is the standard deviation over training seeds "
-                   "(the seeds column counts scored runs); 95% bootstrap confidence intervals of the mean are in "
-                   "leaderboard.csv. The real-data row scores held-out real data like a model: the best value "
-                   "reachable at this sample size. Models are ranked within one protocol."))  # fmt: skip
-    blocks.append(("table", _board_table(b), "board"))
+    blocks.append(Heading(3, "Leaderboard"))
+    blocks.append(Paragraph("↑: higher is better, ↓: lower is better. ± is the standard deviation over training "
+                            "seeds (the seeds column counts scored runs); 95% bootstrap confidence intervals of the "
+                            "mean are in leaderboard.csv. The real-data row scores held-out real data like a model: "
+                            "the best value reachable at this sample size. Models are ranked within one protocol."))
+    blocks.append(Table(_board_table(b), "board"))
     fps = [f for f in b["fingerprint"].dropna().unique()]
     if fps:
-        blocks.append(("p", "Scored under protocol fingerprint", [(f, _anchor(f"Fingerprint {f}")) for f in fps]))
+        blocks.append(Paragraph("Scored under protocol fingerprint",
+                                tuple(Link(f, anchor(f"Fingerprint {f}")) for f in fps)))
 
     # Curves over training.
     series = {m: [(r.seed, _eval_series(r.path)) for r in rs] for m, rs in by_model.items()}
-    blocks.append(("h", 3, "Metrics during training", None))
+    blocks.append(Heading(3, "Metrics during training"))
     _fig(blocks, f"{slug}_curves.png", metric_curves_figure(series, colors, f"{ds}: metrics during training"),
          "Cheap metrics logged during training: mean over seeds (line) and min-max over seeds (band).")
 
@@ -141,16 +146,16 @@ def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict
             steps, cov = coverage_series(r.path)
             events[(m, r.seed)] = (steps, cov, collapse_events(steps, cov, DROP_FRACTION, stuck))
     if any(len(v[0]) for v in events.values()):
-        blocks.append(("h", 3, "Mode coverage and collapse events", None))
+        blocks.append(Heading(3, "Mode coverage and collapse events"))
         _fig(blocks, f"{slug}_coverage.png", coverage_events_figure(events, colors, k, stuck, f"{ds}: modes covered"),
              f"Modes covered over training, one line per seed. A drop event is coverage under "
              f"{1 - DROP_FRACTION:.0%} of its running peak; a run is stuck when it covers fewer than "
              f"{STUCK_FRACTION:.0%} of the modes from that step to its end.")
         rows = [_event_row(m, s, e) for (m, s), (_, _, evs) in events.items() for e in evs]
-        blocks.append(("table", pd.DataFrame(rows)) if rows else ("p", "No collapse event in any run."))
+        blocks.append(Table(pd.DataFrame(rows)) if rows else Paragraph("No collapse event in any run."))
 
     # Samples.
-    blocks.append(("h", 3, "Samples", None))
+    blocks.append(Heading(3, "Samples"))
     if kind == "points2d":
         _fig(blocks, f"{slug}_samples.png", _scatter_samples(ds, by_model, colors),
              "2,500 samples of each model (first completed seed, evaluation seed 0) over the true modes (red x).")
@@ -164,12 +169,13 @@ def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict
         real = _real_grid(ds)
         if gallery and real:
             gallery.append((f"{slug}_samples_real-data.png", real, "real data (test split)"))
-        blocks.append(("gallery", gallery) if gallery else ("p", "No samples.png in these runs."))
+        blocks.append(Gallery(tuple(Figure(*g) for g in gallery)) if gallery
+                      else Paragraph("No samples.png in these runs."))
 
     # Mode histograms.
     hists = _histograms(ds, by_model, fps[0] if fps else None, runs_dir)
     if hists:
-        blocks.append(("h", 3, "Mode histograms", None))
+        blocks.append(Heading(3, "Mode histograms"))
         sorted_note = " Counts are sorted, largest first, on a log scale." if (k or 0) > 50 else ""
         _fig(blocks, f"{slug}_histograms.png", mode_histograms_figure(hists, colors, k, f"{ds}: mode histograms"),
              "Samples per mode in the final evaluation (first scored seed)"
@@ -178,11 +184,11 @@ def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict
 
     # Diverged, failed and unfinished runs.
     bad = [r for r in runs if r.status != "complete"]
-    blocks.append(("h", 3, "Diverged and failed runs", None))
+    blocks.append(Heading(3, "Diverged and failed runs"))
     if bad:
-        blocks.append(("table", pd.DataFrame([_bad_row(r) for r in bad])))
+        blocks.append(Table(pd.DataFrame([_bad_row(r) for r in bad])))
     else:
-        blocks.append(("p", "Every run completed."))
+        blocks.append(Paragraph("Every run completed."))
     return blocks
 
 
@@ -289,15 +295,15 @@ def _histograms(ds: str, by_model: dict, fp: str | None, runs_dir: Path) -> dict
     return out
 
 
-def _protocol_blocks(runs: list[_Run], runs_dir: Path) -> list:
+def _protocol_blocks(runs: list[_Run], runs_dir: Path) -> list[Block]:
     fps: dict[str, dict] = {}
     refs = [_read(p) or {} for p in sorted(runs_dir.glob("*/_reference/scores.json"))]
     for res_map in [r.scores for r in runs] + refs:
         for fp_id, res in res_map.items():
             fps.setdefault(fp_id, res.get("fingerprint", {}))
-    blocks: list = [("h", 2, "Protocol", True)]
-    blocks.append(("p", "Scores are comparable only under the same fingerprint id: it hashes the protocol, the "
-                   "extractor's weights, the metric versions and the library versions below."))  # fmt: skip
+    blocks: list[Block] = [Heading(2, "Protocol", anchored=True)]
+    blocks.append(Paragraph("Scores are comparable only under the same fingerprint id: it hashes the protocol, "
+                            "the extractor's weights, the metric versions and the library versions below."))
     for fp_id, fp in sorted(fps.items()):
         p, ext = fp.get("protocol", {}), fp.get("extractor") or {}
         rows = [("dataset", p.get("dataset")), ("extractor", ext.get("name")),
@@ -307,8 +313,8 @@ def _protocol_blocks(runs: list[_Run], runs_dir: Path) -> list:
                 ("reference split", p.get("reference_split")),
                 ("metric versions", ", ".join(f"{k} v{v}" for k, v in sorted(fp.get("metric_versions", {}).items()))),
                 ("library versions", ", ".join(f"{k} {v}" for k, v in sorted(fp.get("versions", {}).items()) if v))]
-        blocks += [("h", 3, f"Fingerprint {fp_id}", True),
-                   ("table", pd.DataFrame(rows, columns=["field", "value"]).astype(str))]  # fmt: skip
+        blocks += [Heading(3, f"Fingerprint {fp_id}", anchored=True),
+                   Table(pd.DataFrame(rows, columns=["field", "value"]).astype(str))]  # fmt: skip
     prov: dict[tuple, list] = {}
     for r in runs:
         env = r.cfg.get("environment") or {}
@@ -316,81 +322,11 @@ def _protocol_blocks(runs: list[_Run], runs_dir: Path) -> list:
         key = (" ".join(map(str, env.get("command") or [])), env.get("git_commit") or "unknown",
                f"{dev.get('type', '?')} {dev.get('name', '')}".strip())  # fmt: skip
         prov.setdefault(key, []).append(r)
-    blocks.append(("h", 3, "Commands, commits and devices", None))
+    blocks.append(Heading(3, "Commands, commits and devices"))
     rows = [{"command": c, "git commit": g, "device": d, "runs": len(rs),
              "datasets": ", ".join(sorted({r.dataset for r in rs}))} for (c, g, d), rs in prov.items()]  # fmt: skip
-    blocks.append(("table", pd.DataFrame(rows)) if rows else ("p", "No runs."))
+    blocks.append(Table(pd.DataFrame(rows)) if rows else Paragraph("No runs."))
     return blocks
-
-
-# -- rendering -------------------------------------------------------------------------------------
-
-_CSS = """body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;max-width:1480px;margin:0 auto;
-padding:1em 2em;color:#222;line-height:1.45}h1{border-bottom:2px solid #ccc}h2{margin-top:2.2em;
-border-bottom:1px solid #ddd}table{border-collapse:collapse;margin:.6em 0;font-size:.9em}th,td{padding:.3em .7em;
-border-bottom:1px solid #e3e3e3;text-align:left;vertical-align:top}th{background:#f3f3f3}tr:nth-child(even) td{
-background:#fafafa}figure{margin:.8em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
-figcaption{font-size:.85em;color:#555}.gallery{display:flex;flex-wrap:wrap;gap:1em}.gallery figure{margin:0}
-.gallery img{width:270px}code{background:#f3f3f3;padding:0 .2em}.scroll{overflow-x:auto}
-table.board{font-size:.8em}table.board td{white-space:nowrap;padding:.3em .45em}table.board th{padding:.3em .45em}
-table.wrap td{word-break:break-word}"""
-
-
-def _img(png: bytes, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
-
-
-def _render_html(blocks: list, title: str) -> str:
-    parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-             f"<style>{_CSS}</style></head><body>"]  # fmt: skip
-    for b in blocks:
-        if b[0] == "h":
-            anchor = f' id="{html.escape(_anchor(b[2]))}"' if b[3] else ""
-            parts.append(f"<h{b[1]}{anchor}>{html.escape(b[2])}</h{b[1]}>")
-        elif b[0] == "p":
-            links = ", ".join(f'<a href="#{html.escape(a)}"><code>{html.escape(t)}</code></a>' for t, a in
-                              (b[2] if len(b) > 2 else []))  # fmt: skip
-            parts.append(f"<p>{html.escape(b[1])}{' ' + links + '.' if links else ''}</p>")
-        elif b[0] == "toc":
-            items = "".join(f'<li><a href="#{html.escape(a)}">{html.escape(t)}</a></li>' for t, a in b[1])
-            parts.append(f"<ul>{items}</ul>")
-        elif b[0] == "table":
-            table = b[1].to_html(index=False, border=0, escape=True, na_rep="", classes=b[2] if len(b) > 2 else "wrap")
-            parts.append(f'<div class="scroll">{table}</div>')
-        elif b[0] == "figure":
-            parts.append(f"<figure>{_img(b[2], b[3])}<figcaption>{html.escape(b[3])}</figcaption></figure>")
-        elif b[0] == "gallery":
-            figs = "".join(f"<figure>{_img(png, cap)}<figcaption>{html.escape(cap)}</figcaption></figure>"
-                           for _, png, cap in b[1])  # fmt: skip
-            parts.append(f'<div class="gallery">{figs}</div>')
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
-
-
-def _md_cell(v) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    return str(v).replace("|", "\\|").replace("\n", " ")
-
-
-def _render_md(blocks: list) -> str:
-    parts = []
-    for b in blocks:
-        if b[0] == "h":
-            parts.append(f"{'#' * b[1]} {b[2]}")
-        elif b[0] == "p":
-            links = ", ".join(f"[`{t}`](#{a})" for t, a in (b[2] if len(b) > 2 else []))
-            parts.append(b[1] + (f" {links}." if links else ""))
-        elif b[0] == "toc":
-            parts.append("\n".join(f"- [{t}](#{a})" for t, a in b[1]))
-        elif b[0] == "table":
-            parts.append(b[1].map(_md_cell).to_markdown(index=False))
-        elif b[0] == "figure":
-            parts.append(f"![{Path(b[1]).stem}]({b[1]})\n\n*{b[3]}*")
-        elif b[0] == "gallery":
-            parts.append(" ".join(f"![{Path(name).stem}]({name})" for name, _, cap in b[1]) + "\n\n*"
-                         + "; ".join(cap for _, _, cap in b[1]) + "*")  # fmt: skip
-    return "\n\n".join(parts) + "\n"
 
 
 def write_report(runs_dir: str | Path, out_dir: str | Path) -> Path:
@@ -411,21 +347,19 @@ def write_report(runs_dir: str | Path, out_dir: str | Path) -> Path:
     runs = _scan(runs_dir)
     colors = model_colors(r.model for r in runs)
     datasets = sorted({r.dataset for r in runs})
-    toc = [(t, _anchor(t)) for t in [f"Dataset {ds}" for ds in datasets] + ["Protocol"]]
+    toc = Toc(tuple(Link(t, anchor(t)) for t in [f"Dataset {ds}" for ds in datasets] + ["Protocol"]))
     n_bad = sum(r.status != "complete" for r in runs)
-    blocks: list = [("h", 1, "ganbench report", None),
-                    ("p", f"Runs folder: {runs_dir}. {len(runs)} runs ({n_bad} not complete) on {len(datasets)} "
-                          f"datasets. Full numeric leaderboard: leaderboard.csv."), ("toc", toc)]  # fmt: skip
+    blocks: list[Block] = [Heading(1, "ganbench report"),
+                           Paragraph(f"Runs folder: {runs_dir}. {len(runs)} runs ({n_bad} not complete) on "
+                                     f"{len(datasets)} datasets. Full numeric leaderboard: leaderboard.csv."), toc]
     for ds in datasets:
         blocks += _dataset_blocks(ds, [r for r in runs if r.dataset == ds], board, colors, runs_dir)
     blocks += _protocol_blocks(runs, runs_dir)
 
     files.atomic_write_text(out_dir / "leaderboard.csv", format_leaderboard(board, "csv"))
-    for b in blocks:
-        for name, png in ([(b[1], b[2])] if b[0] == "figure" else [(n, p) for n, p, _ in b[1]] if b[0] == "gallery"
-                          else []):  # fmt: skip
-            files.atomic_write_bytes(out_dir / name, png)
-    files.atomic_write_text(out_dir / "README.md", _render_md(blocks))
+    for fig in figures(blocks):
+        files.atomic_write_bytes(out_dir / fig.file, fig.png)
+    files.atomic_write_text(out_dir / "README.md", render_markdown(blocks))
     index = out_dir / "index.html"
-    files.atomic_write_text(index, _render_html(blocks, f"ganbench report: {runs_dir.name}"))
+    files.atomic_write_text(index, render_html(blocks, f"ganbench report: {runs_dir.name}"))
     return index

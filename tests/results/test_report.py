@@ -1,39 +1,56 @@
-"""The HTML/Markdown report of a small, really trained runs folder."""
+"""The HTML/Markdown report of a small, really trained runs folder, and its blocks rendered alone."""
 
 import dataclasses
 import re
+from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
 
-from ganbench.runs import files
+from ganbench.results.blocks import Figure, Gallery, Heading, Link, Paragraph, Table, Toc, render_html, render_markdown
 from ganbench.results.report import write_report
+from ganbench.runs import files
 from ganbench.runs.suite import load_suite, run_suite
+
+EVIL = "<script>alert(1)</script>"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
-    suite = load_suite("quick", models=["gan", "vae"], datasets=["ring8"], seeds=[0, 1])
+    suite = load_suite("quick", models=["gan", "vae"], datasets=["ring8", "digits"], seeds=[0, 1])
     budget = {"steps": 60, "eval_every": 20, "checkpoint_every": 30, "log_every": 20}
     short = [dataclasses.replace(j, config=dataclasses.replace(j.config, train=j.config.train.replace(**budget)))
              for j in suite.jobs]  # fmt: skip
     run_suite(dataclasses.replace(suite, jobs=tuple(short)), runs, jobs=1, device="cpu", log=lambda *a: None)
     # A failed run beside them: listed with its error, absent from the ranks.
-    broken = runs / "ring8" / "broken" / "seed-0"
     cfg = files.read_json(runs / "ring8" / "gan" / "seed-0" / "config.json")
+    broken = runs / "ring8" / "broken" / "seed-0"
     files.atomic_write_json(broken / "config.json", {**cfg, "name": "broken"})
     files.atomic_write_json(broken / "result.json", {"status": "failed", "error": "RuntimeError: boom in the critic"})
+    # A hostile one: markup in its model name, its dataset description (it sorts first, so the report takes
+    # the description from it) and its error message must all be shown as text.
+    evil = runs / "ring8" / "evil" / "seed-0"
+    info = {**cfg["dataset_info"], "description": f"Eight modes {EVIL.replace('1', '2')}"}
+    files.atomic_write_json(evil / "config.json", {**cfg, "name": f"{EVIL} <b>bold</b>", "dataset_info": info})
+    files.atomic_write_json(evil / "result.json", {"status": "failed", "error": 'ValueError: <img src=x onerror="x">'})
     out = tmp_path_factory.mktemp("report")
     index = write_report(runs, out)
     return index, out
+
+
+def _section(page: str, dataset: str) -> str:
+    start = page.index(f'<h2 id="dataset-{dataset}">')
+    return page[start:page.index("<h2", start + 1)]
 
 
 def test_index_is_self_contained_with_leaderboard_rows(report):
     index, out = report
     assert index == out / "index.html"
     page = index.read_text(encoding="utf-8")
-    board = page[page.index("<h3>Leaderboard</h3>"):page.index("<h3>Metrics during training</h3>")]
+    ring8 = _section(page, "ring8")
+    board = ring8[ring8.index("<h3>Leaderboard</h3>"):ring8.index("<h3>Metrics during training</h3>")]
     for model in ("gan", "vae", "real-data"):
         assert f"<td>{model}</td>" in board
     assert "modes_covered ↑" in board and "reverse_kl ↓" in board and "train time (s)" in board
@@ -44,21 +61,85 @@ def test_index_is_self_contained_with_leaderboard_rows(report):
     assert "Fingerprint " in page and "git commit" in page
 
 
-def test_readme_links_existing_pngs(report):
-    _, out = report
+def test_user_text_is_escaped_in_html(report):
+    index, _ = report
+    page = index.read_text(encoding="utf-8")
+    ring8 = _section(page, "ring8")
+    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt; &lt;b&gt;bold&lt;/b&gt;</td>" in ring8  # name, in two tables
+    assert "Eight modes &lt;script&gt;alert(2)&lt;/script&gt;. " in ring8  # the dataset description
+    assert 'ValueError: &lt;img src=x onerror="x"&gt;' in ring8  # the error message (quotes are text in a cell)
+    assert not re.search(r"<\s*(script|img src=x|b>)", page, re.IGNORECASE)
+    tags = _Tags()
+    tags.feed(page)
+    assert tags.names >= {"html", "h1", "h2", "h3", "p", "ul", "a", "table", "figure", "img"}
+    assert not tags.names & {"script", "b", "iframe", "object", "link"}
+
+
+def test_image_dataset_renders_gallery_and_leaderboard(report):
+    index, out = report
+    digits = _section(index.read_text(encoding="utf-8"), "digits")
+    board = digits[digits.index("<h3>Leaderboard</h3>"):digits.index("<h3>Metrics during training</h3>")]
+    for model in ("gan", "vae", "real-data"):
+        assert f"<td>{model}</td>" in board
+    assert "fd ↓" in board and "is ↑" in board and "modes_covered ↑" in board
+    gallery = digits[digits.index('<div class="gallery">'):]
+    gallery = gallery[:gallery.index("</div>")]
+    captions = re.findall(r"<figcaption>([^<]*)</figcaption>", gallery)
+    assert captions == ["gan (seed 0)", "vae (seed 0)", "real data (test split)"]
+    assert gallery.count('src="data:image/png;base64,') == 3
     readme = (out / "README.md").read_text(encoding="utf-8")
-    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme)
-    assert len(links) >= 4
-    for link in links:
-        assert link.endswith(".png") and "/" not in link and (out / link).is_file()
-        assert (out / link).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "| gan" in readme and "real-data" in readme
+    gallery_md = "![digits_samples_gan](digits_samples_gan.png) ![digits_samples_vae](digits_samples_vae.png) "
+    assert gallery_md + "![digits_samples_real-data](digits_samples_real-data.png)\n\n" in readme
+    assert "*gan (seed 0); vae (seed 0); real data (test split)*" in readme
+    for name in ("gan", "vae", "real-data"):
+        assert (out / f"digits_samples_{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_leaderboard_csv_is_the_full_numeric_table(report):
-    _, out = report
-    board = pd.read_csv(out / "leaderboard.csv")
-    for col in ("dataset", "model", "n_seeds", "modes_covered_mean", "modes_covered_ci95_low", "train_time_s_mean"):
-        assert col in board.columns
-    assert set(board["model"]) >= {"gan", "vae", "real-data"}
-    assert board.loc[board["model"] == "gan", "n_seeds"].item() == 2
+def _github_slug(heading: str) -> str:
+    # GitHub's rule, restated here: lower case, drop what is not a word character, space or hyphen, spaces to '-'.
+    return "".join(c for c in heading.lower() if c.isalnum() or c in "-_ ").replace(" ", "-")
+
+
+def test_links_resolve_to_headings_in_both_formats(report):
+    index, out = report
+    page = index.read_text(encoding="utf-8")
+    readme = (out / "README.md").read_text(encoding="utf-8")
+    html_ids = dict((a, t) for a, t in re.findall(r'<h[1-6] id="([^"]+)">([^<]*)</h[1-6]>', page))
+    html_links = re.findall(r'<a href="#([^"]+)">(?:<code>)?([^<]*)(?:</code>)?</a>', page)
+    md_headings = {_github_slug(t): t for t in re.findall(r"^#{1,6} (.*)$", readme, re.MULTILINE)}
+    md_links = re.findall(r"\[`?([^\]`]*)`?\]\(#([^)]+)\)", readme)
+    assert {"dataset-digits", "dataset-ring8", "protocol"} <= set(html_ids)
+    assert any(a.startswith("fingerprint-") for a in html_ids)
+    assert [a for a, _ in html_links] == [a for _, a in md_links]  # the same links, in the same order
+    for a, text in html_links:
+        assert a in html_ids and a in md_headings
+        assert html_ids[a] == md_headings[a]  # one heading text behind each anchor in both formats
+    for a, heading in html_ids.items():
+        assert _github_slug(heading) == a
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.names: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        self.names.add(tag)
+
+
+def test_blocks_escape_everything_but_their_own_table_markup():
+    frame = pd.DataFrame({"<th>": ["<td>&", None], "n": [1.5, float("nan")]})
+    blocks = [Heading(1, "A <title>"), Heading(2, "Part <one>", anchored=True),
+              Paragraph("text & <em>", (Link("<l>", "part-one"),)), Toc((Link("Part <one>", "part-one"),)),
+              Table(frame), Figure("f.png", PNG, 'cap "<x>"'), Gallery((Figure("g.png", PNG, "<g>"),))]  # fmt: skip
+    page = render_html(blocks, "t<i>")
+    for raw in ("<i>", "<one>", "<em>", "<l>", "<th><th>", "<td><td>", "<x>", "<g>", "&amp;lt;"):
+        assert raw not in page
+    assert "<title>t&lt;i&gt;</title>" in page and '<h2 id="part-one">Part &lt;one&gt;</h2>' in page
+    assert '<p>text &amp; &lt;em&gt; <a href="#part-one"><code>&lt;l&gt;</code></a>.</p>' in page
+    assert "<th>&lt;th&gt;</th>" in page and "<td>&lt;td&gt;&amp;</td>" in page  # to_html's own escaping
+    assert 'alt="cap &#34;&lt;x&gt;&#34;"' in page and "<figcaption>&lt;g&gt;</figcaption>" in page
+    md = render_markdown(blocks)
+    assert md.startswith("# A <title>\n\n## Part <one>\n\ntext & <em> [`<l>`](#part-one).\n\n"
+                         "- [Part <one>](#part-one)\n\n")
+    assert md.endswith('![f](f.png)\n\n*cap "<x>"*\n\n![g](g.png)\n\n*<g>*\n')
