@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ganbench.runs import files
+from ganbench.runs.layout import ModelDir
 from ganbench.environment import device_description, flush_denormals, package_versions, resolve_device
 
 
@@ -170,7 +171,5 @@ def bench(models: list[str], dataset: str, out: str | Path | None = None, **kw) 
         row["environment"] = {"versions": package_versions(), "threads": torch.get_num_threads()}
         rows.append(row)
         if out is not None:
-            from ganbench.training import run_dir
-
-            files.atomic_write_json(run_dir(out, dataset, name, 0).parent / "bench.json", row)
+            files.atomic_write_json(ModelDir.of(out, dataset, name).bench, row)
     return rows

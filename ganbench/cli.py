@@ -94,7 +94,8 @@ def cmd_train(args) -> int:
     from ganbench.config import find_baseline, load_baseline
     from ganbench.data import get_dataset_info
     from ganbench.models import get_recipe
-    from ganbench.training import run_dir, train
+    from ganbench.runs.layout import RunDir
+    from ganbench.training import train
 
     get_recipe(args.model)  # unknown names fail before anything is loaded
     get_dataset_info(args.dataset)
@@ -113,7 +114,7 @@ def cmd_train(args) -> int:
         tracker = training_tracker
     result = train(cfg, args.seed, args.out, device=args.device, resume=args.resume, data_root=args.data_root,
                    tracker=tracker)  # fmt: skip
-    where = run_dir(args.out, args.dataset, args.model, args.seed)
+    where = RunDir.of(args.out, args.dataset, args.model, args.seed).path
     msg = f"{result.status}: {args.model} on {args.dataset}, seed {args.seed}, {result.steps} steps"
     msg += f" in {result.wall_time_s:.1f} s -> {where}"
     if result.reason:

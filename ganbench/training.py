@@ -1,6 +1,6 @@
 """Training: one (model, dataset, seed) run into ``OUT/<dataset>/<model>/seed-<N>/``.
 
-The run directory holds ``config.json`` (resolved config and environment), ``metrics.jsonl`` (losses
+The run directory (``ganbench.runs.layout.RunDir``) holds ``config.json`` (resolved config and environment), ``metrics.jsonl`` (losses
 every ``log_every`` steps, cheap metrics every ``eval_every``), ``checkpoint.pt`` (weights, optimizer
 and RNG states), ``samples.png`` and ``result.json`` (status, steps, wall time).
 
@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from ganbench.runs import files
+from ganbench.runs.layout import RunDir
 from ganbench.config import BaselineConfig, TrainConfig
 from ganbench.data import Dataset, load_dataset
 from ganbench.environment import environment, flush_denormals, resolve_device
@@ -33,11 +34,6 @@ from ganbench.models import build_model, get_recipe
 from ganbench.models.base import GenerativeModel
 
 CHECKPOINT_FORMAT = 1
-
-
-def run_dir(out: str | Path, dataset: str, model: str, seed: int) -> Path:
-    safe_dataset = dataset.replace("/", "_").replace(":", "_")
-    return Path(out) / safe_dataset / model / f"seed-{seed}"
 
 
 def seed_everything(seed: int) -> None:
@@ -159,10 +155,9 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
     dataset = load_dataset(config.dataset, data_root=data_root)
     recipe = get_recipe(config.model)
     params = recipe.resolve(dataset.info.kind, config.model_params)
-    directory = run_dir(out, config.dataset, config.name, seed)
-    directory.mkdir(parents=True, exist_ok=True)
-    ckpt_path = directory / "checkpoint.pt"
-    metrics_path = directory / "metrics.jsonl"
+    run = RunDir.of(out, config.dataset, config.name, seed)
+    run.path.mkdir(parents=True, exist_ok=True)
+    ckpt_path, metrics_path = run.checkpoint, run.metrics
 
     seed_everything(seed)
     model = build_model(config.model, dataset.info, **config.model_params).to(dev)
@@ -177,10 +172,10 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
         files.rewrite_jsonl(metrics_path, [r for r in files.read_jsonl(metrics_path) if r.get("step", 0) <= start])
     else:
         files.rewrite_jsonl(metrics_path, [])
-        (directory / "result.json").unlink(missing_ok=True)
+        run.result.unlink(missing_ok=True)
 
     resolved = dataclasses.replace(config, model_params=params)
-    files.atomic_write_json(directory / "config.json", {
+    files.atomic_write_json(run.config, {
         **resolved.to_dict(), "seed": seed, "dataset_info": dataset.info.to_dict(),
         "environment": environment(dev)})  # fmt: skip
 
@@ -224,11 +219,11 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
     wall = time.perf_counter() - t0
     if result is None:
         result = RunResult("complete", tc.steps, wall, final_losses=losses)
-        _write_samples_figure(model, dataset, directory / "samples.png")
+        _write_samples_figure(model, dataset, run.samples)
     result.wall_time_s = wall
     if result.status == "diverged":
         result.final_losses = losses
-    files.atomic_write_json(directory / "result.json", {**dataclasses.asdict(result), "resumed_from": start or None})
+    files.atomic_write_json(run.result, {**dataclasses.asdict(result), "resumed_from": start or None})
     return result
 
 

@@ -9,7 +9,8 @@ from ganbench.config import BaselineConfig, TrainConfig, find_baseline
 from ganbench.evaluation.tracking import training_tracker
 from ganbench.models import MODELS, ModelRecipe, register_recipe
 from ganbench.models.base import GenerativeModel
-from ganbench.training import BatchSampler, run_dir, train
+from ganbench.runs.layout import RunDir
+from ganbench.training import BatchSampler, train
 
 SMALL = TrainConfig(steps=60, batch_size=32, log_every=10, checkpoint_every=20, eval_every=30, eval_samples=500)
 
@@ -28,7 +29,7 @@ def test_same_seed_gives_bit_identical_files(tmp_path, model, dataset):
     cfg = _cfg(model, dataset, steps=30, eval_every=0)
     train(cfg, 3, tmp_path / "a", progress=False)
     train(cfg, 3, tmp_path / "b", progress=False)
-    a, b = _files(run_dir(tmp_path / "a", dataset, model, 3)), _files(run_dir(tmp_path / "b", dataset, model, 3))
+    a, b = (_files(RunDir.of(tmp_path / run, dataset, model, 3).path) for run in ("a", "b"))
     assert set(a) == {"checkpoint.pt", "config.json", "metrics.jsonl", "result.json", "samples.png"}
     for name in ("checkpoint.pt", "config.json", "metrics.jsonl", "samples.png"):
         assert a[name] == b[name], name
@@ -37,7 +38,7 @@ def test_same_seed_gives_bit_identical_files(tmp_path, model, dataset):
     assert ra == rb and ra["status"] == "complete"
     # a different seed gives a different run
     train(cfg, 4, tmp_path / "a", progress=False)
-    assert _files(run_dir(tmp_path / "a", dataset, model, 4))["checkpoint.pt"] != a["checkpoint.pt"]
+    assert _files(RunDir.of(tmp_path / "a", dataset, model, 4).path)["checkpoint.pt"] != a["checkpoint.pt"]
 
 
 class _Crash(Exception):
@@ -60,12 +61,12 @@ def test_resume_is_bit_identical_to_uninterrupted(tmp_path, model):
     # the same run dies at step 30 (last checkpoint at 20), then resumes
     with pytest.raises(_Crash):
         train(cfg, 0, tmp_path / "part", progress=False, tracker=_crashing_tracker(30))
-    d = run_dir(tmp_path / "part", "ring8", model, 0)
+    d = RunDir.of(tmp_path / "part", "ring8", model, 0).path
     assert not (d / "result.json").exists()
     files.append_jsonl(d / "metrics.jsonl", [{"step": 25, "loss": 1.0}])  # a line the checkpoint does not cover
     r = train(cfg, 0, tmp_path / "part", progress=False, resume=True, tracker=training_tracker)
     assert r.status == "complete" and r.steps == 60
-    full = _files(run_dir(tmp_path / "full", "ring8", model, 0))
+    full = _files(RunDir.of(tmp_path / "full", "ring8", model, 0).path)
     part = _files(d)
     for name in ("checkpoint.pt", "metrics.jsonl", "samples.png"):
         assert part[name] == full[name], name
@@ -74,7 +75,7 @@ def test_resume_is_bit_identical_to_uninterrupted(tmp_path, model):
 
 def test_metrics_jsonl_has_losses_and_mode_coverage(tmp_path):
     train(_cfg(), 0, tmp_path, progress=False, tracker=training_tracker)
-    recs = files.read_jsonl(run_dir(tmp_path, "ring8", "gan", 0) / "metrics.jsonl")
+    recs = files.read_jsonl(RunDir.of(tmp_path, "ring8", "gan", 0).path / "metrics.jsonl")
     losses = [r for r in recs if "loss_d" in r]
     evals = [r for r in recs if "eval" in r]
     assert [r["step"] for r in losses] == [10, 20, 30, 40, 50, 60]
@@ -104,7 +105,7 @@ def test_non_finite_loss_marks_run_diverged_with_step(tmp_path):
     finally:
         MODELS.unregister("test-diverging")
     assert r.status == "diverged" and r.diverged_at == 7
-    res = files.read_json(run_dir(tmp_path, "ring8", "test-diverging", 0) / "result.json")
+    res = files.read_json(RunDir.of(tmp_path, "ring8", "test-diverging", 0).path / "result.json")
     assert res["status"] == "diverged" and res["diverged_at"] == 7 and "non-finite loss" in res["reason"]
 
 

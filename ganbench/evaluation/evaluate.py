@@ -14,12 +14,11 @@ from ganbench.evaluation.samples import read_samples_file
 from ganbench.evaluation.scoring import save_score, score, score_model, score_reference
 from ganbench.models import build_model
 from ganbench.runs import files
-from ganbench.training import load_checkpoint, run_dir
+from ganbench.runs.layout import ReferenceDir, RunDir
+from ganbench.training import load_checkpoint
 
 
 # -- runs and reference rows -------------------------------------------------------------------
-
-REFERENCE_DIR = "_reference"
 
 
 def load_run_model(directory: str | Path, device: str = "cpu"):
@@ -28,16 +27,16 @@ def load_run_model(directory: str | Path, device: str = "cpu"):
     from ganbench.models import build_model
     from ganbench.training import load_checkpoint
 
-    directory = Path(directory)
+    run = RunDir(directory)
     try:
-        cfg = files.read_json(directory / "config.json")
+        cfg = files.read_json(run.config)
     except FileNotFoundError:
-        raise UserError(f"{directory} is not a run directory (no config.json)") from None
+        raise UserError(f"{run.path} is not a run directory (no {run.config.name})") from None
     except ValueError:
-        raise UserError(f"{directory}/config.json is corrupt") from None
+        raise UserError(f"{run.config} is corrupt") from None
     info = get_dataset_info(cfg["dataset"])
     model = build_model(cfg["model"], info, **cfg["model_params"]).to(device)
-    ckpt = load_checkpoint(directory / "checkpoint.pt", map_location=device)
+    ckpt = load_checkpoint(run.checkpoint, map_location=device)
     model.load_training_state(ckpt["model"])
     model.eval()
     return model, cfg
@@ -57,7 +56,7 @@ def evaluate_run(directory: str | Path, eval_seed: int = 0, device: str = "auto"
     ext = ProtocolExtractor(dataset, protocol, dev, inception_weights, offline)
     result = score_model(model, dataset, protocol, ext)
     result["train_seed"] = cfg["seed"]
-    save_score(Path(directory) / "scores.json", result)
+    save_score(RunDir(directory).scores, result)
     return result
 
 
@@ -67,11 +66,10 @@ def reference_scores(dataset_name: str, out: str | Path, eval_seed: int = 0, dev
     """The real-data row for ``dataset_name`` under the standard protocol, cached in ``out``."""
     from ganbench.data import load_dataset
     from ganbench.environment import resolve_device
-    from ganbench.training import run_dir
 
     dataset = load_dataset(dataset_name, data_root=data_root)
     protocol = default_protocol(dataset, extractor, n, eval_seed)
-    path = run_dir(out, dataset_name, REFERENCE_DIR, 0).parent / "scores.json"
+    path = ReferenceDir.of(out, dataset_name).scores
     ext = ProtocolExtractor(dataset, protocol, str(resolve_device(device)), inception_weights, offline)
     fp = fingerprint(protocol, ext.info())
     if path.exists():

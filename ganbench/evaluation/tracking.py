@@ -37,6 +37,7 @@ from ganbench.evaluation.protocol import MAX_FEATURE_N, POINT_METRICS, POINTS_N,
 from ganbench.evaluation.scoring import image_metrics, sample_model
 from ganbench.metrics import mode_coverage_2d
 from ganbench.runs import files
+from ganbench.runs.layout import RunDir
 
 __all__ = ["CollapseWarning", "ModeTracker", "collapse_events", "coverage_series", "run_collapse_events",
            "training_tracker"]
@@ -163,7 +164,7 @@ def coverage_series(path: str | Path, key: str = "modes_covered") -> tuple[np.nd
     """
     path = Path(path)
     if path.is_dir():
-        path = path / "metrics.jsonl"
+        path = RunDir(path).metrics
     pts = [(r["step"], r["eval"][key]) for r in files.read_jsonl(path)
            if isinstance(r.get("eval"), dict) and isinstance(r["eval"].get(key), (int, float))]  # fmt: skip
     pts.sort(key=lambda p: p[0])

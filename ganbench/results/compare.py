@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ganbench.runs import files
+from ganbench.runs.layout import RunDir
 from ganbench.errors import UserError
 from ganbench.metrics import METRICS
 
@@ -89,7 +90,6 @@ def _score_fixed(target: Target, dataset_name: str, runs_out: Path, device: str,
     from ganbench.evaluation.features import ProtocolExtractor
     from ganbench.evaluation.protocol import default_protocol
     from ganbench.evaluation.scoring import save_score, score_model
-    from ganbench.training import run_dir
 
     dataset = load_dataset(dataset_name)
     if target.kind == "samples":
@@ -97,12 +97,12 @@ def _score_fixed(target: Target, dataset_name: str, runs_out: Path, device: str,
     else:
         protocol = default_protocol(dataset, eval_seed=eval_seed)
         result = score_model(target.obj, dataset, protocol, ProtocolExtractor(dataset, protocol, str(resolve_device(device))))
-    d = run_dir(runs_out, dataset_name, target.label, 0)
-    files.atomic_write_json(d / "config.json", {"dataset": dataset_name, "model": target.label, "name": target.label,
-                                              "seed": 0, "kind": target.kind})  # fmt: skip
-    files.atomic_write_json(d / "result.json", {"status": "complete", "steps": None, "wall_time_s": None})
-    (d / "scores.json").unlink(missing_ok=True)
-    save_score(d / "scores.json", result)
+    d = RunDir.of(runs_out, dataset_name, target.label, 0)
+    files.atomic_write_json(d.config, {"dataset": dataset_name, "model": target.label, "name": target.label,
+                                       "seed": 0, "kind": target.kind})  # fmt: skip
+    files.atomic_write_json(d.result, {"status": "complete", "steps": None, "wall_time_s": None})
+    d.scores.unlink(missing_ok=True)
+    save_score(d.scores, result)
 
 
 def significance(scores: pd.DataFrame, new: str, fingerprint: str) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ganbench.runs import files
+from ganbench.runs.layout import iter_bench_files, iter_reference_scores, iter_runs, read_optional
 from ganbench.errors import UserError
 from ganbench.metrics import METRICS
 
@@ -20,11 +20,6 @@ REFERENCE_MODEL = "real-data"
 # Ranking keys, most important first. 2D sets rank by modes covered, ties broken by the high-quality
 # fraction (reverse KL alone would favour a model with a handful of well-spread high-quality samples).
 RANK_KEYS = {"fd": ("fd",), "modes_covered": ("modes_covered", "hq_fraction", "reverse_kl")}
-
-
-def _run_dirs(runs_dir: Path):
-    for cfg_path in sorted(runs_dir.glob("*/*/seed-*/config.json")):
-        yield cfg_path.parent
 
 
 def collect_scores(runs_dir) -> pd.DataFrame:
@@ -41,34 +36,26 @@ def collect_scores(runs_dir) -> pd.DataFrame:
     if not runs_dir.is_dir():
         raise UserError(f"runs folder {runs_dir} does not exist; run `ganbench run --out {runs_dir}` first")
     rows: list[dict] = []
-    for d in _run_dirs(runs_dir):
-        try:
-            cfg = files.read_json(d / "config.json")
-        except ValueError:
-            continue  # a config.json is written atomically; an unreadable one is not ganbench's
-        result = _read_optional(d / "result.json")
+    for d in iter_runs(runs_dir):
+        cfg = d.read_config()
+        if cfg is None:
+            continue  # a config is written atomically; an unreadable one is not ganbench's
+        result = d.read_result()
         status = (result or {}).get("status", "running")
         base = {"dataset": cfg["dataset"], "model": cfg.get("name", cfg["model"]), "seed": cfg["seed"],
                 "status": status, "train_time_s": (result or {}).get("wall_time_s"),
                 "steps": (result or {}).get("steps")}  # fmt: skip
-        scores = _read_optional(d / "scores.json") or {}
+        scores = d.read_scores()
         if status != "complete" or not scores:
             rows.append({**base, "fingerprint": None})
         for fp_id, res in scores.items():
             if status == "complete":
                 rows.append({**base, "fingerprint": fp_id, **_numbers(res["metrics"])})
-    for ref in sorted(runs_dir.glob("*/_reference/scores.json")):
-        for fp_id, res in (_read_optional(ref) or {}).items():
+    for ref in iter_reference_scores(runs_dir):
+        for fp_id, res in (read_optional(ref) or {}).items():
             rows.append({"dataset": res["fingerprint"]["protocol"]["dataset"], "model": REFERENCE_MODEL, "seed": None,
                          "status": "reference", "fingerprint": fp_id, **_numbers(res["metrics"])})  # fmt: skip
     return pd.DataFrame(rows)
-
-
-def _read_optional(path: Path):
-    try:
-        return files.read_json(path)
-    except (OSError, ValueError):
-        return None
 
 
 def _numbers(metrics: dict) -> dict:
@@ -140,8 +127,8 @@ def _join_bench(board: pd.DataFrame, runs_dir) -> pd.DataFrame:
     dirs = runs_dir if isinstance(runs_dir, (list, tuple)) else [runs_dir]
     rows = []
     for d in dirs:
-        for path in sorted(Path(d).glob("*/*/bench.json")):
-            rec = _read_optional(path)
+        for path in iter_bench_files(d):
+            rec = read_optional(path)
             if rec and not rec.get("error"):
                 rows.append({"dataset": rec["dataset"], "model": rec["model"], **{c: rec.get(c) for c in BENCH_COLUMNS}})
     if not rows:

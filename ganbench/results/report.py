@@ -38,6 +38,7 @@ from ganbench.results.blocks import (
     render_html,
     render_markdown,
 )
+from ganbench.runs.layout import ReferenceDir, RunDir, iter_reference_scores, iter_runs, read_optional
 from ganbench.results.leaderboard import REFERENCE_MODEL, display_table, format_leaderboard, leaderboard
 from ganbench.metrics import METRICS
 from ganbench.results.plots import (
@@ -75,24 +76,20 @@ class _Run:
         return int(self.cfg["seed"])
 
     @property
+    def dir(self) -> RunDir:
+        return RunDir(self.path)
+
+    @property
     def status(self) -> str:
         return (self.result or {}).get("status", "running")
 
 
-def _read(path: Path):
-    try:
-        return files.read_json(path)
-    except (OSError, ValueError):
-        return None
-
-
 def _scan(runs_dir: Path) -> list[_Run]:
     runs = []
-    for cfg_path in runs_dir.glob("*/*/seed-*/config.json"):
-        cfg = _read(cfg_path)
-        if isinstance(cfg, dict) and "dataset" in cfg and "seed" in cfg:
-            d = cfg_path.parent
-            runs.append(_Run(d, cfg, _read(d / "result.json"), _read(d / "scores.json") or {}))
+    for d in iter_runs(runs_dir):
+        cfg = d.read_config()
+        if cfg is not None and "dataset" in cfg and "seed" in cfg:
+            runs.append(_Run(d.path, cfg, d.read_result(), d.read_scores()))
     return sorted(runs, key=lambda r: (r.dataset, r.model, r.seed))
 
 
@@ -162,9 +159,9 @@ def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict
     else:
         gallery = []
         for m, rs in by_model.items():
-            r = next((r for r in rs if (r.path / "samples.png").is_file()), None)
+            r = next((r for r in rs if r.dir.samples.is_file()), None)
             if r is not None:
-                gallery.append((f"{slug}_samples_{_slug(m)}.png", (r.path / "samples.png").read_bytes(),
+                gallery.append((f"{slug}_samples_{_slug(m)}.png", r.dir.samples.read_bytes(),
                                 f"{m} (seed {r.seed})"))  # fmt: skip
         real = _real_grid(ds)
         if gallery and real:
@@ -212,7 +209,7 @@ def _board_table(b: pd.DataFrame) -> pd.DataFrame:
 
 
 def _eval_series(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    recs = [r for r in files.read_jsonl(path / "metrics.jsonl") if isinstance(r.get("eval"), dict)]
+    recs = [r for r in files.read_jsonl(RunDir(path).metrics) if isinstance(r.get("eval"), dict)]
     out = {}
     for m in METRICS:
         pts = sorted((r["step"], r["eval"][m]) for r in recs if isinstance(r["eval"].get(m), (int, float)))
@@ -250,7 +247,7 @@ def _scatter_samples(ds: str, by_model: dict, colors: dict) -> bytes | None:
         return None
     panels = []
     for m, rs in by_model.items():
-        r = next((r for r in rs if r.status == "complete" and (r.path / "checkpoint.pt").is_file()), None)
+        r = next((r for r in rs if r.status == "complete" and r.dir.checkpoint.is_file()), None)
         if r is None:
             continue
         try:
@@ -285,10 +282,7 @@ def _histograms(ds: str, by_model: dict, fp: str | None, runs_dir: Path) -> dict
             if r.status == "complete" and hist:
                 out[f"{m} (seed {r.seed})"] = (m, hist)
                 break
-    from ganbench.evaluation.evaluate import REFERENCE_DIR
-    from ganbench.training import run_dir
-
-    ref = _read(run_dir(runs_dir, ds, REFERENCE_DIR, 0).parent / "scores.json") or {}
+    ref = ReferenceDir.of(runs_dir, ds).read_scores()
     res = ref.get(fp) if fp else next(iter(ref.values()), None)
     if out and res and res.get("metrics", {}).get("mode_histogram"):
         out[REFERENCE_MODEL] = (REFERENCE_MODEL, res["metrics"]["mode_histogram"])
@@ -297,7 +291,7 @@ def _histograms(ds: str, by_model: dict, fp: str | None, runs_dir: Path) -> dict
 
 def _protocol_blocks(runs: list[_Run], runs_dir: Path) -> list[Block]:
     fps: dict[str, dict] = {}
-    refs = [_read(p) or {} for p in sorted(runs_dir.glob("*/_reference/scores.json"))]
+    refs = [read_optional(p) or {} for p in iter_reference_scores(runs_dir)]
     for res_map in [r.scores for r in runs] + refs:
         for fp_id, res in res_map.items():
             fps.setdefault(fp_id, res.get("fingerprint", {}))

@@ -15,6 +15,8 @@ import socket
 import time
 from pathlib import Path
 
+from ganbench.runs.layout import RunDir
+
 STALE_AFTER_S = 24 * 3600
 
 
@@ -53,14 +55,14 @@ class JobLock:
     """``with JobLock(dir) as held:``; ``held`` is False when another live process holds the job."""
 
     def __init__(self, directory: str | Path) -> None:
-        self.path = Path(directory) / "job.lock"
+        self.path = RunDir(directory).lock
         self.held = False
 
     def acquire(self) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # The lock appears with its content in one step (hard link of a written file): a reader never
         # sees an empty lock and mistakes a live owner for a dead one.
-        tmp = self.path.with_name(f".job.lock.{socket.gethostname()}.{os.getpid()}.tmp")
+        tmp = self.path.with_name(f".{self.path.name}.{socket.gethostname()}.{os.getpid()}.tmp")
         self._content = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time(),
                                     "task": os.environ.get("GANBENCH_TASK_OWNER")})  # fmt: skip
         tmp.write_text(self._content)
@@ -74,7 +76,7 @@ class JobLock:
                         return False
                     # Take over a dead owner's lock: rename it away first so two takers cannot both win,
                     # and put it back if what we moved is not the lock we judged dead (a taker was faster).
-                    tomb = self.path.with_name(f"job.lock.stale-{socket.gethostname()}-{os.getpid()}")
+                    tomb = self.path.with_name(f"{self.path.name}.stale-{socket.gethostname()}-{os.getpid()}")
                     try:
                         os.rename(self.path, tomb)
                     except OSError:

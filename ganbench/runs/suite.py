@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ganbench.runs import files
+from ganbench.runs.layout import RunDir
 from ganbench.config import BASELINES_DIR, BaselineConfig, TrainConfig, find_baseline, list_baselines, tomllib
 from ganbench.errors import UserError
 
@@ -124,17 +125,8 @@ def _suite_baselines(raw: dict, path: Path) -> list[BaselineConfig]:
 # -- running one job -------------------------------------------------------------------------------
 
 
-def _job_record(directory: Path) -> dict | None:
-    try:
-        return files.read_json(directory / "job.json")
-    except (OSError, ValueError):
-        return None
-
-
 def job_done(job: Job, out: Path) -> bool:
-    from ganbench.training import run_dir
-
-    rec = _job_record(run_dir(out, job.config.dataset, job.config.name, job.seed))
+    rec = RunDir.of(out, job.config.dataset, job.config.name, job.seed).read_job()
     return bool(rec) and rec.get("id") == job.id and rec.get("status") in ("complete", "diverged", "failed")
 
 
@@ -147,9 +139,8 @@ def run_job(job: Job, out: str | Path, device: str = "auto", data_root: str | No
             progress: bool = False) -> dict:  # fmt: skip
     """Train and score one job; never raises for a job's own failure (it is recorded as ``failed``)."""
     from ganbench.runs.locks import JobLock
-    from ganbench.training import run_dir
 
-    directory = run_dir(Path(out), job.config.dataset, job.config.name, job.seed)
+    directory = RunDir.of(out, job.config.dataset, job.config.name, job.seed).path
     with JobLock(directory) as held:
         if not held:  # another runner is on it: leave it alone
             return {"id": job.id, "status": "locked"}
@@ -175,17 +166,18 @@ def _single_threaded():
 def _run_job(job: Job, out, device, data_root, eval_seed, progress) -> dict:
     from ganbench.evaluation.evaluate import evaluate_run
     from ganbench.evaluation.tracking import training_tracker
-    from ganbench.training import run_dir, train
+    from ganbench.training import train
 
     out = Path(out)
-    directory = run_dir(out, job.config.dataset, job.config.name, job.seed)
+    run = RunDir.of(out, job.config.dataset, job.config.name, job.seed)
+    directory = run.path
     if job_done(job, out):
-        return {**_job_record(directory), "skipped": True}
-    rec = _job_record(directory)
+        return {**run.read_job(), "skipped": True}
+    rec = run.read_job()
     if rec and rec.get("id") != job.id:
         raise UserError(f"{directory} holds another configuration ({rec.get('id')}); use another --out")
     directory.mkdir(parents=True, exist_ok=True)
-    files.atomic_write_json(directory / "job.json", {"id": job.id, "status": "running"})
+    files.atomic_write_json(run.job, {"id": job.id, "status": "running"})
     record = {"id": job.id, "dataset": job.config.dataset, "model": job.config.name, "seed": job.seed}
     try:
         result = train(job.config, job.seed, out, device=device, resume=True, data_root=data_root,
@@ -197,8 +189,8 @@ def _run_job(job: Job, out, device, data_root, eval_seed, progress) -> dict:
         raise
     except Exception as e:  # a job's failure is data, not the end of the suite
         record.update(status="failed", error=f"{type(e).__name__}: {e}")
-        files.atomic_write_json(directory / "result.json", {"status": "failed", "error": record["error"]})
-    files.atomic_write_json(directory / "job.json", record)
+        files.atomic_write_json(run.result, {"status": "failed", "error": record["error"]})
+    files.atomic_write_json(run.job, record)
     return record
 
 

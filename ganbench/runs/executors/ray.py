@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ganbench.errors import UserError
+from ganbench.runs.layout import RunDir
 
 INSTALL_HINT = "--executor ray needs Ray: pip install 'ganbench[ray]'"
 
@@ -92,7 +93,6 @@ def _one_line(e: BaseException) -> str:
 def missing_runs(tasks: Sequence[tuple], records: Sequence[dict]) -> list[Path]:
     """Run directories of jobs that a worker reported finished but that this machine cannot see."""
     from ganbench.runs.suite import job_done
-    from ganbench.training import run_dir
 
     by_id = {t[1].id: t for t in tasks if t[0] == "job"}
     missing = []
@@ -102,7 +102,7 @@ def missing_runs(tasks: Sequence[tuple], records: Sequence[dict]) -> list[Path]:
             continue
         job, out = task[1], Path(task[2])
         if not job_done(job, out):
-            missing.append(run_dir(out, job.config.dataset, job.config.name, job.seed))
+            missing.append(RunDir.of(out, job.config.dataset, job.config.name, job.seed).path)
     return missing
 
 

@@ -21,6 +21,7 @@ from typing import Callable, Sequence
 
 from ganbench.errors import UserError
 from ganbench.runs.executors.ray import failed_record, run_shipped_task, task_recipe
+from ganbench.runs.layout import slurm_dir
 
 INSTALL_HINT = "--executor slurm needs submitit: pip install 'ganbench[slurm]'"
 
@@ -82,7 +83,7 @@ class SlurmExecutor:
     def _executor(self, out: Path):
         import submitit
 
-        folder = Path(self.folder) if self.folder else out / "_slurm" / "%j"
+        folder = Path(self.folder) if self.folder else slurm_dir(out) / "%j"
         ex = submitit.AutoExecutor(folder=folder, cluster="local" if self.local else "slurm")
         params = dict(name="ganbench", timeout_min=self.time_min, gpus_per_node=self.gpus_per_job,
                       cpus_per_task=self.cpus_per_job, slurm_partition=self.partition,
