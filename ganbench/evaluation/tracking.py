@@ -21,6 +21,7 @@ For finished runs, ``run_collapse_events(run_dir)`` reads the eval lines of ``me
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import warnings
