@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from ganbench.data import Dataset
 from ganbench.environment import package_versions
 from ganbench.errors import UserError
-from ganbench.metrics import METRICS
+from ganbench.metrics import METRICS, metric_names
 
-POINT_METRICS = ("modes_covered", "hq_fraction", "reverse_kl")
-IMAGE_METRICS = ("fd", "is", "kid", "precision", "recall", "density", "coverage", "modes_covered", "mode_kl")
+# The built-in 2D metrics (the training tracker reports them); protocols read the registry itself.
+POINT_METRICS = metric_names("points2d")
 # VEEGAN/PacGAN count modes of 2D mixtures on 2,500 samples and of stacked sets on 26,000.
 POINTS_N = 2500
 STACKED_MODE_N = 26000
@@ -59,17 +59,17 @@ def default_protocol(dataset: Dataset, extractor: str | None = None, n: int | No
                      metrics: list[str] | None = None) -> EvalProtocol:  # fmt: skip
     """The standard protocol for ``dataset``; ``n`` overrides the generated-sample count."""
     info = dataset.info
+    allowed = metric_names(info.kind)
     if info.kind == "points2d":
         if extractor not in (None, "points"):
             raise UserError(f"--extractor {extractor}: 2D sets are scored on the points themselves; omit it")
-        allowed, extractor = POINT_METRICS, "points"
+        extractor = "points"
         n_fake = n or POINTS_N
         n_real, n_modes = len(dataset.test), n_fake
     else:
         extractor = extractor or "classifier"
         if extractor not in ("classifier", "inception"):
             raise UserError(f"--extractor must be classifier or inception; got {extractor!r}")
-        allowed = IMAGE_METRICS
         # The real-data reference row scores the test split, so default to its size: the floor then
         # holds at the same n as the models' scores.
         n_fake = n or min(len(dataset.test), MAX_FEATURE_N)

@@ -14,58 +14,45 @@ from ganbench.errors import UserError
 from ganbench.evaluation.features import ProtocolExtractor
 from ganbench.evaluation.protocol import EvalProtocol, fingerprint, is_splits
 from ganbench.evaluation.samples import check_samples
-from ganbench.metrics import (
-    GaussianStats,
-    frechet_distance_from_stats,
-    inception_score,
-    kernel_inception_distance,
-    mode_coverage_2d,
-    mode_histogram_metrics,
-    prdc,
-)
+from ganbench.metrics import GaussianStats, MetricContext, compute_metrics, metric_specs
 from ganbench.runs import files
 
 
 def image_metrics(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.Tensor | None, p: EvalProtocol) -> dict:
+    """The registered image metrics that ``p`` asks for, each input computed once and only when needed."""
+    specs = metric_specs("image", p.metrics)
+    needs = set().union(*(s.inputs for s in specs))
     feats, probs = ext.features_and_probs(fake)
-    real_stats, real_feats = ext.real(p)
-    fake_stats = GaussianStats().update(feats)
-    out: dict = {}
-    want = set(p.metrics)
-    if "fd" in want:
-        out["fd"] = frechet_distance_from_stats(real_stats.mean, real_stats.cov, fake_stats.mean, fake_stats.cov)
-    if "is" in want:
-        out["is"], out["is_std"] = inception_score(probs, splits=min(p.is_splits, len(probs)))
-    if "kid" in want:
-        out["kid"], out["kid_std"] = kernel_inception_distance(
-            real_feats, feats, subsets=p.kid_subsets, subset_size=p.kid_subset_size, seed=p.eval_seed)
-    if want & {"precision", "recall", "density", "coverage"}:
-        k_real = real_feats[: len(feats)]  # equal sizes, as the PRDC papers do
-        out.update({k: v for k, v in prdc(k_real, feats, k=p.prdc_k).items() if k in want})
-    if want & {"modes_covered", "mode_kl"} and ext.dataset.info.num_modes:
-        # When fake_modes starts with fake (as every caller here passes them), its first labels are the
-        # argmax of the probabilities already computed, which is what predict returns; only the extra
-        # samples need another pass. Any other fake_modes are classified on their own.
-        labels = probs.argmax(axis=1)
-        if fake_modes is not None:
-            head = min(len(fake), len(fake_modes))
-            if not torch.equal(torch.as_tensor(fake_modes[:head]), torch.as_tensor(fake[:head])):
-                labels = ext.model.predict(fake_modes)
-            elif len(fake_modes) > head:
-                labels = np.concatenate([labels, ext.model.predict(fake_modes[head:])])
-            else:
-                labels = labels[:head]
-        hist = mode_histogram_metrics(labels, ext.dataset.info.num_modes)
-        out.update({k: hist[k] for k in ("modes_covered", "mode_kl") if k in want})
-        out["mode_histogram"] = hist["mode_histogram"]
-    return out
+    real_stats, real_feats = ext.real(p) if needs & {"features", "stats"} else (None, None)
+    num_modes = ext.dataset.info.num_modes
+    ctx = MetricContext(
+        p, real_feats=real_feats, fake_feats=feats, real_stats=real_stats,
+        fake_stats=GaussianStats().update(feats) if "stats" in needs else None, probs=probs,
+        mode_labels=_mode_labels(fake, ext, fake_modes, probs) if "modes" in needs and num_modes else None,
+        num_modes=num_modes)  # fmt: skip
+    return compute_metrics(specs, ctx)
+
+
+def _mode_labels(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.Tensor | None,
+                 probs: np.ndarray) -> np.ndarray:  # fmt: skip
+    # When fake_modes starts with fake (as every caller here passes them), its first labels are the
+    # argmax of the probabilities already computed, which is what predict returns; only the extra
+    # samples need another pass. Any other fake_modes are classified on their own.
+    labels = probs.argmax(axis=1)
+    if fake_modes is not None:
+        head = min(len(fake), len(fake_modes))
+        if not torch.equal(torch.as_tensor(fake_modes[:head]), torch.as_tensor(fake[:head])):
+            labels = ext.model.predict(fake_modes)
+        elif len(fake_modes) > head:
+            labels = np.concatenate([labels, ext.model.predict(fake_modes[head:])])
+        else:
+            labels = labels[:head]
+    return labels
 
 
 def _point_metrics(fake: torch.Tensor, dataset: Dataset, p: EvalProtocol) -> dict:
-    res = mode_coverage_2d(fake, dataset.centers, dataset.sd, threshold_sd=p.threshold_sd)
-    out = {k: res[k] for k in p.metrics}
-    out["mode_histogram"] = res["mode_histogram"]
-    return out
+    ctx = MetricContext(p, points=fake, centers=dataset.centers, sd=dataset.sd)
+    return compute_metrics(metric_specs("points2d", p.metrics), ctx)
 
 
 @flush_denormals()

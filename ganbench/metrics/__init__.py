@@ -1,26 +1,49 @@
-"""Pure metric functions on features, probabilities, points and labels.
+"""Pure metric functions on features, probabilities, points and labels, and their registered specs.
 
 Every function takes numpy arrays or torch tensors, computes in float64, is deterministic, and
-raises ``ganbench.errors.UserError`` (a ``ValueError``) for invalid input. ``METRICS`` holds the
-name, direction and version of every reported number.
+raises ``ganbench.errors.UserError`` (a ``ValueError``) for invalid input. ``METRICS`` maps every
+reported name to its ``MetricSpec`` (direction, version, inputs, compute function, ranking role).
 """
 
-from ganbench.metrics.base import METRICS, MetricInfo, metric_info
-from ganbench.metrics.frechet import (
+from ganbench.metrics.base import (
+    METRIC_REGISTRY,
+    METRICS,
+    MetricContext,
+    MetricInfo,
+    MetricSpec,
+    compute_metrics,
+    metric_info,
+    metric_names,
+    metric_specs,
+    ranking_keys,
+    register_metric,
+)
+
+# Each module registers its specs on import, and registration order is the order of the leaderboard's
+# columns and of the default protocols: keep these imports in this order (not alphabetical).
+from ganbench.metrics.frechet import (  # isort: skip
     GaussianStats,
     feature_statistics,
     frechet_distance,
     frechet_distance_from_stats,
 )
-from ganbench.metrics.inception_score import inception_score
-from ganbench.metrics.kid import kernel_inception_distance
-from ganbench.metrics.mode_coverage import mode_coverage_2d, mode_histogram_metrics, stacked_labels
-from ganbench.metrics.prdc import prdc
+from ganbench.metrics.inception_score import inception_score  # isort: skip
+from ganbench.metrics.kid import kernel_inception_distance  # isort: skip
+from ganbench.metrics.prdc import prdc  # isort: skip
+from ganbench.metrics.mode_coverage import mode_coverage_2d, mode_histogram_metrics, stacked_labels  # isort: skip
 
 __all__ = [
     "METRICS",
+    "METRIC_REGISTRY",
+    "MetricContext",
     "MetricInfo",
+    "MetricSpec",
+    "compute_metrics",
     "metric_info",
+    "metric_names",
+    "metric_specs",
+    "ranking_keys",
+    "register_metric",
     "GaussianStats",
     "feature_statistics",
     "frechet_distance",

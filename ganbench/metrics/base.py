@@ -1,85 +1,239 @@
-"""Metric metadata (name, direction, version) and the input conversion every metric shares.
+"""Metric specs and the input conversion every metric shares.
 
-The metric functions themselves live in one module per family (``frechet``, ``kid``, ...).
-They all take numpy arrays or torch tensors and compute in float64; ``as_float64`` and
+A metric is one ``MetricSpec``: its reported name, direction, version, the data kinds and evaluation
+inputs it needs, its compute function and its role in ranking. Each metric module registers its specs
+beside its pure function (``frechet``, ``kid``, ...); scoring, the protocol, the leaderboard and the
+report read them from here, so adding a metric is one ``register_metric`` call.
+
+The pure functions take numpy arrays or torch tensors and compute in float64; ``as_float64`` and
 ``as_features`` are the single place where that conversion and its validation happen.
 """
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from ganbench.errors import UserError
-from ganbench.registry import UnknownNameError
+from ganbench.registry import Registry
 
-__all__ = ["MetricInfo", "METRICS", "metric_info", "as_float64", "as_features"]
+__all__ = ["MetricSpec", "MetricInfo", "MetricContext", "METRICS", "METRIC_REGISTRY", "KIND_INPUTS",
+           "register_metric", "metric_info", "metric_specs", "metric_names", "ranking_keys", "compute_metrics",
+           "as_float64", "as_features"]  # fmt: skip
+
+# The evaluation inputs scoring can hand a metric, per data kind (see MetricContext for their fields).
+KIND_INPUTS: Mapping[str, frozenset[str]] = MappingProxyType({
+    "points2d": frozenset({"modes"}),
+    "image": frozenset({"features", "stats", "probs", "modes"}),
+})  # fmt: skip
+
+
+class MeanCov(Protocol):
+    """Gaussian statistics of a feature set (``frechet.GaussianStats`` is one)."""
+
+    mean: np.ndarray
+    cov: np.ndarray
+
+
+class MetricParams(Protocol):
+    """The protocol fields metrics read (``evaluation.protocol.EvalProtocol`` is one)."""
+
+    eval_seed: int
+    kid_subsets: int
+    kid_subset_size: int
+    prdc_k: int
+    is_splits: int
+    threshold_sd: float
 
 
 @dataclass(frozen=True)
-class MetricInfo:
-    """Static description of one reported number.
+class MetricContext:
+    """What scoring hands a compute function. Only the inputs some requested metric needs are filled.
+
+    Attributes:
+        params: the protocol's metric parameters.
+        real_feats, fake_feats: input ``features``: reference and generated feature matrices.
+        real_stats, fake_stats: input ``stats``: their Gaussian statistics.
+        probs: input ``probs``: class probabilities of the generated samples.
+        points, centers, sd: input ``modes`` on 2D sets: the generated points and the mixture's modes.
+        mode_labels, num_modes: input ``modes`` on labelled image sets: predicted mode labels.
+    """
+
+    params: MetricParams
+    real_feats: np.ndarray | None = None
+    fake_feats: np.ndarray | None = None
+    real_stats: MeanCov | None = None
+    fake_stats: MeanCov | None = None
+    probs: np.ndarray | None = None
+    points: torch.Tensor | np.ndarray | None = None
+    centers: torch.Tensor | np.ndarray | None = None
+    sd: float | None = None
+    mode_labels: np.ndarray | None = None
+    num_modes: int | None = None
+
+    def has(self, name: str) -> bool:
+        """Whether input ``name`` is available (an unlabelled image set has no ``modes``)."""
+        return {
+            "features": self.real_feats is not None and self.fake_feats is not None,
+            "stats": self.real_stats is not None and self.fake_stats is not None,
+            "probs": self.probs is not None,
+            "modes": self.points is not None or self.mode_labels is not None,
+        }[name]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One reported number: what it is, how it is computed and how it ranks models.
 
     Attributes:
         name: the key under which the value is reported (``fd``, ``kid``, ...).
-        higher_is_better: direction used when ranking models.
+        higher_is_better: direction used when ranking and comparing models.
+        description: one line for listings and reports.
+        compute: ``compute(ctx) -> dict`` with at least ``name`` and the ``extras``. Specs of one family
+            share the function (PRDC's four numbers), which scoring then calls once.
+        kinds: the data kinds it applies to (``points2d``, ``image``).
+        inputs: the evaluation inputs it needs (keys of ``KIND_INPUTS``); a metric whose inputs a dataset
+            lacks is left out of the scores.
         version: bumped whenever the definition or implementation changes the value,
             so stored results from different versions are never compared silently.
-        description: one line for listings and reports.
+        extras: further values reported beside it (``is_std``, ``mode_histogram``); not ranked.
+        rank: per data kind, its position among the ranking keys (0: the primary metric, 1: the first
+            tie-break, ...); kinds it does not rank are absent.
     """
 
     name: str
     higher_is_better: bool
-    version: str
     description: str
+    compute: Callable[[MetricContext], dict] = field(repr=False)
+    kinds: tuple[str, ...] = ("image",)
+    inputs: frozenset[str] = frozenset()
+    version: str = "1"
+    extras: tuple[str, ...] = ()
+    rank: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kinds", tuple(self.kinds))
+        object.__setattr__(self, "inputs", frozenset(self.inputs))
+        object.__setattr__(self, "rank", MappingProxyType(dict(self.rank)))
+        where = f"metric {self.name!r}"
+        if not self.name or not isinstance(self.name, str):
+            raise UserError(f"metric name must be a non-empty string, got {self.name!r}")
+        if not callable(self.compute):
+            raise UserError(f"{where}: compute must be a function of a MetricContext, got {self.compute!r}")
+        if not self.kinds or not set(self.kinds) <= set(KIND_INPUTS):
+            raise UserError(f"{where}: kinds {self.kinds} must be a non-empty subset of {tuple(KIND_INPUTS)}")
+        for kind in self.kinds:
+            if not self.inputs <= KIND_INPUTS[kind]:
+                raise UserError(f"{where}: inputs {sorted(self.inputs)} are not all available on {kind} sets; "
+                                f"choose from {sorted(KIND_INPUTS[kind])}")  # fmt: skip
+        if not self.version or not isinstance(self.version, str):
+            raise UserError(f"{where}: version must be a non-empty string, got {self.version!r}")
+        for kind, pos in self.rank.items():
+            if kind not in self.kinds or isinstance(pos, bool) or not isinstance(pos, int) or pos < 0:
+                raise UserError(f"{where}: rank {dict(self.rank)} must map some of its kinds {self.kinds} "
+                                "to positions 0, 1, ...")  # fmt: skip
 
 
-def _info(name: str, higher_is_better: bool, description: str, version: str = "1") -> MetricInfo:
-    return MetricInfo(name=name, higher_is_better=higher_is_better, version=version, description=description)
+# Earlier name of the spec; stored code and scripts read ``.higher_is_better``, ``.version``, ``.description``.
+MetricInfo = MetricSpec
 
 
-METRICS: dict[str, MetricInfo] = {
-    m.name: m
-    for m in (
-        _info("fd", False, "Frechet distance between Gaussian fits of real and generated features."),
-        _info("is", True, "Inception score: exp of the mean KL between p(y|x) and p(y)."),
-        _info("kid", False, "Kernel inception distance: unbiased MMD^2 with a cubic polynomial kernel."),
-        _info("precision", True, "Fraction of generated samples inside the real k-NN manifold."),
-        _info("recall", True, "Fraction of real samples inside the generated k-NN manifold."),
-        _info("density", True, "Mean count of real k-NN balls containing a generated sample, divided by k."),
-        _info("coverage", True, "Fraction of real k-NN balls that contain at least one generated sample."),
-        _info("modes_covered", True, "Number of modes hit by at least one (high-quality) sample."),
-        _info("hq_fraction", True, "Fraction of 2D samples within 3 sd of their nearest mode."),
-        _info("reverse_kl", False, "KL(p_gen || uniform) over modes of high-quality 2D samples."),
-        _info("mode_kl", False, "KL(p_gen || uniform) over predicted mode labels."),
-    )
-}
+class MetricRegistry(Registry[MetricSpec]):
+    """The metric registry, iterated in registration order: the order of the leaderboard's columns."""
+
+    def specs(self, kind: str | None = None) -> list[MetricSpec]:
+        """Registered specs in registration order, only those for ``kind`` when given."""
+        return [s for s in self._entries.values() if kind is None or kind in s.kinds]
 
 
-def metric_info(name: str) -> MetricInfo:
-    """Return the metadata of a metric.
+METRIC_REGISTRY: MetricRegistry = MetricRegistry("metric")
+
+
+def register_metric(spec: MetricSpec) -> MetricSpec:
+    """Register ``spec`` under its name (``ValueError`` if taken); unregister with
+    ``METRIC_REGISTRY.unregister(name)``."""
+    return METRIC_REGISTRY.register(spec.name, spec)
+
+
+class _MetricsView(Mapping):
+    """``METRICS``: a read-only ``{name: MetricSpec}`` view of the registry, in registration order."""
+
+    def __getitem__(self, name: str) -> MetricSpec:
+        return METRIC_REGISTRY.get(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([s.name for s in METRIC_REGISTRY.specs()])
+
+    def __len__(self) -> int:
+        return len(METRIC_REGISTRY)
+
+    def __contains__(self, name: object) -> bool:
+        return name in METRIC_REGISTRY
+
+
+METRICS: Mapping[str, MetricSpec] = _MetricsView()
+
+
+def metric_info(name: str) -> MetricSpec:
+    """Return the spec of a metric.
 
     Args:
-        name: a key of ``METRICS``.
+        name: a registered metric name.
 
     Returns:
-        The ``MetricInfo`` registered under ``name``.
+        The ``MetricSpec`` registered under ``name``.
 
     Raises:
         UnknownNameError: (a ``KeyError`` and ``ValueError``) for an unknown name; the message
             suggests the closest known names.
     """
-    try:
-        return METRICS[name]
-    except KeyError:
-        close = difflib.get_close_matches(str(name), list(METRICS), n=3, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise UnknownNameError(
-            f"Unknown metric {name!r}.{hint} Available: {', '.join(sorted(METRICS))}."
-        ) from None
+    return METRIC_REGISTRY.get(name)
+
+
+def metric_specs(kind: str, names=None) -> list[MetricSpec]:
+    """The specs for data kind ``kind`` in registration order, only those in ``names`` when given."""
+    return [s for s in METRIC_REGISTRY.specs(kind) if names is None or s.name in names]
+
+
+def metric_names(kind: str) -> tuple[str, ...]:
+    """The names of the metrics available on ``kind`` sets, in registration order."""
+    return tuple(s.name for s in metric_specs(kind))
+
+
+def ranking_keys() -> dict[str, tuple[str, ...]]:
+    """``{primary metric: ranking keys, most important first}``, one entry per data kind that ranks,
+    in registration order of the primary metrics (a row is ranked by the first primary it reports)."""
+    keys: dict[str, tuple[str, ...]] = {}
+    for kind in KIND_INPUTS:
+        ranked = sorted((s.rank[kind], s.name) for s in METRIC_REGISTRY.specs(kind) if kind in s.rank)
+        if ranked:
+            keys.setdefault(ranked[0][1], tuple(name for _, name in ranked))
+    order = list(METRICS)
+    return dict(sorted(keys.items(), key=lambda kv: order.index(kv[0])))
+
+
+def compute_metrics(specs: list[MetricSpec], ctx: MetricContext) -> dict:
+    """Compute ``specs`` on ``ctx``: each family's function once, metrics whose inputs are missing left out.
+
+    Returns:
+        The reported values: families in the order of their first spec, each family's metric names in
+        ``specs`` order followed by its extras.
+    """
+    families: dict[Callable, list[MetricSpec]] = {}
+    for s in specs:
+        if all(ctx.has(i) for i in s.inputs):
+            families.setdefault(s.compute, []).append(s)
+    out: dict = {}
+    for compute, members in families.items():
+        values = compute(ctx)
+        out.update({s.name: values[s.name] for s in members})
+        out.update({e: values[e] for s in members for e in s.extras})
+    return out
 
 
 def as_float64(x, name: str) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.linalg
 
 from ganbench.errors import UserError
-from ganbench.metrics.base import as_features, as_float64
+from ganbench.metrics.base import MetricContext, MetricSpec, as_features, as_float64, register_metric
 
 __all__ = ["GaussianStats", "feature_statistics", "frechet_distance_from_stats", "frechet_distance"]
 
@@ -186,3 +186,13 @@ def frechet_distance(real_feats, fake_feats) -> float:
             "use the same feature extractor."
         )
     return frechet_distance_from_stats(*feature_statistics(real), *feature_statistics(fake))
+
+
+def _fd_metric(ctx: MetricContext) -> dict:
+    real, fake = ctx.real_stats, ctx.fake_stats
+    return {"fd": frechet_distance_from_stats(real.mean, real.cov, fake.mean, fake.cov)}
+
+
+register_metric(MetricSpec(
+    name="fd", higher_is_better=False, compute=_fd_metric, kinds=("image",), inputs={"stats"}, rank={"image": 0},
+    description="Frechet distance between Gaussian fits of real and generated features."))  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ganbench.errors import UserError
-from ganbench.metrics.base import as_features
+from ganbench.metrics.base import MetricContext, MetricSpec, as_features, register_metric
 
 __all__ = ["inception_score"]
 
@@ -58,3 +58,13 @@ def inception_score(probs, splits: int = 10) -> tuple[float, float]:
         raise UserError(f"splits must be an integer in [1, {n}] (the number of samples), got {splits!r}; lower splits.")
     scores = [_chunk_score(p[i * n // splits : (i + 1) * n // splits]) for i in range(splits)]
     return float(np.mean(scores)), float(np.std(scores))
+
+
+def _is_metric(ctx: MetricContext) -> dict:
+    mean, std = inception_score(ctx.probs, splits=min(ctx.params.is_splits, len(ctx.probs)))
+    return {"is": mean, "is_std": std}
+
+
+register_metric(MetricSpec(
+    name="is", higher_is_better=True, compute=_is_metric, kinds=("image",), inputs={"probs"}, extras=("is_std",),
+    description="Inception score: exp of the mean KL between p(y|x) and p(y)."))  # fmt: skip

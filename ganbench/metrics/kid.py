@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ganbench.errors import UserError
-from ganbench.metrics.base import as_features
+from ganbench.metrics.base import MetricContext, MetricSpec, as_features, register_metric
 
 __all__ = ["kernel_inception_distance"]
 
@@ -100,3 +100,16 @@ def kernel_inception_distance(
         ys = y[rng.choice(y.shape[0], subset_size, replace=False)]
         mmds[i] = _mmd2_unbiased(xs, ys, degree, gamma, coef0)
     return float(mmds.mean()), float(mmds.std())
+
+
+def _kid_metric(ctx: MetricContext) -> dict:
+    p = ctx.params
+    mean, std = kernel_inception_distance(ctx.real_feats, ctx.fake_feats, subsets=p.kid_subsets,
+                                          subset_size=p.kid_subset_size, seed=p.eval_seed)  # fmt: skip
+    return {"kid": mean, "kid_std": std}
+
+
+register_metric(MetricSpec(
+    name="kid", higher_is_better=False, compute=_kid_metric, kinds=("image",), inputs={"features"},
+    extras=("kid_std",),
+    description="Kernel inception distance: unbiased MMD^2 with a cubic polynomial kernel."))  # fmt: skip

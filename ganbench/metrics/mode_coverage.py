@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ganbench.errors import UserError
-from ganbench.metrics.base import as_features, as_float64
+from ganbench.metrics.base import MetricContext, MetricSpec, as_features, as_float64, register_metric
 
 __all__ = ["mode_coverage_2d", "mode_histogram_metrics", "stacked_labels"]
 
@@ -162,3 +162,24 @@ def stacked_labels(channel_labels) -> np.ndarray:
     if d.min() < 0 or d.max() > 9:
         raise UserError(f"channel_labels must be digits in [0, 9], found range [{d.min()}, {d.max()}].")
     return d @ np.array([100, 10, 1], dtype=np.int64)
+
+
+def _mode_metrics(ctx: MetricContext) -> dict:
+    if ctx.points is not None:
+        return mode_coverage_2d(ctx.points, ctx.centers, ctx.sd, threshold_sd=ctx.params.threshold_sd)
+    return mode_histogram_metrics(ctx.mode_labels, ctx.num_modes)
+
+
+# One family on the "modes" input: 2D points against the mixture's centres, or image sets' predicted labels.
+# 2D sets rank by modes covered, ties broken by the high-quality fraction, then the reverse KL (reverse KL
+# alone would favour a model with a handful of well-spread high-quality samples).
+for _name, _better, _kinds, _rank, _description in (
+    ("modes_covered", True, ("points2d", "image"), {"points2d": 0},
+     "Number of modes hit by at least one (high-quality) sample."),
+    ("hq_fraction", True, ("points2d",), {"points2d": 1}, "Fraction of 2D samples within 3 sd of their nearest mode."),
+    ("reverse_kl", False, ("points2d",), {"points2d": 2},
+     "KL(p_gen || uniform) over modes of high-quality 2D samples."),
+    ("mode_kl", False, ("image",), {}, "KL(p_gen || uniform) over predicted mode labels."),
+):
+    register_metric(MetricSpec(name=_name, higher_is_better=_better, description=_description, compute=_mode_metrics,
+                               kinds=_kinds, inputs={"modes"}, extras=("mode_histogram",), rank=_rank))  # fmt: skip

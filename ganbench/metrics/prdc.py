@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ganbench.errors import UserError
-from ganbench.metrics.base import as_features
+from ganbench.metrics.base import MetricContext, MetricSpec, as_features, register_metric
 
 __all__ = ["prdc"]
 
@@ -101,3 +101,18 @@ def prdc(real, fake, k: int = 5) -> dict[str, float]:
         "density": float(balls_per_fake.mean() / k),
         "coverage": float(real_covered.mean()),
     }
+
+
+def _prdc_metrics(ctx: MetricContext) -> dict:
+    # Equal sizes, as the PRDC papers do.
+    return prdc(ctx.real_feats[: len(ctx.fake_feats)], ctx.fake_feats, k=ctx.params.prdc_k)
+
+
+for _name, _description in (
+    ("precision", "Fraction of generated samples inside the real k-NN manifold."),
+    ("recall", "Fraction of real samples inside the generated k-NN manifold."),
+    ("density", "Mean count of real k-NN balls containing a generated sample, divided by k."),
+    ("coverage", "Fraction of real k-NN balls that contain at least one generated sample."),
+):
+    register_metric(MetricSpec(name=_name, higher_is_better=True, description=_description, compute=_prdc_metrics,
+                               kinds=("image",), inputs={"features"}))  # fmt: skip

@@ -14,12 +14,9 @@ import pandas as pd
 
 from ganbench.runs.layout import iter_bench_files, iter_reference_scores, iter_runs, read_optional
 from ganbench.errors import UserError
-from ganbench.metrics import METRICS
+from ganbench.metrics import METRICS, ranking_keys
 
 REFERENCE_MODEL = "real-data"
-# Ranking keys, most important first. 2D sets rank by modes covered, ties broken by the high-quality
-# fraction (reverse KL alone would favour a model with a handful of well-spread high-quality samples).
-RANK_KEYS = {"fd": ("fd",), "modes_covered": ("modes_covered", "hq_fraction", "reverse_kl")}
 
 
 def collect_scores(runs_dir) -> pd.DataFrame:
@@ -82,9 +79,9 @@ def leaderboard(runs_dir) -> pd.DataFrame:
 
     One row per (dataset, fingerprint, model): ``n_seeds`` (scored runs), ``n_diverged``, ``n_failed``,
     and per metric ``<m>_mean``, ``<m>_std`` (ddof=1), ``<m>_ci95_low``, ``<m>_ci95_high`` (95% percentile
-    bootstrap of the mean over training seeds); ``rank`` within (dataset, fingerprint) by the primary
-    metric (``fd`` for images; for 2D ``modes_covered``, then ``hq_fraction``, then ``reverse_kl``),
-    honouring ``higher_is_better``; the real-data
+    bootstrap of the mean over training seeds); ``rank`` within (dataset, fingerprint) by the ranking keys
+    of the metric specs (``ranking_keys()``: ``fd`` for images; for 2D ``modes_covered``, then
+    ``hq_fraction``, then ``reverse_kl``), honouring ``higher_is_better``; the real-data
     reference row has model ``real-data`` and no rank; ``train_time_s_mean`` is the mean training time.
     """
     scores = collect_scores(runs_dir)
@@ -111,8 +108,9 @@ def leaderboard(runs_dir) -> pd.DataFrame:
             rows.append(row)
     board = pd.DataFrame(rows)
     board = _join_bench(board, runs_dir)
-    board["primary_metric"] = [_primary(board, i) for i in range(len(board))]
-    board["rank"] = _ranks(board)
+    rank_keys = ranking_keys()
+    board["primary_metric"] = [_primary(board, i, rank_keys) for i in range(len(board))]
+    board["rank"] = _ranks(board, rank_keys)
     lead = ["dataset", "model", "n_seeds", "n_diverged", "n_failed", "rank", "primary_metric", "fingerprint"]
     cols = lead + [c for c in board.columns if c not in lead]
     board = board[cols].sort_values(["dataset", "fingerprint", "rank", "model"], na_position="last")
@@ -137,22 +135,23 @@ def _join_bench(board: pd.DataFrame, runs_dir) -> pd.DataFrame:
                        on=["dataset", "model"])  # fmt: skip
 
 
-def _primary(board: pd.DataFrame, i: int) -> str | None:
+def _primary(board: pd.DataFrame, i: int, rank_keys: dict[str, tuple[str, ...]]) -> str | None:
+    """The first primary metric (in ``rank_keys`` order) that row ``i`` reports."""
     row = board.iloc[i]
-    for m in ("fd", "modes_covered"):
+    for m in rank_keys:
         if f"{m}_mean" in board.columns and not math.isnan(row[f"{m}_mean"]):
             return m
     return None
 
 
-def _ranks(board: pd.DataFrame) -> pd.Series:
+def _ranks(board: pd.DataFrame, rank_keys: dict[str, tuple[str, ...]]) -> pd.Series:
     ranks = pd.Series(np.nan, index=board.index)
     ranked = board[(board["model"] != REFERENCE_MODEL) & board["fingerprint"].notna()]
     for _, g in ranked.groupby(["dataset", "fingerprint"]):
         metric = g["primary_metric"].dropna()
         if metric.empty:
             continue
-        keys = [k for k in RANK_KEYS[metric.iloc[0]] if f"{k}_mean" in g.columns]
+        keys = [k for k in rank_keys[metric.iloc[0]] if f"{k}_mean" in g.columns]
         # Sort so that better is first on every key, then give tied rows the same (minimum) rank.
         signed = pd.DataFrame({k: g[f"{k}_mean"] * (-1 if METRICS[k].higher_is_better else 1) for k in keys})
         order = signed.sort_values(keys, na_position="last")

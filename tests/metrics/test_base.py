@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganbench.metrics import METRICS, MetricInfo, metric_info
+from ganbench.metrics import METRICS, MetricInfo, MetricSpec, metric_info, metric_names, ranking_keys, register_metric
 from ganbench.metrics.base import as_features
 
 EXPECTED_DIRECTION = {
@@ -57,3 +57,31 @@ def test_as_features_accepts_torch_and_numpy_and_rejects_bad_input():
         as_features(np.array([[np.nan, 1.0]]), "x")
     with pytest.raises(ValueError, match="at least 2 samples"):
         as_features(np.ones((1, 2)), "x", min_rows=2)
+
+
+def test_registration_order_is_the_column_order_and_protocol_order():
+    assert list(METRICS) == ["fd", "is", "kid", "precision", "recall", "density", "coverage", "modes_covered",
+                             "hq_fraction", "reverse_kl", "mode_kl"]  # fmt: skip
+    assert metric_names("image") == ("fd", "is", "kid", "precision", "recall", "density", "coverage",
+                                     "modes_covered", "mode_kl")  # fmt: skip
+    assert metric_names("points2d") == ("modes_covered", "hq_fraction", "reverse_kl")
+
+
+def test_ranking_keys_come_from_the_specs():
+    assert ranking_keys() == {"fd": ("fd",), "modes_covered": ("modes_covered", "hq_fraction", "reverse_kl")}
+    assert list(ranking_keys()) == ["fd", "modes_covered"]  # an image row reporting both ranks by fd
+
+
+def test_invalid_spec_is_rejected_naming_the_field():
+    def compute(ctx):
+        return {}
+
+    with pytest.raises(ValueError, match="inputs \\['features'\\] are not all available on points2d"):
+        MetricSpec(name="x", higher_is_better=True, description="x", compute=compute, kinds=("points2d",),
+                   inputs={"features"})  # fmt: skip
+    with pytest.raises(ValueError, match="kinds \\('video',\\)"):
+        MetricSpec(name="x", higher_is_better=True, description="x", compute=compute, kinds=("video",))
+    with pytest.raises(ValueError, match="rank"):
+        MetricSpec(name="x", higher_is_better=True, description="x", compute=compute, rank={"points2d": 0})
+    with pytest.raises(ValueError, match="already registered"):
+        register_metric(METRICS["fd"])
