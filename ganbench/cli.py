@@ -34,6 +34,25 @@ def _positive_int(text: str) -> int:
     return v
 
 
+class _RegistryChoices:
+    """argparse ``choices`` read from ``ganbench.evaluation.extractors.EXTRACTORS`` when first needed.
+
+    The registry's module imports torch; reading it lazily keeps ``ganbench --help`` and the commands
+    that do not score anything as quick to start as the rest of this module's lazy imports.
+    """
+
+    def _names(self) -> list[str]:
+        from ganbench.evaluation.extractors import EXTRACTORS
+
+        return EXTRACTORS.names()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __iter__(self):
+        return iter(self._names())
+
+
 def _add_list(sub) -> None:
     p = sub.add_parser("list", help="list registered datasets or models")
     p.add_argument("what", choices=["datasets", "models", "baselines"])
@@ -203,7 +222,7 @@ def _add_eval(sub) -> None:
     p.add_argument("--metrics", type=_str_list, help="metrics to report (default: all for the dataset)")
     p.add_argument("--n", type=_positive_int, help="number of generated samples to score")
     p.add_argument("--eval-seed", type=int, default=0)
-    p.add_argument("--extractor", choices=["classifier", "inception", "points"], help="feature extractor")
+    p.add_argument("--extractor", choices=_RegistryChoices(), help="feature extractor")
     p.add_argument("--inception-weights", help="path of the Inception-v3 weights file (torch-fidelity's)")
     p.add_argument("--offline", action="store_true", help="never download anything")
     p.add_argument("--device", default="auto")

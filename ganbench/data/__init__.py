@@ -6,6 +6,7 @@ images.
 
 from __future__ import annotations
 
+from ganbench.caches import BoundedCache
 from ganbench.data import embedded, folder, real  # noqa: F401  (registers the built-in datasets)
 from ganbench.data.base import DATASETS, Dataset, DatasetInfo, register_dataset
 from ganbench.errors import UserError
@@ -21,7 +22,9 @@ __all__ = [
 ]
 
 
-_CACHE: dict[tuple, Dataset] = {}
+# A suite scores up to four datasets, and a stacked set loads its base too: eight keeps every dataset of
+# a suite run loaded, while a process walking many folders or real sets does not hold them all.
+_CACHE: BoundedCache[Dataset] = BoundedCache("datasets", maxsize=8)
 
 
 def get_dataset_info(name: str) -> DatasetInfo:
@@ -42,17 +45,17 @@ def load_dataset(name: str, data_root: str | None = None, download: bool = False
         data_root: where real datasets' files live (torchvision layout).
         download: allow torchvision to download missing files.
     """
-    key = (name, data_root, download)
-    if key not in _CACHE:
-        if name.startswith("folder:"):
-                _CACHE[key] = folder.load_folder(name[len("folder:"):])
-        else:
-            try:
-                spec = DATASETS.get(name)
-            except KeyError as e:
-                raise UserError(str(e)) from None
-            _CACHE[key] = spec.load(data_root=data_root, download=download)
-    return _CACHE[key]
+    return _CACHE.get_or_compute((name, data_root, download), lambda: _load(name, data_root, download))
+
+
+def _load(name: str, data_root: str | None, download: bool) -> Dataset:
+    if name.startswith("folder:"):
+        return folder.load_folder(name[len("folder:"):])
+    try:
+        spec = DATASETS.get(name)
+    except KeyError as e:
+        raise UserError(str(e)) from None
+    return spec.load(data_root=data_root, download=download)
 
 
 def list_datasets() -> list[DatasetInfo]:

@@ -5,30 +5,27 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ganbench.caches import BoundedCache
 from ganbench.data import Dataset
-from ganbench.evaluation.extractors import InceptionEvaluator, get_classifier
+from ganbench.evaluation.extractors import ExtractorOptions, build_extractor
 from ganbench.evaluation.protocol import EvalProtocol
 from ganbench.metrics import GaussianStats
 
+# (dataset, extractor, weights, n_real, eval_seed, split) -> (statistics, features). A suite run scores
+# each dataset against its train split (models) and test split (the reference row), four datasets at most:
+# sixteen keeps them all. An entry is up to n_real x feature_dim float64 (10,000 x 2,048: 160 MB for
+# Inception), so the bound matters in long processes.
+_REAL_FEATURES: BoundedCache[tuple[GaussianStats, np.ndarray]] = BoundedCache("real features", maxsize=16)
+
 
 class ProtocolExtractor:
-    """Loads the protocol's extractor once and memoises the real reference features."""
-
-    _memo: dict = {}
+    """Loads the protocol's extractor (from ``EXTRACTORS``) once and memoises the real reference features."""
 
     def __init__(self, dataset: Dataset, protocol: EvalProtocol, device: str = "cpu",
                  inception_weights: str | None = None, offline: bool = False) -> None:  # fmt: skip
         self.dataset, self.protocol = dataset, protocol
-        if protocol.extractor == "points":
-            self.model = None
-        elif protocol.extractor == "classifier":
-            from ganbench.evaluation.extractors import get_classifier
-
-            self.model = get_classifier(dataset, device=device)
-        else:
-            from ganbench.evaluation.extractors import InceptionEvaluator
-
-            self.model = InceptionEvaluator(weights_path=inception_weights, offline=offline, device=device)
+        options = ExtractorOptions(inception_weights=inception_weights, offline=offline)
+        self.model = build_extractor(protocol.extractor, dataset, device, options)
 
     def info(self) -> dict | None:
         return None if self.model is None else self.model.info()
@@ -42,9 +39,10 @@ class ProtocolExtractor:
         p = protocol or self.protocol
         key = (p.dataset, p.extractor, (self.info() or {}).get("weights_sha256"), p.n_real, p.eval_seed,
                p.reference_split)  # fmt: skip
-        if key not in self._memo:
-            split = self.dataset.train if p.reference_split == "train" else self.dataset.test
-            idx = torch.randperm(len(split), generator=torch.Generator().manual_seed(p.eval_seed))[: p.n_real]
-            feats, _ = self.features_and_probs(split[idx])
-            self._memo[key] = (GaussianStats().update(feats), feats)
-        return self._memo[key]
+        return _REAL_FEATURES.get_or_compute(key, lambda: self._compute_real(p))
+
+    def _compute_real(self, p: EvalProtocol) -> tuple[GaussianStats, np.ndarray]:
+        split = self.dataset.train if p.reference_split == "train" else self.dataset.test
+        idx = torch.randperm(len(split), generator=torch.Generator().manual_seed(p.eval_seed))[: p.n_real]
+        feats, _ = self.features_and_probs(split[idx])
+        return GaussianStats().update(feats), feats

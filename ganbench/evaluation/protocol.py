@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ganbench.data import Dataset
 from ganbench.environment import package_versions
 from ganbench.errors import UserError
+from ganbench.evaluation.extractors import resolve_extractor
 from ganbench.metrics import METRICS, metric_names
 
 # The built-in 2D metrics (the training tracker reports them); protocols read the registry itself.
@@ -31,7 +32,8 @@ class EvalProtocol:
 
     Attributes:
         dataset: dataset name.
-        extractor: ``points`` (2D sets), ``classifier`` (ganbench's offline evaluator) or ``inception``.
+        extractor: a name in ``EXTRACTORS``: ``points`` (2D sets), ``classifier`` (ganbench's offline
+            evaluator) or ``inception``.
         metrics: metric names to report.
         n_fake: generated samples for feature metrics (and 2D mode metrics).
         n_real: real reference samples (from ``reference_split``) for the Gaussian statistics and KID.
@@ -60,16 +62,11 @@ def default_protocol(dataset: Dataset, extractor: str | None = None, n: int | No
     """The standard protocol for ``dataset``; ``n`` overrides the generated-sample count."""
     info = dataset.info
     allowed = metric_names(info.kind)
+    extractor = resolve_extractor(dataset, extractor)  # the kind's default, or the name checked against it
     if info.kind == "points2d":
-        if extractor not in (None, "points"):
-            raise UserError(f"--extractor {extractor}: 2D sets are scored on the points themselves; omit it")
-        extractor = "points"
         n_fake = n or POINTS_N
         n_real, n_modes = len(dataset.test), n_fake
     else:
-        extractor = extractor or "classifier"
-        if extractor not in ("classifier", "inception"):
-            raise UserError(f"--extractor must be classifier or inception; got {extractor!r}")
         # The real-data reference row scores the test split, so default to its size: the floor then
         # holds at the same n as the models' scores.
         n_fake = n or min(len(dataset.test), MAX_FEATURE_N)

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganbench.caches import BoundedCache
 from ganbench.data import Dataset, load_dataset
 from ganbench.errors import UserError
 from ganbench.evaluation.features import ProtocolExtractor
@@ -45,7 +46,9 @@ __all__ = ["CollapseWarning", "ModeTracker", "collapse_events", "coverage_series
 
 # -- metrics during training -------------------------------------------------------------------
 
-_TRACK_EXTRACTORS: dict = {}
+# One classifier-backed extractor per tracked labelled dataset (a training process tracks one, a
+# notebook a few): eight keeps every one a session uses without holding each for good.
+_TRACK_EXTRACTORS: BoundedCache[ProtocolExtractor] = BoundedCache("training-tracker extractors", maxsize=8)
 
 
 def training_tracker(model, dataset: Dataset, step: int, n: int | None = None, eval_seed: int = 0) -> dict:
@@ -62,12 +65,9 @@ def training_tracker(model, dataset: Dataset, step: int, n: int | None = None, e
     if dataset.train_labels is None:
         return {}
     samples = samples.clamp(-1, 1)
-    key = info.name
-    if key not in _TRACK_EXTRACTORS:
-        proto = EvalProtocol(info.name, "classifier", ("fd", "modes_covered", "mode_kl"), n, min(len(dataset.train),
-                             MAX_FEATURE_N), n, eval_seed)  # fmt: skip
-        _TRACK_EXTRACTORS[key] = ProtocolExtractor(dataset, proto)
-    ext = _TRACK_EXTRACTORS[key]
+    proto = EvalProtocol(info.name, "classifier", ("fd", "modes_covered", "mode_kl"), n, min(len(dataset.train),
+                         MAX_FEATURE_N), n, eval_seed)  # fmt: skip
+    ext = _TRACK_EXTRACTORS.get_or_compute(info.name, lambda: ProtocolExtractor(dataset, proto))
     out = image_metrics(samples, ext, None, dataclasses.replace(ext.protocol, n_fake=n, n_modes=n))
     out.pop("mode_histogram", None)
     return out

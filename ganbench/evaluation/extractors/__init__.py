@@ -3,9 +3,22 @@
 - ``ClassifierEvaluator`` (``get_classifier``): a small CNN ganbench trains on a labelled dataset
   (offline, cached); for stacked sets it classifies each channel.
 - ``InceptionEvaluator``: torch-fidelity's TF-compatible Inception-v3 (needs its weights file).
+- ``points``: no network, 2D point sets are their own features.
+
+Each module registers its ``ExtractorSpec`` in ``EXTRACTORS`` (the names ``--extractor`` accepts); importing
+them here fills the registry.
 """
 
-from ganbench.evaluation.extractors.base import Evaluator
+from ganbench.evaluation.extractors import points  # noqa: F401  (registers the "points" extractor)
+from ganbench.evaluation.extractors.base import (
+    EXTRACTORS,
+    Evaluator,
+    ExtractorOptions,
+    ExtractorSpec,
+    build_extractor,
+    register_extractor,
+    resolve_extractor,
+)
 from ganbench.evaluation.extractors.classifier import ClassifierEvaluator, ClassifierNet, get_classifier
 from ganbench.evaluation.extractors.inception import (
     WEIGHTS_FILENAME,
@@ -17,7 +30,13 @@ from ganbench.evaluation.extractors.inception import (
 )
 
 __all__ = [
+    "EXTRACTORS",
     "Evaluator",
+    "ExtractorOptions",
+    "ExtractorSpec",
+    "build_extractor",
+    "register_extractor",
+    "resolve_extractor",
     "ClassifierEvaluator",
     "ClassifierNet",
     "get_classifier",

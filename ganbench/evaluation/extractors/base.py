@@ -5,18 +5,36 @@ distance, KID, PRDC) and class probabilities (for the Inception score and mode c
 in eval mode under ``torch.no_grad`` and is deterministic: the same input gives the same output.
 Subclasses implement ``_forward`` on one batch; batching, input checks and conversion to float64
 numpy live here once.
+
+``EXTRACTORS`` is the registry of the names ``--extractor`` accepts: each ``ExtractorSpec`` says which
+data kinds it applies to, whether it needs labels, and how to build its evaluator. Adding one is one
+module that defines the evaluator and registers its spec, plus its import in ``extractors/__init__``.
 """
 
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass, field
+from typing import Callable, Optional
 
 import numpy as np
 import torch
 
+from ganbench.data import Dataset
 from ganbench.errors import UserError
+from ganbench.registry import Registry
 
-__all__ = ["Evaluator", "DEFAULT_BATCH_SIZE"]
+__all__ = [
+    "Evaluator",
+    "DEFAULT_BATCH_SIZE",
+    "EXTRACTORS",
+    "ExtractorOptions",
+    "ExtractorSpec",
+    "build_extractor",
+    "register_extractor",
+    "resolve_extractor",
+    "unlabelled_message",
+]
 
 DEFAULT_BATCH_SIZE = 512
 
@@ -124,3 +142,100 @@ class Evaluator(abc.ABC):
                 f"got shape {tuple(x.shape)}; pass a batch of images of the evaluated dataset."
             )
         return x.detach()
+
+
+# --- the registry of extractors ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExtractorOptions:
+    """What the user chose about extractors beyond the name (``--inception-weights``, ``--offline``)."""
+
+    inception_weights: str | None = None
+    offline: bool = False
+
+
+@dataclass(frozen=True)
+class ExtractorSpec:
+    """One name ``--extractor`` accepts.
+
+    Attributes:
+        name: the ``--extractor`` value, also ``EvalProtocol.extractor``.
+        kinds: dataset kinds (``DatasetInfo.kind``) it applies to.
+        needs_labels: it only works on labelled datasets.
+        factory: ``(dataset, device, options) -> Evaluator``, or ``None`` when the samples are their own
+            features (2D points).
+        description: one line for ``--help``; when it is the only extractor of a kind, the error for
+            another name quotes it.
+        default_for: kinds whose default extractor this is.
+    """
+
+    name: str
+    kinds: tuple[str, ...]
+    needs_labels: bool
+    factory: Callable[[Dataset, str, ExtractorOptions], Optional[Evaluator]]
+    description: str
+    default_for: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not set(self.default_for) <= set(self.kinds):
+            raise ValueError(f"extractor {self.name!r}: default_for {self.default_for} not within kinds {self.kinds}")
+
+
+EXTRACTORS: Registry[ExtractorSpec] = Registry("extractor")
+
+
+def register_extractor(spec: ExtractorSpec) -> ExtractorSpec:
+    """Add ``spec`` to ``EXTRACTORS``; a kind has at most one default extractor."""
+    for kind in spec.default_for:
+        taken = [n for n in EXTRACTORS if kind in EXTRACTORS.get(n).default_for]
+        if taken:
+            raise ValueError(f"extractor {spec.name!r}: {taken[0]!r} is already the default for {kind!r} data")
+    return EXTRACTORS.register(spec.name, spec)
+
+
+def _applicable(kind: str) -> list[ExtractorSpec]:
+    return [s for s in map(EXTRACTORS.get, EXTRACTORS) if kind in s.kinds]
+
+
+def resolve_extractor(dataset: Dataset, name: str | None) -> str:
+    """The extractor name for ``dataset``: ``name`` checked against its kind, or the kind's default.
+
+    Raises:
+        UserError: ``name`` is unknown or does not apply to the dataset's kind, or the kind has no default.
+    """
+    kind = dataset.info.kind
+    specs = _applicable(kind)
+    if name is None:
+        default = [s.name for s in specs if kind in s.default_for]
+        if not default:
+            raise UserError(f"dataset {dataset.info.name!r}: no default extractor for {kind} data; pass --extractor")
+        return default[0]
+    if name in (s.name for s in specs):
+        return name
+    if len(specs) == 1:
+        raise UserError(f"--extractor {name}: {specs[0].description}; omit it")
+    raise UserError(f"--extractor must be {' or '.join(s.name for s in specs)}; got {name!r}")
+
+
+def unlabelled_message(dataset: Dataset, name: str) -> str:
+    """The error for extractor ``name`` on a dataset without labels, naming the extractors that work."""
+    others = [s.name for s in _applicable(dataset.info.kind) if not s.needs_labels]
+    fix = " or ".join(f"--extractor {n}" for n in others) if others else "a labelled dataset"
+    return f"dataset {dataset.name!r}: no {name} evaluator exists for unlabelled data; use {fix}"
+
+
+def build_extractor(name: str, dataset: Dataset, device: str = "cpu",
+                    options: ExtractorOptions = ExtractorOptions()) -> Evaluator | None:  # fmt: skip
+    """The evaluator registered under ``name`` for ``dataset`` (``None`` for 2D points).
+
+    Raises:
+        UserError: the name is unknown, or it needs labels and the dataset has none.
+    """
+    try:
+        spec = EXTRACTORS.get(name)
+    except KeyError as e:
+        raise UserError(str(e)) from None
+    if spec.needs_labels and (dataset.train_labels is None or dataset.test_labels is None):
+        raise UserError(unlabelled_message(dataset, name))
+    return spec.factory(dataset, device, options)

@@ -32,9 +32,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ganbench.caches import BoundedCache
 from ganbench.data.base import Dataset
 from ganbench.errors import UserError
-from ganbench.evaluation.extractors.base import Evaluator
+from ganbench.evaluation.extractors.base import (
+    Evaluator,
+    ExtractorOptions,
+    ExtractorSpec,
+    register_extractor,
+    unlabelled_message,
+)
 from ganbench.runs.files import atomic_write_bytes
 
 __all__ = [
@@ -45,7 +52,6 @@ __all__ = [
     "cache_key",
     "default_cache_dir",
     "state_dict_sha256",
-    "clear_memo",
 ]
 
 # Bump whenever training or architecture changes in a way the recipe dict does not capture.
@@ -55,8 +61,9 @@ TRAIN_SEED = 0
 _SMALL_PLAN_MAX_SIDE = 16
 _FILE_FORMAT = "ganbench-classifier"
 
-# In-process memo: (cache file, device, stacked-test digest) -> evaluator.
-_MEMO: dict[tuple, "ClassifierEvaluator"] = {}
+# In-process memo: (cache file, device, dataset, stacked-test digest) -> evaluator. A suite run uses one
+# classifier per labelled dataset (two to four); eight keeps them all, each a few MB of weights.
+_MEMO: BoundedCache[ClassifierEvaluator] = BoundedCache("classifier evaluators", maxsize=8)
 
 
 def default_cache_dir() -> Path:
@@ -314,10 +321,7 @@ def _check_supported(dataset: Dataset) -> None:
             "the points are their own features, use the 2D mode-coverage metrics"
         )
     if dataset.train_labels is None or dataset.test_labels is None:
-        raise UserError(
-            f"dataset {dataset.name!r}: no classifier evaluator exists for unlabelled data; "
-            "use the Inception evaluator (--evaluator inception)"
-        )
+        raise UserError(unlabelled_message(dataset, "classifier"))
 
 
 def _base_of(dataset: Dataset, data_root: str | None) -> Dataset:
@@ -392,18 +396,21 @@ def get_classifier(dataset: Dataset, cache_dir: str | os.PathLike | None = None,
     path = cache_dir.expanduser().resolve() / f"{safe_name}-{key[:16]}.pt"
     stacked = base is not dataset
     memo_key = (str(path), str(device), dataset.name, _stacked_digest(dataset) if stacked else None)
-    if memo_key in _MEMO:
-        return _MEMO[memo_key]
+    return _MEMO.get_or_compute(memo_key, lambda: _load_or_train(dataset, base, recipe, key, path, device))
+
+
+def _load_or_train(dataset: Dataset, base: Dataset, recipe: dict, key: str, path: Path,
+                   device: torch.device) -> ClassifierEvaluator:  # fmt: skip
     loaded = _load_cached(path, key, recipe)
     if loaded is not None:
         net, meta, sha = loaded
         cache_file = path
     else:
         net, meta, sha, cache_file = _train_and_save(base, recipe, key, path, device)
+    stacked = base is not dataset
     ev = ClassifierEvaluator(net, meta, sha, dataset.name, stacked, device, cache_file)
     if stacked:
         ev.stacked_test_accuracy = float((ev.predict(dataset.test) == dataset.test_labels.numpy()).mean())
-    _MEMO[memo_key] = ev
     return ev
 
 
@@ -414,6 +421,17 @@ def _stacked_digest(dataset: Dataset) -> str:
     return h.hexdigest()
 
 
-def clear_memo() -> None:
-    """Forget evaluators kept in this process (the disk cache stays)."""
-    _MEMO.clear()
+def _from_spec(dataset: Dataset, device: str, options: ExtractorOptions) -> ClassifierEvaluator:
+    return get_classifier(dataset, device=device)
+
+
+register_extractor(
+    ExtractorSpec(
+        name="classifier",
+        kinds=("image",),
+        needs_labels=True,
+        factory=_from_spec,
+        description="a small CNN ganbench trains on the labelled dataset itself (offline, cached)",
+        default_for=("image",),
+    )
+)

@@ -25,8 +25,9 @@ from pathlib import Path
 
 import torch
 
+from ganbench.data import Dataset
 from ganbench.errors import UserError
-from ganbench.evaluation.extractors.base import Evaluator
+from ganbench.evaluation.extractors.base import Evaluator, ExtractorOptions, ExtractorSpec, register_extractor
 
 __all__ = [
     "InceptionEvaluator",
@@ -248,3 +249,18 @@ class InceptionEvaluator(Evaluator):
         feats, logits = self.extractor(to_uint8(x))
         # torch-fidelity's Inception score takes softmax(logits_unbiased) in float64.
         return feats, logits.double().softmax(1)
+
+
+def _from_spec(dataset: Dataset, device: str, options: ExtractorOptions) -> InceptionEvaluator:
+    return InceptionEvaluator(weights_path=options.inception_weights, offline=options.offline, device=device)
+
+
+register_extractor(
+    ExtractorSpec(
+        name="inception",
+        kinds=("image",),
+        needs_labels=False,
+        factory=_from_spec,
+        description="torch-fidelity's TF-compatible Inception-v3 (needs its weights file)",
+    )
+)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from ganbench.caches import clear_caches
 from ganbench.data import load_dataset
 from ganbench.errors import UserError
 from ganbench.evaluation.extractors import ClassifierNet, get_classifier
@@ -23,7 +24,7 @@ from ganbench.evaluation.extractors import classifier as clf
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Train the digits classifier once, recording the RNG state around it and the time taken."""
-    clf.clear_memo()
+    clear_caches()
     cache_dir = tmp_path_factory.mktemp("evaluators")
     digits = load_dataset("digits")
     torch.manual_seed(123)
@@ -33,7 +34,7 @@ def trained(tmp_path_factory):
     seconds = time.perf_counter() - start
     rng_unchanged = torch.equal(before, torch.get_rng_state())
     yield SimpleNamespace(ev=ev, digits=digits, cache_dir=cache_dir, seconds=seconds, rng_unchanged=rng_unchanged)
-    clf.clear_memo()
+    clear_caches()
 
 
 def test_held_out_accuracy_recorded_and_recomputed(trained):
@@ -78,7 +79,7 @@ def test_info_names_weights_and_recipe(trained):
 def test_second_call_loads_from_disk_without_training(trained, monkeypatch):
     ev, path = trained.ev, trained.ev.cache_file
     mtime = path.stat().st_mtime_ns
-    clf.clear_memo()  # force the disk path, not the in-process memo
+    clear_caches()  # force the disk path, not the in-process memo
 
     def no_training(*args, **kwargs):
         raise AssertionError("retrained although the cache file is valid")
@@ -119,7 +120,7 @@ def test_corrupt_cache_file_is_retrained_over(trained, tmp_path, monkeypatch):
         return clf._build(recipe), 0.25
 
     monkeypatch.setattr(clf, "_train", fake_train)
-    clf.clear_memo()
+    clear_caches()
     with pytest.warns(RuntimeWarning, match="unreadable"):
         ev = get_classifier(trained.digits, cache_dir=tmp_path)
     assert len(calls) == 1 and ev.cache_file == target.resolve() and ev.test_accuracy == 0.25
@@ -146,7 +147,7 @@ def test_cache_file_from_another_key_is_retrained_over(trained, tmp_path, monkey
     shutil.copy(trained.ev.cache_file, tmp_path / f"digits-{key[:16]}.pt")
     calls = []
     monkeypatch.setattr(clf, "_train", lambda *a: calls.append(1) or (ClassifierNet(1, 10), 0.5))
-    clf.clear_memo()
+    clear_caches()
     with pytest.warns(RuntimeWarning, match="unreadable"):
         get_classifier(other, cache_dir=tmp_path)
     assert calls == [1]
@@ -186,7 +187,7 @@ def test_points_and_unlabelled_datasets_are_refused():
     with pytest.raises(UserError, match="2D point"):
         get_classifier(load_dataset("ring8"))
     unlabelled = dataclasses.replace(load_dataset("digits"), train_labels=None, test_labels=None)
-    with pytest.raises(UserError, match="unlabelled"):
+    with pytest.raises(UserError, match=r"no classifier evaluator exists for unlabelled data; use --extractor inception$"):
         get_classifier(unlabelled)
 
 
