@@ -24,10 +24,24 @@ def test_list_datasets_json(capsys):
     assert rows["digits"]["source"] == "embedded" and rows["cifar10"]["source"] == "torchvision"
 
 
-def test_list_models_json(capsys):
-    code, out, _ = run_cli(capsys, "list", "models", "--json")
-    names = {r["name"] for r in json.loads(out)}
-    assert code == 0 and names == {"gan", "wgan-gp", "lsgan", "hinge-sn", "pacgan", "vae", "ae"}
+def test_list_models_json_lists_every_registered_model_including_one_just_registered(capsys):
+    from ganbench.models import MODELS, ModelRecipe, register_recipe
+
+    class Tiny:
+        def __init__(self, info, width: int = 3):
+            pass
+
+    register_recipe(ModelRecipe("test-listed", "ae", Tiny, defaults={"points2d": {"width": 5}}, description="listed"))
+    try:
+        code, out, _ = run_cli(capsys, "list", "models", "--json")
+        names = sorted(MODELS.names())
+    finally:
+        MODELS.unregister("test-listed")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert code == 0 and sorted(rows) == names
+    assert rows["test-listed"] == {"name": "test-listed", "family": "ae", "description": "listed",
+                                   "parameters": ["width"], "defaults": {"points2d": {"width": 5}}}  # fmt: skip
+    assert rows["gan"]["family"] == "gan" and rows["vae"]["family"] == "vae"
 
 
 @pytest.mark.parametrize(

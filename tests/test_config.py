@@ -8,7 +8,7 @@ from ganbench.models import MODELS
 
 def test_every_committed_baseline_loads_and_names_registered_things():
     baselines = list_baselines()
-    assert len(baselines) >= 28
+    assert baselines
     for b in baselines:
         assert b.model in MODELS and b.dataset in DATASETS
 

@@ -1,5 +1,6 @@
 """The leaderboard's aggregation checked against numbers computed here by hand from the scores."""
 
+import itertools
 import math
 
 import numpy as np
@@ -55,20 +56,33 @@ def test_seed_statistics_ranks_and_counts(runs):
         assert col in board.columns
 
 
-def test_bootstrap_ci_matches_scipy_percentile_definition():
-    vals = np.array([10.0, 12.0, 14.0, 11.0])
-    lo, hi = bootstrap_ci(vals, seed=0)
-    rng = np.random.default_rng(0)
-    from scipy.stats import bootstrap
+def _exact_percentile_ci(values, confidence):
+    """The percentile interval of the exact bootstrap distribution of the mean, by enumerating every
+    one of the n**n equally likely resamples: the smallest mean whose CDF reaches each tail level."""
+    means = np.sort([np.mean(r) for r in itertools.product(values, repeat=len(values))])
+    cdf = np.arange(1, len(means) + 1) / len(means)
+    tail = (1 - confidence) / 2
+    return means[np.argmax(cdf >= tail)], means[np.argmax(cdf >= 1 - tail)]
 
-    ref = bootstrap((vals,), np.mean, n_resamples=2000, method="percentile", random_state=rng).confidence_interval
-    assert (lo, hi) == (ref.low, ref.high)
-    assert vals.min() <= lo <= vals.mean() <= hi <= vals.max()
-    assert all(math.isnan(v) for v in bootstrap_ci(np.array([3.0])))
-    # Exact reference: resampled means of two values are a, (a+b)/2, b with probabilities 1/4, 1/2, 1/4,
-    # so the 2.5% and 97.5% percentiles are a and b whatever the seed.
+
+def test_bootstrap_ci_is_the_percentile_interval_of_the_resampled_means():
+    # [0, 0, 0, 1]: the mean of a resample is (number of 1s drawn) / 4, Binomial(4, 1/4) / 4, so
+    # P(0) = 81/256, P(.25) = 108/256, P(.5) = 54/256, P(.75) = 12/256, P(1) = 1/256. The 95% interval
+    # is (0, 0.75): the top 2.5% tail ends inside the 0.75 atom, not at the maximum 1. The 80% interval
+    # is (0, 0.5). Every tail level is several Monte Carlo standard errors (2000 resamples) from an atom's
+    # edge, so the sampled interval equals the exact one whatever the seed.
+    vals = np.array([0.0, 0.0, 0.0, 1.0])
+    assert _exact_percentile_ci(vals, 0.95) == (0.0, 0.75)
+    assert _exact_percentile_ci(vals, 0.8) == (0.0, 0.5)
+    for seed in (0, 1, 7):
+        assert bootstrap_ci(vals, seed=seed) == (0.0, 0.75)
+        assert bootstrap_ci(vals, confidence=0.8, seed=seed) == (0.0, 0.5)
+    # Two values: resampled means a, (a+b)/2, b with probabilities 1/4, 1/2, 1/4, so (a, b) at 95%.
     for seed in (0, 7):
         assert bootstrap_ci(np.array([3.0, 5.0]), seed=seed) == (3.0, 5.0)
+    assert all(math.isnan(v) for v in bootstrap_ci(np.array([3.0])))
+    assert bootstrap_ci(np.array([2.0, 2.0, 2.0])) == (2.0, 2.0)
+    assert bootstrap_ci(np.array([3.0, np.nan, 5.0])) == (3.0, 5.0)  # non-finite values are left out
 
 
 def test_formats(runs):

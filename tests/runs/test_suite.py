@@ -18,12 +18,22 @@ def tiny(suite: Suite, steps=40) -> Suite:
     return Suite(suite.name, suite.description, tuple(jobs))
 
 
-def test_quick_suite_covers_every_model_on_the_four_embedded_sets_with_3_seeds():
+EMBEDDED = ["digits", "grid25", "ring8", "stacked-digits"]
+
+
+def test_quick_suite_runs_the_four_embedded_sets_with_3_seeds_and_deterministic_ids():
     s = load_suite("quick")
-    assert len(s.jobs) == 7 * 4 * 3  # quick.toml's 7 models, whatever else is registered
-    assert s.datasets() == ["digits", "grid25", "ring8", "stacked-digits"]
+    assert s.datasets() == EMBEDDED
+    assert {j.seed for j in s.jobs} == {0, 1, 2}
     ids = [j.id for j in s.jobs]
     assert len(set(ids)) == len(ids) and ids == [j.id for j in load_suite("quick").jobs]  # deterministic
+
+
+@pytest.mark.parametrize("model", MODELS.names())
+def test_quick_suite_has_every_reference_model_on_every_embedded_set_and_seed(model):
+    s = load_suite("quick")
+    have = sorted((j.config.dataset, j.seed) for j in s.jobs if j.config.model == model)
+    assert have == [(d, seed) for d in EMBEDDED for seed in (0, 1, 2)]
 
 
 def test_narrowing_and_errors():
