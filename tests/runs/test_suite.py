@@ -7,6 +7,7 @@ from ganbench.errors import UserError
 from ganbench.results.leaderboard import leaderboard
 from ganbench.models import MODELS, ModelRecipe, register_recipe
 from ganbench.models.base import GenerativeModel
+from ganbench.runs.options import RunOptions
 from ganbench.runs.suite import Job, Suite, load_suite, run_suite
 
 
@@ -50,11 +51,11 @@ def test_suite_file_with_a_misspelt_train_section_or_key_is_an_error(tmp_path):
 def test_rerun_skips_finished_jobs_and_leaderboard_has_seed_stats(tmp_path):
     suite = tiny(load_suite("quick", models=["gan", "vae"], datasets=["ring8"], seeds=[0, 1]))
     logs = []
-    recs = run_suite(suite, tmp_path, jobs=1, log=logs.append)
+    recs = run_suite(suite, RunOptions(tmp_path), jobs=1, log=logs.append)
     assert [r["status"] for r in recs] == ["complete"] * 4
     mtimes = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("checkpoint.pt")}
     logs2 = []
-    assert run_suite(suite, tmp_path, jobs=1, log=logs2.append) == []
+    assert run_suite(suite, RunOptions(tmp_path), jobs=1, log=logs2.append) == []
     assert "4 already done" in logs2[0]
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("checkpoint.pt")} == mtimes
     board = leaderboard(tmp_path)
@@ -78,7 +79,7 @@ def test_failed_job_is_recorded_and_the_suite_goes_on(tmp_path):
     try:
         good = tiny(load_suite("quick", models=["gan"], datasets=["ring8"], seeds=[0]))
         bad = Job(BaselineConfig("test-broken", "ring8", train=TrainConfig(steps=5)), 0)
-        recs = run_suite(Suite("t", "", (bad, *good.jobs)), tmp_path, jobs=1, log=lambda m: None)
+        recs = run_suite(Suite("t", "", (bad, *good.jobs)), RunOptions(tmp_path), jobs=1, log=lambda m: None)
     finally:
         MODELS.unregister("test-broken")
     assert [r["status"] for r in recs] == ["failed", "complete"]
@@ -91,8 +92,8 @@ def test_failed_job_is_recorded_and_the_suite_goes_on(tmp_path):
 
 def test_parallel_jobs_give_the_same_leaderboard_as_serial(tmp_path):
     suite = tiny(load_suite("quick", models=["gan", "lsgan"], datasets=["ring8"], seeds=[0]))
-    run_suite(suite, tmp_path / "serial", jobs=1, log=lambda m: None)
-    run_suite(suite, tmp_path / "parallel", jobs=2, log=lambda m: None)
+    run_suite(suite, RunOptions(tmp_path / "serial"), jobs=1, log=lambda m: None)
+    run_suite(suite, RunOptions(tmp_path / "parallel"), jobs=2, log=lambda m: None)
     a = leaderboard(tmp_path / "serial").drop(columns=["train_time_s_mean"])
     b = leaderboard(tmp_path / "parallel").drop(columns=["train_time_s_mean"])
     import pandas as pd
