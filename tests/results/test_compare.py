@@ -134,10 +134,8 @@ def _load_file_set(data_root=None, download=False) -> Dataset:
     path = Path(resolve_data_root(data_root)) / "ring8-file.npz"
     if not path.is_file():
         raise UserError(f"ring8-file: {path} not found; pass --data-root")
-    arrays = np.load(path)
-    centers = ring_centers(8, 1.0)
-    return Dataset(FILE_SET, torch.from_numpy(arrays["train"]), torch.from_numpy(arrays["test"]),
-                   torch.from_numpy(arrays["train_labels"]), torch.from_numpy(arrays["test_labels"]), centers, 0.01)  # fmt: skip
+    t = {k: torch.from_numpy(v) for k, v in np.load(path).items()}
+    return Dataset(FILE_SET, t["train"], t["test"], t["train_labels"], t["test_labels"], ring_centers(8, 1.0), 0.01)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from ganbench.models import MODELS, ModelRecipe, register_recipe
 from ganbench.models.base import GenerativeModel
 from ganbench.runs.options import RunOptions
 from ganbench.runs.suite import Job, Suite, load_suite, run_suite
+from ganbench.runs.worker import Task
 
 
 def tiny(suite: Suite, steps=40) -> Suite:
@@ -99,3 +100,17 @@ def test_parallel_jobs_give_the_same_leaderboard_as_serial(tmp_path):
     import pandas as pd
 
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_run_options_and_tasks_are_checked_where_they_are_built(tmp_path):
+    assert RunOptions(str(tmp_path)).out == tmp_path  # a folder given as text becomes a Path
+    with pytest.raises(UserError, match="^--device must be auto, cpu or cuda; got 'gpu'$"):
+        RunOptions(tmp_path, device="gpu")
+    with pytest.raises(UserError, match="^--eval-seed must be an integer; got '3'$"):
+        RunOptions(tmp_path, eval_seed="3")
+    job = load_suite("quick", models=["gan"], datasets=["ring8"], seeds=[0]).jobs[0]
+    assert Task("job", job, RunOptions(tmp_path)).label == job.id
+    with pytest.raises(TypeError, match="a reference task holds a str; got Job"):
+        Task("reference", job, RunOptions(tmp_path))
+    with pytest.raises(ValueError, match="Task.kind must be job or reference; got 'train'"):
+        Task("train", job, RunOptions(tmp_path))
