@@ -173,11 +173,13 @@ def _add_run(sub) -> None:
 def cmd_run(args) -> int:
     from ganbench.environment import resolve_device
     from ganbench.results.leaderboard import format_leaderboard, leaderboard
+    from ganbench.runs.options import RunOptions
     from ganbench.runs.suite import load_suite, run_suite
 
     resolve_device(args.device)
     suite = load_suite(args.suite, args.models, args.datasets, args.seeds)
-    out = args.out or f"runs/{suite.name}"
+    options = RunOptions(args.out or f"runs/{suite.name}", args.device, args.data_root, args.eval_seed)
+    out = options.out
     executor = None  # local: run_suite sizes the worker pool
     if args.ray_address and args.executor != "ray":
         raise UserError("--ray-address needs --executor ray")
@@ -187,8 +189,7 @@ def cmd_run(args) -> int:
         executor = make_executor(args.executor, args.jobs, ray_address=args.ray_address,
                                  slurm_partition=args.slurm_partition, slurm_time=args.slurm_time,
                                  slurm_gpus=args.slurm_gpus, slurm_cpus=args.slurm_cpus)  # fmt: skip
-    run_suite(suite, out, jobs=args.jobs, device=args.device, data_root=args.data_root, eval_seed=args.eval_seed,
-              log=lambda m: print(m, file=sys.stderr, flush=True), executor=executor)  # fmt: skip
+    run_suite(suite, options, jobs=args.jobs, log=lambda m: print(m, file=sys.stderr, flush=True), executor=executor)
     board = leaderboard(out)
     board = board[board["dataset"].isin(suite.datasets())]
     print(format_leaderboard(board, args.format))
@@ -280,6 +281,7 @@ def _add_compare(sub) -> None:
     p.add_argument("--jobs", type=_positive_int)
     p.add_argument("--device", default="auto")
     p.add_argument("--eval-seed", type=int, default=0)
+    p.add_argument("--data-root", help="folder holding real datasets' files")
     p.set_defaults(func=cmd_compare)
 
 
@@ -287,7 +289,7 @@ def cmd_compare(args) -> int:
     from ganbench.results.compare import compare
 
     res = compare(args.target, args.dataset, args.out, seeds=args.seeds, runs=args.runs, jobs=args.jobs,
-                  device=args.device, eval_seed=args.eval_seed, suite=args.suite,
+                  device=args.device, eval_seed=args.eval_seed, data_root=args.data_root, suite=args.suite,
                   log=lambda m: print(m, file=sys.stderr, flush=True))  # fmt: skip
     print(open(res["report"], encoding="utf-8").read())
     return 0

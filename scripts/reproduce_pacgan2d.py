@@ -19,6 +19,7 @@ from scipy import stats
 
 from ganbench.runs import files
 from ganbench.results.leaderboard import collect_scores
+from ganbench.runs.options import RunOptions
 from ganbench.runs.suite import load_suite, run_suite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +97,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     suite = load_suite(args.suite)
     out = Path(args.out or f"runs/{suite.name}")
-    run_suite(suite, out, jobs=args.jobs, log=lambda m: print(m, file=sys.stderr, flush=True))
+    run_suite(suite, RunOptions(out), jobs=args.jobs, log=lambda m: print(m, file=sys.stderr, flush=True))
     scores = collect_scores(out)
     scores = scores[scores.model.isin(ORDER) & scores.dataset.isin(["ring8", "grid25"])]
     runs = scores.drop_duplicates(["dataset", "model", "seed"])  # one row per run, scored or not

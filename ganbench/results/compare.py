@@ -20,6 +20,8 @@ from ganbench.runs import files
 from ganbench.runs.layout import RunDir
 from ganbench.errors import UserError
 from ganbench.metrics import METRICS
+from ganbench.runs.options import RunOptions
+from ganbench.runs.worker import Job, run_job
 
 MIN_SEEDS = 2
 
@@ -63,10 +65,9 @@ def _label(text: str) -> str:
     return "user-" + (re.sub(r"[^A-Za-z0-9_.+-]", "-", text).strip("-") or "model")
 
 
-def _train_user_model(target: Target, dataset: str, seeds, runs_out: Path, baseline_train, device) -> None:
+def _train_user_model(target: Target, dataset: str, seeds, baseline_train, options: RunOptions) -> None:
     from ganbench.config import BaselineConfig
     from ganbench.models import MODELS, ModelRecipe, register_recipe
-    from ganbench.runs.suite import Job, run_job
 
     recipe_name = f"{target.label}"
     temporary = recipe_name not in MODELS
@@ -74,7 +75,7 @@ def _train_user_model(target: Target, dataset: str, seeds, runs_out: Path, basel
         register_recipe(ModelRecipe(recipe_name, "plugin", target.obj, description="user model"))
     cfg = BaselineConfig(recipe_name, dataset, "user model under the baseline budget", {}, baseline_train)
     try:
-        records = [run_job(Job(cfg, s), runs_out, device=device) for s in seeds]
+        records = [run_job(Job(cfg, s), options) for s in seeds]
     finally:
         if temporary:  # the registry is process-wide: leave it as it was
             MODELS.unregister(recipe_name)
@@ -82,7 +83,7 @@ def _train_user_model(target: Target, dataset: str, seeds, runs_out: Path, basel
         raise UserError(f"the model failed on every seed: {records[0].get('error')}")
 
 
-def _score_fixed(target: Target, dataset_name: str, runs_out: Path, device: str, eval_seed: int) -> None:
+def _score_fixed(target: Target, dataset_name: str, options: RunOptions) -> None:
     """Score a sampler or samples file once, stored like a one-seed run."""
     from ganbench.data import load_dataset
     from ganbench.environment import resolve_device
@@ -91,15 +92,17 @@ def _score_fixed(target: Target, dataset_name: str, runs_out: Path, device: str,
     from ganbench.evaluation.protocol import default_protocol
     from ganbench.evaluation.scoring import save_score, score_model
 
-    dataset = load_dataset(dataset_name)
+    dataset = load_dataset(dataset_name, data_root=options.data_root)
     if target.kind == "samples":
-        result = evaluate_samples_file(target.path, dataset_name, eval_seed=eval_seed, device=device)
+        result = evaluate_samples_file(target.path, dataset_name, eval_seed=options.eval_seed, device=options.device,
+                                       data_root=options.data_root)  # fmt: skip
     else:
-        protocol = default_protocol(dataset, eval_seed=eval_seed)
-        result = score_model(target.obj, dataset, protocol, ProtocolExtractor(dataset, protocol, str(resolve_device(device))))
-    d = RunDir.of(runs_out, dataset_name, target.label, 0)
+        protocol = default_protocol(dataset, eval_seed=options.eval_seed)
+        extractor = ProtocolExtractor(dataset, protocol, str(resolve_device(options.device)))
+        result = score_model(target.obj, dataset, protocol, extractor)
+    d = RunDir.of(options.out, dataset_name, target.label, 0)
     files.atomic_write_json(d.config, {"dataset": dataset_name, "model": target.label, "name": target.label,
-                                       "seed": 0, "kind": target.kind})  # fmt: skip
+                                              "seed": 0, "kind": target.kind})  # fmt: skip
     files.atomic_write_json(d.result, {"status": "complete", "steps": None, "wall_time_s": None})
     d.scores.unlink(missing_ok=True)
     save_score(d.scores, result)
@@ -144,7 +147,8 @@ def _welch(a: np.ndarray, b: np.ndarray, higher_is_better: bool, stats) -> dict:
 
 
 def compare(spec: str, dataset: str, out: str | Path, seeds: list[int] | None = None, runs: str | Path | None = None,
-            jobs: int | None = None, device: str = "auto", eval_seed: int = 0, suite="quick", log=print) -> dict:  # fmt: skip
+            jobs: int | None = None, device: str = "auto", eval_seed: int = 0, data_root: str | None = None,
+            suite="quick", log=print) -> dict:  # fmt: skip
     """Run the comparison; returns paths of what it wrote.
 
     Args:
@@ -153,6 +157,7 @@ def compare(spec: str, dataset: str, out: str | Path, seeds: list[int] | None = 
         out: output folder (leaderboard.csv, significance.csv, README.md, the new model's runs).
         seeds: training seeds (default: the suite's).
         runs: the baselines' runs folder (default ``runs/<suite>``, shared with ``ganbench run``).
+        device, eval_seed, data_root: as for ``ganbench run``; the same for the baselines and the new model.
         suite: the suite whose baselines and budget apply (a name, a file, or a ``Suite``).
     """
     from ganbench.data import get_dataset_info
@@ -169,14 +174,16 @@ def compare(spec: str, dataset: str, out: str | Path, seeds: list[int] | None = 
         if not kept:
             raise UserError(f"--suite {suite.name}: no job on {dataset} with seeds {seeds}; check the suite")
         suite = dataclasses.replace(suite, jobs=kept)
-    runs = Path(runs or f"runs/{suite.name}")
-    run_suite(suite, runs, jobs=jobs, device=device, eval_seed=eval_seed, log=log)  # missing baselines first
+    baselines = RunOptions(runs or f"runs/{suite.name}", device, data_root, eval_seed)
+    runs = baselines.out
+    run_suite(suite, baselines, jobs=jobs, log=log)  # missing baselines first
     seeds = sorted({j.seed for j in suite.jobs})
-    new_runs = out / "runs"
+    new_model = dataclasses.replace(baselines, out=out / "runs")  # the new model's runs, same options
+    new_runs = new_model.out
     if target.kind == "factory":
-        _train_user_model(target, dataset, seeds, new_runs, suite.jobs[0].config.train, device)
+        _train_user_model(target, dataset, seeds, suite.jobs[0].config.train, new_model)
     else:
-        _score_fixed(target, dataset, new_runs, device, eval_seed)
+        _score_fixed(target, dataset, new_model)
     board = leaderboard([runs, new_runs])
     board = board[board["dataset"] == dataset].reset_index(drop=True)
     scores = collect_scores([runs, new_runs])

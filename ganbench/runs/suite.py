@@ -10,45 +10,34 @@ A suite file (TOML) names the baselines and seeds::
     [train.points2d]                   # optional budget overrides per data kind
     steps = 1000
 
-Each (baseline, seed) is a ``Job`` with a deterministic id. ``run_job`` trains it (resuming from its
-checkpoint), scores it under the dataset's standard protocol and stores the score with its fingerprint.
-A finished job is skipped, so rerunning a suite is cheap; executors only need ``run_job``.
+Each (baseline, seed) is a ``Job`` with a deterministic id (``ganbench.runs.worker``, which trains and scores
+it). ``run_suite`` turns the suite's unfinished jobs and its datasets' real-data rows into ``Task`` objects
+and hands them to an executor (``ganbench.runs.executors``). A finished job is skipped, so rerunning a
+suite is cheap.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import hashlib
-import json
+import difflib
+import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ganbench.runs import files
-from ganbench.runs.layout import RunDir
 from ganbench.config import BASELINES_DIR, BaselineConfig, TrainConfig, find_baseline, list_baselines, tomllib
+from ganbench.data import get_dataset_info, load_dataset
 from ganbench.errors import UserError
+from ganbench.evaluation.extractors import get_classifier
+from ganbench.runs.executors.local import LocalExecutor
+from ganbench.runs.options import RunOptions
+from ganbench.runs.worker import Job, Task, job_done
+
+__all__ = ["Job", "Suite", "load_suite", "run_suite", "suite_names"]
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 _SUITE_KEYS = {"name", "description", "seeds", "models", "datasets", "baselines_dir", "train"}
-
-
-@dataclass(frozen=True)
-class Job:
-    """One (baseline, seed): the unit that executors run."""
-
-    config: BaselineConfig
-    seed: int
-
-    @property
-    def config_hash(self) -> str:
-        body = {k: v for k, v in self.config.to_dict().items() if k not in ("source", "description")}
-        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
-
-    @property
-    def id(self) -> str:
-        return f"{self.config.dataset}/{self.config.name}/seed-{self.seed}@{self.config_hash}"
 
 
 @dataclass(frozen=True)
@@ -72,8 +61,6 @@ def load_suite(name_or_path: str, models: list[str] | None = None, datasets: lis
     if not path.suffix:
         path = SUITES_DIR / f"{name_or_path}.toml"
         if not path.exists():
-            import difflib
-
             close = difflib.get_close_matches(name_or_path, suite_names(), n=2)
             hint = f" Did you mean: {', '.join(close)}?" if close else ""
             raise UserError(f"--suite: unknown suite {name_or_path!r}.{hint} Built-in: {', '.join(suite_names())}, "
@@ -101,8 +88,6 @@ def load_suite(name_or_path: str, models: list[str] | None = None, datasets: lis
 
 
 def _suite_baselines(raw: dict, path: Path) -> list[BaselineConfig]:
-    from ganbench.data import get_dataset_info
-
     if "baselines_dir" in raw:
         configs = list_baselines(BASELINES_DIR / raw["baselines_dir"])
     else:
@@ -122,122 +107,13 @@ def _suite_baselines(raw: dict, path: Path) -> list[BaselineConfig]:
     return out
 
 
-# -- running one job -------------------------------------------------------------------------------
-
-
-def job_done(job: Job, out: Path) -> bool:
-    rec = RunDir.of(out, job.config.dataset, job.config.name, job.seed).read_job()
-    return bool(rec) and rec.get("id") == job.id and rec.get("status") in ("complete", "diverged", "failed")
-
-
-# CPU results depend on the number of threads (reduction order), so every job runs with the same
-# count wherever it runs: serially, in a worker process, or on a cluster.
-JOB_THREADS = 1
-
-
-def run_job(job: Job, out: str | Path, device: str = "auto", data_root: str | None = None, eval_seed: int = 0,
-            progress: bool = False) -> dict:  # fmt: skip
-    """Train and score one job; never raises for a job's own failure (it is recorded as ``failed``)."""
-    from ganbench.runs.locks import JobLock
-
-    directory = RunDir.of(out, job.config.dataset, job.config.name, job.seed).path
-    with JobLock(directory) as held:
-        if not held:  # another runner is on it: leave it alone
-            return {"id": job.id, "status": "locked"}
-        with _single_threaded():
-            return _run_job(job, out, device, data_root, eval_seed, progress)
-
-
-@contextlib.contextmanager
-def _single_threaded():
-    """JOB_THREADS for torch and for numpy's BLAS (KID, PRDC), restored afterwards."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(JOB_THREADS)
-    try:
-        with threadpool_limits(JOB_THREADS):
-            yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def _run_job(job: Job, out, device, data_root, eval_seed, progress) -> dict:
-    from ganbench.evaluation.evaluate import evaluate_run
-    from ganbench.evaluation.tracking import training_tracker
-    from ganbench.training import train
-
-    out = Path(out)
-    run = RunDir.of(out, job.config.dataset, job.config.name, job.seed)
-    directory = run.path
-    if job_done(job, out):
-        return {**run.read_job(), "skipped": True}
-    rec = run.read_job()
-    if rec and rec.get("id") != job.id:
-        raise UserError(f"{directory} holds another configuration ({rec.get('id')}); use another --out")
-    directory.mkdir(parents=True, exist_ok=True)
-    files.atomic_write_json(run.job, {"id": job.id, "status": "running"})
-    record = {"id": job.id, "dataset": job.config.dataset, "model": job.config.name, "seed": job.seed}
-    try:
-        result = train(job.config, job.seed, out, device=device, resume=True, data_root=data_root,
-                       progress=progress, tracker=training_tracker)  # fmt: skip
-        record.update(status=result.status, steps=result.steps, wall_time_s=result.wall_time_s)
-        if result.status == "complete":
-            evaluate_run(directory, eval_seed=eval_seed, device=device, data_root=data_root)
-    except UserError:
-        raise
-    except Exception as e:  # a job's failure is data, not the end of the suite
-        record.update(status="failed", error=f"{type(e).__name__}: {e}")
-        files.atomic_write_json(run.result, {"status": "failed", "error": record["error"]})
-    files.atomic_write_json(run.job, record)
-    return record
-
-
-def _worker_init(threads: int) -> None:
-    import torch
-
-    _die_with_parent()
-    torch.set_num_threads(threads)
-
-
-def _die_with_parent() -> None:
-    """On Linux, ask the kernel to kill this worker when its parent dies (a killed runner must not
-    leave orphans training on). Elsewhere the pool's own shutdown is all there is."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except OSError:
-        pass
+# -- running a suite -------------------------------------------------------------------------------
 
 
 def _ensure_evaluator(dataset_name: str, data_root: str | None) -> None:
-    from ganbench.data import load_dataset
-
     dataset = load_dataset(dataset_name, data_root=data_root)
     if dataset.info.kind == "image" and dataset.train_labels is not None:
-        from ganbench.evaluation.extractors import get_classifier
-
         get_classifier(dataset, data_root=data_root)
-
-
-def run_task(args) -> dict:
-    """Run one task tuple ``(kind, item, out, device, data_root, eval_seed)``; what executors call."""
-    kind, item, out, device, data_root, eval_seed = args
-    if kind == "reference":
-        from ganbench.evaluation.evaluate import reference_scores
-
-        with _single_threaded():
-            reference_scores(item, out, eval_seed=eval_seed, device=device, data_root=data_root)
-        return {"reference": item}
-    try:
-        return run_job(item, out, device, data_root, eval_seed)
-    except UserError as e:
-        return {"id": item.id, "status": "failed", "error": str(e)}
 
 
 def _collect(rec: dict, records: list, n: int, t0: float, log) -> None:
@@ -245,19 +121,16 @@ def _collect(rec: dict, records: list, n: int, t0: float, log) -> None:
         records.append(_report(rec, len(records) + 1, n, t0, log))
 
 
-def run_suite(suite: Suite, out: str | Path, jobs: int | None = None, device: str = "auto",
-              data_root: str | None = None, eval_seed: int = 0, log=print, executor=None) -> list[dict]:  # fmt: skip
-    """Run every job of ``suite`` (skipping finished ones).
+def run_suite(suite: Suite, options: RunOptions, jobs: int | None = None, log=print, executor=None) -> list[dict]:
+    """Run every job of ``suite`` (skipping finished ones) under ``options``; returns the jobs' records.
 
     Args:
+        options: the runs folder and how every task trains and scores (device, data root, eval seed).
+        jobs: local worker processes when no ``executor`` is given (default: cores, at most the jobs left).
+        log: called with each progress line.
         executor: where tasks run (``ganbench.runs.executors``); default: ``jobs`` local worker processes.
     """
-    import os
-    import time
-
-    from ganbench.runs.executors.local import LocalExecutor
-
-    out = Path(out)
+    out = options.out
     todo = [j for j in suite.jobs if not job_done(j, out)]
     if executor is None:
         executor = LocalExecutor(max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1)))
@@ -268,11 +141,10 @@ def run_suite(suite: Suite, out: str | Path, jobs: int | None = None, device: st
     # Evaluator classifiers are trained (or found in the cache) here, once, before any worker needs them;
     # the real-data rows are then scored beside the jobs.
     for name in suite.datasets():
-        _ensure_evaluator(name, data_root)
-    tasks = [("reference", name) for name in suite.datasets()] + [("job", j) for j in todo]
+        _ensure_evaluator(name, options.data_root)
+    tasks = [Task("reference", name, options) for name in suite.datasets()] + [Task("job", j, options) for j in todo]
     records: list[dict] = []
-    executor([(kind, item, str(out), device, data_root, eval_seed) for kind, item in tasks],
-             lambda rec: _collect(rec, records, len(todo), t0, log))  # fmt: skip
+    executor(tasks, lambda rec: _collect(rec, records, len(todo), t0, log))
     failed = [r for r in records if r.get("status") == "failed"]
     locked = [r for r in records if r.get("status") == "locked"]
     skipped = [r for r in records if r.get("skipped")]
@@ -289,8 +161,6 @@ def run_suite(suite: Suite, out: str | Path, jobs: int | None = None, device: st
 
 
 def _report(rec: dict, i: int, n: int, t0: float, log) -> dict:
-    import time
-
     extra = f" ({rec['error']})" if rec.get("status") == "failed" else ""
     # A job another runner finished while this one waited is reported as such, not as run here.
     status = "done" if rec.get("skipped") else rec.get("status", "?")

@@ -9,8 +9,13 @@ import pandas as pd
 import pytest
 import torch
 
+from ganbench import cli
+from ganbench.data import DATASETS, Dataset, DatasetInfo, register_dataset
+from ganbench.data.embedded import ring_centers, sample_mixture
+from ganbench.data.real import resolve_data_root
 from ganbench.results.compare import compare, significance
 from ganbench.errors import UserError
+from ganbench.runs import files
 from ganbench.runs.suite import Job, Suite, load_suite
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,3 +112,66 @@ def test_significance_against_scipy_welch():
     # Hedges' g by hand: pooled sd 1.3957, d = -2.125 / 1.3957 = -1.5225, correction 1 - 3 / (4 * 8 - 9).
     assert sig.hedges_g == pytest.approx(-1.5225 * (1 - 3 / 23), abs=1e-4)
     assert sig.verdict == "no significant difference (p >= 0.05)"
+
+
+# A 2D dataset whose points are a file under the data root, read by the real root lookup
+# (--data-root, else $GANBENCH_DATA): a real-data loader as cheap to score as ring8.
+FILE_SET = DatasetInfo("ring8-file", "points2d", (2,), 8, "test", "ring8 points read from <data root>/ring8-file.npz")
+FILE_SUITE = """
+name = "file-set"
+seeds = [0]
+models = ["gan"]
+datasets = ["ring8-file"]
+[train.points2d]
+steps = 20
+log_every = 10
+checkpoint_every = 20
+eval_every = 0
+"""
+
+
+def _load_file_set(data_root=None, download=False) -> Dataset:
+    path = Path(resolve_data_root(data_root)) / "ring8-file.npz"
+    if not path.is_file():
+        raise UserError(f"ring8-file: {path} not found; pass --data-root")
+    t = {k: torch.from_numpy(v) for k, v in np.load(path).items()}
+    return Dataset(FILE_SET, t["train"], t["test"], t["train_labels"], t["test_labels"], ring_centers(8, 1.0), 0.01)
+
+
+@pytest.fixture
+def file_set():
+    register_dataset(FILE_SET)(_load_file_set)
+    yield
+    DATASETS.unregister(FILE_SET.name)
+
+
+def test_cli_compare_data_root_reaches_every_dataset_load(file_set, tmp_path, monkeypatch, capsys):
+    """The dataset's file is under --data-root only ($GANBENCH_DATA is an empty folder): the baselines,
+    the real-data row and the samples file are all scored on its 300 test points."""
+    root, empty = tmp_path / "data", tmp_path / "empty"
+    root.mkdir()
+    empty.mkdir()
+    train, train_labels = sample_mixture(ring_centers(8, 1.0), 0.01, 3000, seed=1)
+    test, test_labels = sample_mixture(ring_centers(8, 1.0), 0.01, 300, seed=2)
+    np.savez(root / "ring8-file.npz", train=train, test=test, train_labels=train_labels, test_labels=test_labels)
+    monkeypatch.setenv("GANBENCH_DATA", str(empty))
+    suite = tmp_path / "file-set.toml"
+    suite.write_text(FILE_SUITE)
+    samples = tmp_path / "points.npy"
+    np.save(samples, train[:2500])  # training points: a perfect "model", as many samples as a model's score uses
+    argv = ["compare", str(samples), "--dataset", "ring8-file", "--suite", str(suite), "--runs", str(tmp_path / "runs"),
+            "--jobs", "1", "--device", "cpu", "--eval-seed", "3"]  # fmt: skip
+
+    assert cli.main([*argv, "-o", str(tmp_path / "without")]) == 2
+    assert f"{empty / 'ring8-file.npz'} not found" in capsys.readouterr().err  # the default root, not ours
+
+    assert cli.main([*argv, "-o", str(tmp_path / "out"), "--data-root", str(root)]) == 0
+    board = pd.read_csv(tmp_path / "out" / "leaderboard.csv")
+    assert set(board.model) == {"gan", "real-data", "user-points"}
+    assert board.set_index("model").fingerprint["gan"] == board.set_index("model").fingerprint["user-points"]
+    for scores in [tmp_path / "runs/ring8-file/gan/seed-0/scores.json",
+                   tmp_path / "runs/ring8-file/_reference/scores.json",
+                   tmp_path / "out/runs/ring8-file/user-points/seed-0/scores.json"]:  # fmt: skip
+        (score,) = files.read_json(scores).values()
+        protocol = score["fingerprint"]["protocol"]
+        assert (protocol["dataset"], protocol["n_real"], protocol["eval_seed"]) == ("ring8-file", 300, 3)

@@ -10,6 +10,7 @@ import pytest
 from ganbench.results.blocks import Figure, Gallery, Heading, Link, Paragraph, Table, Toc, render_html, render_markdown
 from ganbench.results.report import write_report
 from ganbench.runs import files
+from ganbench.runs.options import RunOptions
 from ganbench.runs.suite import load_suite, run_suite
 
 EVIL = "<script>alert(1)</script>"
@@ -23,7 +24,7 @@ def report(tmp_path_factory):
     budget = {"steps": 60, "eval_every": 20, "checkpoint_every": 30, "log_every": 20}
     short = [dataclasses.replace(j, config=dataclasses.replace(j.config, train=j.config.train.replace(**budget)))
              for j in suite.jobs]  # fmt: skip
-    run_suite(dataclasses.replace(suite, jobs=tuple(short)), runs, jobs=1, device="cpu", log=lambda *a: None)
+    run_suite(dataclasses.replace(suite, jobs=tuple(short)), RunOptions(runs, device="cpu"), jobs=1, log=lambda *a: None)
     # A failed run beside them: listed with its error, absent from the ranks.
     cfg = files.read_json(runs / "ring8" / "gan" / "seed-0" / "config.json")
     broken = runs / "ring8" / "broken" / "seed-0"

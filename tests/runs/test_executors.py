@@ -18,7 +18,12 @@ from ganbench.config import find_baseline
 from ganbench.errors import UserError
 from ganbench.results.leaderboard import leaderboard
 from ganbench.models import MODELS, register_recipe
+from ganbench.runs.executors import make_executor
+from ganbench.runs.executors.local import LocalExecutor
+from ganbench.runs.executors.shipping import check_runs_visible
+from ganbench.runs.options import RunOptions
 from ganbench.runs.suite import Job, Suite, load_suite, run_suite
+from ganbench.runs.worker import Task
 from tests.runs.executor_helpers import NAME, kill_once_recipe
 from tests.runs.test_suite import tiny
 
@@ -45,7 +50,7 @@ def _no_leftovers(out):
 @pytest.fixture(scope="module")
 def local_out(tmp_path_factory):
     out = tmp_path_factory.mktemp("local")
-    recs = run_suite(_suite(), out, jobs=1, log=lambda m: None)
+    recs = run_suite(_suite(), RunOptions(out), jobs=1, log=lambda m: None)
     assert [r["status"] for r in recs] == ["complete"] * 4
     return out
 
@@ -60,7 +65,7 @@ def test_ray_gives_the_same_leaderboard_as_local(local_out, tmp_path):
     already = ray.is_initialized()  # normally not: this test runs before the shared instance starts
     logs = []
     out = tmp_path / "ray"
-    recs = run_suite(_suite(), out, executor=RayExecutor(num_cpus=2), log=logs.append)
+    recs = run_suite(_suite(), RunOptions(out), executor=RayExecutor(num_cpus=2), log=logs.append)
     assert ray.is_initialized() == already  # an instance it started itself is shut down
     assert sorted(r["status"] for r in recs) == ["complete"] * 4
     assert "RayExecutor" in logs[0] and sum(line.startswith("[") for line in logs) == 4  # live progress
@@ -106,12 +111,13 @@ def test_ray_worker_killed_mid_job_is_retried_and_resumes_from_its_checkpoint(ra
     calm.write_text("")
     kill_once(calm)
     clean = tmp_path / "clean"
-    assert [r["status"] for r in run_suite(_kill_suite(), clean, jobs=1, log=lambda m: None)] == ["complete"] * 2
+    recs = run_suite(_kill_suite(), RunOptions(clean), jobs=1, log=lambda m: None)
+    assert [r["status"] for r in recs] == ["complete"] * 2
 
     marker = tmp_path / "kill.marker"
     kill_once(marker, kill_at_step=30)  # after the checkpoint at step 20
     out = tmp_path / "ray"
-    recs = run_suite(_kill_suite(), out, executor=RayExecutor(max_retries=2), log=lambda m: None)
+    recs = run_suite(_kill_suite(), RunOptions(out), executor=RayExecutor(max_retries=2), log=lambda m: None)
     assert ray_instance.is_initialized()  # an instance it did not start is left running
     assert sorted(r["status"] for r in recs) == ["complete"] * 2
     # the kill happened, in a Ray worker process, not here
@@ -132,21 +138,19 @@ def test_ray_task_that_keeps_dying_is_a_failed_record_and_a_rerun_resumes_it(ray
     suite = Suite("kill", "", _kill_suite().jobs[:1])
     out = tmp_path / "ray"
     logs = []
-    recs = run_suite(suite, out, executor=RayExecutor(max_retries=0), log=logs.append)
+    recs = run_suite(suite, RunOptions(out), executor=RayExecutor(max_retries=0), log=logs.append)
     assert [r["status"] for r in recs] == ["failed"]
     assert "Ray task failed" in recs[0]["error"] and recs[0]["model"] == NAME
     assert any("a rerun (ganbench run --suite" in line for line in logs)
     # the run is left resumable (not marked failed): the rerun resumes it
-    recs = run_suite(suite, out, executor=RayExecutor(), log=lambda m: None)
+    recs = run_suite(suite, RunOptions(out), executor=RayExecutor(), log=lambda m: None)
     assert [r["status"] for r in recs] == ["complete"]
     assert files.read_json(out / "ring8" / NAME / "seed-0" / "result.json")["resumed_from"] == 20
 
 
 def test_runs_the_driver_cannot_see_are_an_error(tmp_path):
-    from ganbench.runs.executors.ray import check_runs_visible
-
     job = _suite().jobs[0]
-    tasks = [("job", job, str(tmp_path / "elsewhere"), "cpu", None, 0)]
+    tasks = [Task("job", job, RunOptions(tmp_path / "elsewhere", device="cpu"))]
     records = [{"id": job.id, "status": "complete"}]
     with pytest.raises(UserError, match="shared by this machine and every worker"):
         check_runs_visible(tasks, records, wait_s=0)
@@ -174,7 +178,7 @@ def test_submitit_local_gives_the_same_leaderboard_as_local(local_out, tmp_path)
 
     out = tmp_path / "slurm"
     logs = []
-    recs = run_suite(_suite(), out, executor=SlurmExecutor(local=True, time_min=10), log=logs.append)
+    recs = run_suite(_suite(), RunOptions(out), executor=SlurmExecutor(local=True, time_min=10), log=logs.append)
     assert sorted(r["status"] for r in recs) == ["complete"] * 4
     assert sum(line.startswith("[") for line in logs) == 4
     pd.testing.assert_frame_equal(_board(out), _board(local_out))
@@ -191,10 +195,10 @@ def test_submitit_job_that_dies_is_a_failed_record_and_a_rerun_resumes_it(kill_o
     kill_once(marker, kill_at_step=30)
     suite = Suite("kill", "", _kill_suite().jobs[:1])
     out = tmp_path / "slurm"
-    recs = run_suite(suite, out, executor=SlurmExecutor(local=True), log=lambda m: None)
+    recs = run_suite(suite, RunOptions(out), executor=SlurmExecutor(local=True), log=lambda m: None)
     assert [r["status"] for r in recs] == ["failed"]
     assert recs[0]["error"].startswith("Slurm job ") and "log: " in recs[0]["error"]
-    recs = run_suite(suite, out, executor=SlurmExecutor(local=True), log=lambda m: None)
+    recs = run_suite(suite, RunOptions(out), executor=SlurmExecutor(local=True), log=lambda m: None)
     assert [r["status"] for r in recs] == ["complete"]
     assert files.read_json(out / "ring8" / NAME / "seed-0" / "result.json")["resumed_from"] == 20
 
@@ -209,7 +213,7 @@ def test_submitit_preempted_job_is_requeued_and_resumes_from_its_checkpoint(kill
     kill_once(marker, kill_at_step=30, kill_signal=signal.SIGUSR2)
     suite = Suite("kill", "", _kill_suite().jobs[:1])
     out = tmp_path / "slurm"
-    recs = run_suite(suite, out, executor=SlurmExecutor(local=True), log=lambda m: None)
+    recs = run_suite(suite, RunOptions(out), executor=SlurmExecutor(local=True), log=lambda m: None)
     assert marker.exists() and [r["status"] for r in recs] == ["complete"]
     assert files.read_json(out / "ring8" / NAME / "seed-0" / "result.json")["resumed_from"] == 20
     log = "".join(p.read_text() for p in (out / "_slurm").glob("*/*_log.*"))
@@ -230,3 +234,38 @@ def test_slurm_factory_needs_sbatch(monkeypatch):
     ex = make_slurm_executor(2, slurm_partition="gpu", slurm_time=30, slurm_gpus=1, slurm_cpus=4)
     assert isinstance(ex, SlurmExecutor)
     assert (ex.partition, ex.time_min, ex.gpus_per_job, ex.cpus_per_job, ex.array_parallelism) == ("gpu", 30, 1, 4, 2)
+
+
+# -- choosing an executor ----------------------------------------------------------------------------
+
+
+def test_make_executor_local_and_unknown_name():
+    ex = make_executor("local", 3)
+    assert isinstance(ex, LocalExecutor) and ex.workers == 3
+    assert make_executor("local", None).workers == 1
+    with pytest.raises(UserError, match=r"^--executor must be local, ray or slurm; got 'dask'$"):
+        make_executor("dask", 2)
+
+
+def test_make_executor_slurm_without_sbatch_says_so(monkeypatch):
+    pytest.importorskip("submitit")
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(UserError, match="^--executor slurm: sbatch not found; run ganbench on a Slurm login node$"):
+        make_executor("slurm", 2)
+
+
+@pytest.mark.parametrize("numbers, message", [
+    (dict(slurm_gpus=-1), "--slurm-gpus must be an integer >= 0; got -1"),
+    (dict(slurm_cpus=0), "--slurm-cpus must be an integer >= 1; got 0"),
+    (dict(slurm_time=0), "--slurm-time must be an integer >= 1; got 0"),
+    (dict(slurm_time=1.5), "--slurm-time must be an integer >= 1; got 1.5"),
+])  # fmt: skip
+def test_make_executor_bad_slurm_numbers(monkeypatch, numbers, message):
+    pytest.importorskip("submitit")
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/sbatch")  # so that only the numbers are wrong
+    with pytest.raises(UserError, match=f"^{message}$"):
+        make_executor("slurm", 2, **numbers)

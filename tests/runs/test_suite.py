@@ -7,7 +7,9 @@ from ganbench.errors import UserError
 from ganbench.results.leaderboard import leaderboard
 from ganbench.models import MODELS, ModelRecipe, register_recipe
 from ganbench.models.base import GenerativeModel
+from ganbench.runs.options import RunOptions
 from ganbench.runs.suite import Job, Suite, load_suite, run_suite
+from ganbench.runs.worker import Task
 
 
 def tiny(suite: Suite, steps=40) -> Suite:
@@ -60,11 +62,11 @@ def test_suite_file_with_a_misspelt_train_section_or_key_is_an_error(tmp_path):
 def test_rerun_skips_finished_jobs_and_leaderboard_has_seed_stats(tmp_path):
     suite = tiny(load_suite("quick", models=["gan", "vae"], datasets=["ring8"], seeds=[0, 1]))
     logs = []
-    recs = run_suite(suite, tmp_path, jobs=1, log=logs.append)
+    recs = run_suite(suite, RunOptions(tmp_path), jobs=1, log=logs.append)
     assert [r["status"] for r in recs] == ["complete"] * 4
     mtimes = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("checkpoint.pt")}
     logs2 = []
-    assert run_suite(suite, tmp_path, jobs=1, log=logs2.append) == []
+    assert run_suite(suite, RunOptions(tmp_path), jobs=1, log=logs2.append) == []
     assert "4 already done" in logs2[0]
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("checkpoint.pt")} == mtimes
     board = leaderboard(tmp_path)
@@ -88,7 +90,7 @@ def test_failed_job_is_recorded_and_the_suite_goes_on(tmp_path):
     try:
         good = tiny(load_suite("quick", models=["gan"], datasets=["ring8"], seeds=[0]))
         bad = Job(BaselineConfig("test-broken", "ring8", train=TrainConfig(steps=5)), 0)
-        recs = run_suite(Suite("t", "", (bad, *good.jobs)), tmp_path, jobs=1, log=lambda m: None)
+        recs = run_suite(Suite("t", "", (bad, *good.jobs)), RunOptions(tmp_path), jobs=1, log=lambda m: None)
     finally:
         MODELS.unregister("test-broken")
     assert [r["status"] for r in recs] == ["failed", "complete"]
@@ -101,10 +103,24 @@ def test_failed_job_is_recorded_and_the_suite_goes_on(tmp_path):
 
 def test_parallel_jobs_give_the_same_leaderboard_as_serial(tmp_path):
     suite = tiny(load_suite("quick", models=["gan", "lsgan"], datasets=["ring8"], seeds=[0]))
-    run_suite(suite, tmp_path / "serial", jobs=1, log=lambda m: None)
-    run_suite(suite, tmp_path / "parallel", jobs=2, log=lambda m: None)
+    run_suite(suite, RunOptions(tmp_path / "serial"), jobs=1, log=lambda m: None)
+    run_suite(suite, RunOptions(tmp_path / "parallel"), jobs=2, log=lambda m: None)
     a = leaderboard(tmp_path / "serial").drop(columns=["train_time_s_mean"])
     b = leaderboard(tmp_path / "parallel").drop(columns=["train_time_s_mean"])
     import pandas as pd
 
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_run_options_and_tasks_are_checked_where_they_are_built(tmp_path):
+    assert RunOptions(str(tmp_path)).out == tmp_path  # a folder given as text becomes a Path
+    with pytest.raises(UserError, match="^--device must be auto, cpu or cuda; got 'gpu'$"):
+        RunOptions(tmp_path, device="gpu")
+    with pytest.raises(UserError, match="^--eval-seed must be an integer; got '3'$"):
+        RunOptions(tmp_path, eval_seed="3")
+    job = load_suite("quick", models=["gan"], datasets=["ring8"], seeds=[0]).jobs[0]
+    assert Task("job", job, RunOptions(tmp_path)).label == job.id
+    with pytest.raises(TypeError, match="a reference task holds a str; got Job"):
+        Task("reference", job, RunOptions(tmp_path))
+    with pytest.raises(ValueError, match="Task.kind must be job or reference; got 'train'"):
+        Task("train", job, RunOptions(tmp_path))

@@ -1,7 +1,7 @@
 """Run a suite's tasks as Slurm jobs through submitit (``--executor slurm``).
 
 Each task (a job, or a dataset's real-data row) is one element of a Slurm job array, running
-``ganbench.runs.suite.run_task`` with the driver's Python (``sys.executable``) on a compute node. Run it from a
+``ganbench.runs.worker.run_task`` with the driver's Python (``sys.executable``) on a compute node. Run it from a
 login node whose Python environment and runs folder (``--out``) are on a filesystem the compute nodes
 share at the same path: the task writes its run there, and submitit passes pickled tasks and results
 through ``<out>/_slurm/<slurm job id>/``, where each job's stdout and stderr logs stay.
@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ganbench.errors import UserError
-from ganbench.runs.executors.ray import failed_record, run_shipped_task, task_recipe
+from ganbench.runs.executors.shipping import collect_results, run_shipped_task, task_recipe
+from ganbench.runs.worker import Task
 from ganbench.runs.layout import slurm_dir
 
 INSTALL_HINT = "--executor slurm needs submitit: pip install 'ganbench[slurm]'"
 
-try:
+try:  # optional dependency (ganbench[slurm]); the task class below must be importable by pickle either way
     from submitit.helpers import Checkpointable as _Checkpointable
 except ImportError:  # the module stays importable; SlurmExecutor says what to install
     _Checkpointable = object
@@ -35,7 +36,7 @@ class _Task(_Checkpointable):
     """The callable each Slurm job runs; checkpointable, so that a timeout or preemption requeues it
     (same task: it resumes from the job's checkpoint)."""
 
-    def __call__(self, task: tuple, recipe=None) -> dict:
+    def __call__(self, task: Task, recipe=None) -> dict:
         return run_shipped_task(task, recipe)
 
 
@@ -80,9 +81,7 @@ class SlurmExecutor:
         self.array_parallelism = array_parallelism
         self.poll_s = poll_s if poll_s is not None else (0.5 if local else 15.0)
 
-    def _executor(self, out: Path):
-        import submitit
-
+    def _executor(self, submitit, out: Path):
         folder = Path(self.folder) if self.folder else slurm_dir(out) / "%j"
         ex = submitit.AutoExecutor(folder=folder, cluster="local" if self.local else "slurm")
         params = dict(name="ganbench", timeout_min=self.time_min, gpus_per_node=self.gpus_per_job,
@@ -91,39 +90,28 @@ class SlurmExecutor:
         ex.update_parameters(**{k: v for k, v in params.items() if v is not None})
         return ex
 
-    def __call__(self, tasks: Sequence[tuple], on_result: Callable[[dict], None]) -> None:
+    def __call__(self, tasks: Sequence[Task], on_result: Callable[[dict], None]) -> None:
         try:
-            import submitit
+            import submitit  # optional dependency (ganbench[slurm]): imported only when this executor runs
         except ImportError:
             raise UserError(INSTALL_HINT) from None
         tasks = list(tasks)
         if not tasks:
             return
-        ex = self._executor(Path(tasks[0][2]))
+        ex = self._executor(submitit, tasks[0].options.out)
         jobs = ex.map_array(_Task(), tasks, [task_recipe(t) for t in tasks])
         if self.local:  # submitit waits 15 s for a dead job's result to show up on a network filesystem
             for job in jobs:
                 job._results_timeout_s = 1
         task_of = {id(j): t for j, t in zip(jobs, tasks)}
-        reference_error = None
-        try:
-            for job in submitit.helpers.as_completed(jobs, poll_frequency=self.poll_s):
-                task = task_of[id(job)]
-                try:
-                    rec = job.result()
-                except Exception as e:  # failed or cancelled in Slurm, or timed out too often
-                    if task[0] != "job":
-                        reference_error = reference_error or RuntimeError(_error(job, e))
-                        continue
-                    rec = failed_record(task, _error(job, e))
-                on_result(rec)
-        except BaseException:  # Ctrl-C: do not leave jobs queued or running on the cluster
+
+        def cancel():  # do not leave jobs queued or running on the cluster
             for job in jobs:
                 if not job.done():
                     job.cancel(check=False)
-            raise
-        if reference_error is not None:
-            raise reference_error
+
+        finished = ((task_of[id(job)], job) for job in submitit.helpers.as_completed(jobs, poll_frequency=self.poll_s))
+        collect_results(finished, lambda job: job.result(), _error, on_result, cancel)
 
 
 def make_slurm_executor(workers: int | None = None, slurm_partition: str | None = None, slurm_time: int = 60,
@@ -131,12 +119,13 @@ def make_slurm_executor(workers: int | None = None, slurm_partition: str | None 
     """``make_executor("slurm", workers, slurm_partition=..., ...)``: ``workers`` (``--jobs``) caps how
     many jobs of the array run at once."""
     try:
-        import submitit  # noqa: F401
+        import submitit  # noqa: F401  (optional dependency: fail at the command line, not at submission)
     except ImportError:
         raise UserError(INSTALL_HINT) from None
-    if slurm_gpus < 0 or slurm_cpus < 1 or slurm_time < 1:
-        raise UserError(f"--slurm-gpus must be >= 0, --slurm-cpus and --slurm-time >= 1; got {slurm_gpus}, "
-                        f"{slurm_cpus}, {slurm_time}")  # fmt: skip
+    for flag, value, least in (("--slurm-gpus", slurm_gpus, 0), ("--slurm-cpus", slurm_cpus, 1),
+                               ("--slurm-time", slurm_time, 1)):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise UserError(f"{flag} must be an integer >= {least}; got {value!r}")
     if shutil.which("sbatch") is None:
         raise UserError("--executor slurm: sbatch not found; run ganbench on a Slurm login node")
     return SlurmExecutor(partition=slurm_partition, time_min=slurm_time, gpus_per_job=slurm_gpus,

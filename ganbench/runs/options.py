@@ -1,0 +1,45 @@
+"""The options a run carries from the command line to the worker that trains and scores a job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ganbench.errors import UserError
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where runs go and how every task of a run trains and scores; one object from the CLI to the worker.
+
+    Attributes:
+        out: the runs folder (``--out``); every worker must see it at this path.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (``--device``); resolved where the task runs,
+            so ``auto`` means a GPU on a worker that has one.
+        data_root: the folder holding real datasets' files (``--data-root``; default ``$GANBENCH_DATA``).
+        eval_seed: the evaluation seed (``--eval-seed``), apart from the training seeds.
+        progress: show a training progress bar.
+    """
+
+    out: Path
+    device: str = "auto"
+    data_root: str | None = None
+    eval_seed: int = 0
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.out, (str, Path)) or not str(self.out):
+            raise UserError(f"--out must be a folder; got {self.out!r}")
+        object.__setattr__(self, "out", Path(self.out))
+        # The form only: whether CUDA is there is the worker's question (the driver may have no GPU).
+        if not isinstance(self.device, str) or not (self.device in ("auto", "cpu", "cuda")
+                                                    or self.device.startswith("cuda:")):  # fmt: skip
+            raise UserError(f"--device must be auto, cpu or cuda; got {self.device!r}")
+        if isinstance(self.data_root, Path):
+            object.__setattr__(self, "data_root", str(self.data_root))
+        if self.data_root is not None and (not isinstance(self.data_root, str) or not self.data_root):
+            raise UserError(f"--data-root must be a folder; got {self.data_root!r}")
+        if isinstance(self.eval_seed, bool) or not isinstance(self.eval_seed, int):
+            raise UserError(f"--eval-seed must be an integer; got {self.eval_seed!r}")
+        if not isinstance(self.progress, bool):
+            raise TypeError(f"RunOptions.progress must be True or False; got {self.progress!r}")

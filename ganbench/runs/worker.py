@@ -1,0 +1,165 @@
+"""The worker side of a suite: one ``Task`` (a job, or a dataset's real-data row) run to its record.
+
+Executors hand ``Task`` objects to ``run_task`` wherever they run them (this process, a spawned worker
+process, a Ray worker, a Slurm job). ``run_job`` trains a job (resuming from its checkpoint), scores it
+under the dataset's standard protocol and stores the score with its fingerprint; a finished job is
+skipped, so rerunning a suite is cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import json
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from threadpoolctl import threadpool_limits
+
+from ganbench.config import BaselineConfig
+from ganbench.errors import UserError
+from ganbench.evaluation.evaluate import evaluate_run, reference_scores
+from ganbench.evaluation.tracking import training_tracker
+from ganbench.runs import files
+from ganbench.runs.layout import RunDir
+from ganbench.runs.locks import JobLock
+from ganbench.runs.options import RunOptions
+from ganbench.training import train
+
+# CPU results depend on the number of threads (reduction order), so every job runs with the same
+# count wherever it runs: serially, in a worker process, or on a cluster.
+JOB_THREADS = 1
+
+TASK_KINDS = ("job", "reference")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One (baseline, seed): the unit that executors run."""
+
+    config: BaselineConfig
+    seed: int
+
+    @property
+    def config_hash(self) -> str:
+        body = {k: v for k, v in self.config.to_dict().items() if k not in ("source", "description")}
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
+
+    @property
+    def id(self) -> str:
+        return f"{self.config.dataset}/{self.config.name}/seed-{self.seed}@{self.config_hash}"
+
+    def run_dir(self, out: str | Path) -> RunDir:
+        return RunDir.of(out, self.config.dataset, self.config.name, self.seed)
+
+
+@dataclass(frozen=True)
+class Task:
+    """What an executor runs: a ``job`` (train and score a ``Job``) or a ``reference`` (score the real
+    data of the dataset named ``item``: the leaderboard's real-data row), under ``options``."""
+
+    kind: str
+    item: Job | str
+    options: RunOptions
+
+    def __post_init__(self) -> None:
+        if self.kind not in TASK_KINDS:
+            raise ValueError(f"Task.kind must be job or reference; got {self.kind!r}")
+        expected = Job if self.kind == "job" else str
+        if not isinstance(self.item, expected):
+            raise TypeError(f"a {self.kind} task holds a {expected.__name__}; got {type(self.item).__name__}")
+        if not isinstance(self.options, RunOptions):
+            raise TypeError(f"Task.options must be RunOptions; got {type(self.options).__name__}")
+
+    @property
+    def label(self) -> str:
+        """The job's id, or the dataset's name for its real-data row."""
+        return self.item.id if isinstance(self.item, Job) else self.item
+
+
+def run_task(task: Task) -> dict:
+    """Run one task to its record; what every executor calls."""
+    opts = task.options
+    if task.kind == "reference":
+        with single_threaded():
+            reference_scores(task.item, opts.out, eval_seed=opts.eval_seed, device=opts.device,
+                             data_root=opts.data_root)  # fmt: skip
+        return {"reference": task.item}
+    try:
+        return run_job(task.item, opts)
+    except UserError as e:
+        return {"id": task.item.id, "status": "failed", "error": str(e)}
+
+
+def job_done(job: Job, out: str | Path) -> bool:
+    """Whether ``job`` has finished in the runs folder ``out`` (complete, diverged or failed)."""
+    rec = job.run_dir(out).read_job()
+    return bool(rec) and rec.get("id") == job.id and rec.get("status") in ("complete", "diverged", "failed")
+
+
+def run_job(job: Job, options: RunOptions) -> dict:
+    """Train and score one job; never raises for a job's own failure (it is recorded as ``failed``)."""
+    with JobLock(job.run_dir(options.out).path) as held:
+        if not held:  # another runner is on it: leave it alone
+            return {"id": job.id, "status": "locked"}
+        with single_threaded():
+            return _run_job(job, options)
+
+
+@contextlib.contextmanager
+def single_threaded():
+    """JOB_THREADS for torch and for numpy's BLAS (KID, PRDC), restored afterwards."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(JOB_THREADS)
+    try:
+        with threadpool_limits(JOB_THREADS):
+            yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run_job(job: Job, opts: RunOptions) -> dict:
+    run = job.run_dir(opts.out)
+    directory = run.path
+    if job_done(job, opts.out):
+        return {**run.read_job(), "skipped": True}
+    rec = run.read_job()
+    if rec and rec.get("id") != job.id:
+        raise UserError(f"{directory} holds another configuration ({rec.get('id')}); use another --out")
+    directory.mkdir(parents=True, exist_ok=True)
+    files.atomic_write_json(run.job, {"id": job.id, "status": "running"})
+    record = {"id": job.id, "dataset": job.config.dataset, "model": job.config.name, "seed": job.seed}
+    try:
+        result = train(job.config, job.seed, opts.out, device=opts.device, resume=True, data_root=opts.data_root,
+                       progress=opts.progress, tracker=training_tracker)  # fmt: skip
+        record.update(status=result.status, steps=result.steps, wall_time_s=result.wall_time_s)
+        if result.status == "complete":
+            evaluate_run(directory, eval_seed=opts.eval_seed, device=opts.device, data_root=opts.data_root)
+    except UserError:
+        raise
+    except Exception as e:  # a job's failure is data, not the end of the suite
+        record.update(status="failed", error=f"{type(e).__name__}: {e}")
+        files.atomic_write_json(run.result, {"status": "failed", "error": record["error"]})
+    files.atomic_write_json(run.job, record)
+    return record
+
+
+def init_worker_process(threads: int = JOB_THREADS) -> None:
+    """Initialiser of a spawned worker process: die with the parent, train with ``threads`` threads."""
+    die_with_parent()
+    torch.set_num_threads(threads)
+
+
+def die_with_parent() -> None:
+    """On Linux, ask the kernel to kill this worker when its parent dies (a killed runner must not
+    leave orphans training on). Elsewhere the pool's own shutdown is all there is."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except OSError:
+        pass
