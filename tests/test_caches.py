@@ -66,3 +66,23 @@ def test_clear_caches_clears_every_registered_cache():
     clear_caches()
     assert len(toy) == 0 and all(len(c) == 0 for c in registered_caches())
     assert load_dataset("ring8") is not first  # loaded anew
+
+
+def test_training_tracker_keeps_one_extractor_per_dataset():
+    """The tracker's cache on real use: one extractor for digits however often it measures."""
+    from ganbench.evaluation.tracking import training_tracker
+
+    digits = load_dataset("digits")
+
+    class RealDigits:  # a "model" whose samples are real test images
+        def sample(self, n, generator=None):
+            return digits.test[:n]
+
+    clear_caches()
+    tracker_cache = next(c for c in registered_caches() if c.name == "training-tracker extractors")
+    first = training_tracker(RealDigits(), digits, step=1, n=200)
+    second = training_tracker(RealDigits(), digits, step=2, n=200)
+    assert first == second and first["modes_covered"] == 10  # real digits show all ten classes
+    assert len(tracker_cache) == 1
+    clear_caches()
+    assert len(tracker_cache) == 0
