@@ -18,10 +18,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
+from ganbench.config import find_baseline
+from ganbench.data import load_dataset
+from ganbench.environment import device_description, flush_denormals, package_versions, resolve_device
+from ganbench.models import build_model
 from ganbench.runs import files
 from ganbench.runs.layout import ModelDir
-from ganbench.environment import device_description, flush_denormals, package_versions, resolve_device
 
 
 @functools.lru_cache(maxsize=None)
@@ -90,10 +94,6 @@ def bench_model(name: str, dataset: str, batch_size: int | None = None, steps: i
 
 
 def _bench_model(name, dataset, batch_size, steps, warmup, dev, amp, compile, peak) -> dict:
-    from ganbench.config import find_baseline
-    from ganbench.data import load_dataset
-    from ganbench.models import build_model
-
     cfg = find_baseline(name, dataset)
     bs = batch_size or cfg.train.batch_size
     row = {"model": name, "dataset": dataset, "batch_size": bs, "steps": steps, "warmup": warmup,
@@ -144,8 +144,6 @@ def _flops_per_step(model, batch, autocast) -> int | None:
 
     The step runs for real, so it also serves as the first warm-up step.
     """
-    from torch.utils.flop_counter import FlopCounterMode
-
     try:
         with FlopCounterMode(display=False) as counter, autocast():
             model.train_step(batch)

@@ -6,10 +6,27 @@ User mistakes print one line on stderr and exit with code 2; tracebacks are for 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
+from ganbench.bench import bench
+from ganbench.config import find_baseline, list_baselines, load_baseline
+from ganbench.data import get_dataset_info, list_datasets
+from ganbench.environment import resolve_device
 from ganbench.errors import UserError
+from ganbench.evaluation.evaluate import evaluate_run, evaluate_samples_file
+from ganbench.evaluation.extractors import EXTRACTORS
+from ganbench.evaluation.tracking import training_tracker
+from ganbench.models import MODELS, get_recipe, list_models
+from ganbench.results.compare import compare
+from ganbench.results.leaderboard import format_leaderboard, leaderboard
+from ganbench.results.report import write_report
+from ganbench.runs.executors import make_executor
+from ganbench.runs.layout import RunDir
+from ganbench.runs.options import RunOptions
+from ganbench.runs.suite import load_suite, run_suite
+from ganbench.training import train
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,8 +59,6 @@ class _RegistryChoices:
     """
 
     def _names(self) -> list[str]:
-        from ganbench.evaluation.extractors import EXTRACTORS
-
         return EXTRACTORS.names()
 
     def __contains__(self, name: object) -> bool:
@@ -62,18 +77,12 @@ def _add_list(sub) -> None:
 
 def cmd_list(args) -> int:
     if args.what == "datasets":
-        from ganbench.data import list_datasets
-
         rows = [d.to_dict() for d in list_datasets()]
         rows.append({"name": "folder:PATH", "kind": "image", "shape": None, "num_modes": None, "source": "folder",
                      "description": "any folder of images (class subfolders give labels)"})  # fmt: skip
     elif args.what == "models":
-        from ganbench.models import list_models
-
         rows = [m.to_dict() for m in list_models()]
     else:
-        from ganbench.config import list_baselines
-
         rows = [{"model": b.model, "dataset": b.dataset, "steps": b.train.steps, "file": b.source,
                  "description": b.description} for b in list_baselines()]  # fmt: skip
     if args.json:
@@ -108,14 +117,6 @@ def _add_train(sub) -> None:
 
 
 def cmd_train(args) -> int:
-    import dataclasses
-
-    from ganbench.config import find_baseline, load_baseline
-    from ganbench.data import get_dataset_info
-    from ganbench.models import get_recipe
-    from ganbench.runs.layout import RunDir
-    from ganbench.training import train
-
     get_recipe(args.model)  # unknown names fail before anything is loaded
     get_dataset_info(args.dataset)
     if args.config:
@@ -128,8 +129,6 @@ def cmd_train(args) -> int:
     cfg = dataclasses.replace(cfg, train=cfg.train.replace(steps=args.steps, batch_size=args.batch_size))
     tracker = None
     if not args.no_eval:
-        from ganbench.evaluation.tracking import training_tracker
-
         tracker = training_tracker
     result = train(cfg, args.seed, args.out, device=args.device, resume=args.resume, data_root=args.data_root,
                    tracker=tracker)  # fmt: skip
@@ -171,11 +170,6 @@ def _add_run(sub) -> None:
 
 
 def cmd_run(args) -> int:
-    from ganbench.environment import resolve_device
-    from ganbench.results.leaderboard import format_leaderboard, leaderboard
-    from ganbench.runs.options import RunOptions
-    from ganbench.runs.suite import load_suite, run_suite
-
     resolve_device(args.device)
     suite = load_suite(args.suite, args.models, args.datasets, args.seeds)
     options = RunOptions(args.out or f"runs/{suite.name}", args.device, args.data_root, args.eval_seed)
@@ -184,8 +178,6 @@ def cmd_run(args) -> int:
     if args.ray_address and args.executor != "ray":
         raise UserError("--ray-address needs --executor ray")
     if args.executor != "local":
-        from ganbench.runs.executors import make_executor
-
         executor = make_executor(args.executor, args.jobs, ray_address=args.ray_address,
                                  slurm_partition=args.slurm_partition, slurm_time=args.slurm_time,
                                  slurm_gpus=args.slurm_gpus, slurm_cpus=args.slurm_cpus)  # fmt: skip
@@ -194,8 +186,6 @@ def cmd_run(args) -> int:
     board = board[board["dataset"].isin(suite.datasets())]
     print(format_leaderboard(board, args.format))
     if args.report:
-        from ganbench.results.report import write_report
-
         index = write_report(out, args.report)
         print(f"report: {index}", file=sys.stderr)
     return 0
@@ -209,8 +199,6 @@ def _add_leaderboard(sub) -> None:
 
 
 def cmd_leaderboard(args) -> int:
-    from ganbench.results.leaderboard import format_leaderboard, leaderboard
-
     print(format_leaderboard(leaderboard(args.runs), args.format))
     return 0
 
@@ -233,8 +221,6 @@ def _add_eval(sub) -> None:
 
 
 def cmd_eval(args) -> int:
-    from ganbench.evaluation.evaluate import evaluate_run, evaluate_samples_file
-
     if bool(args.run) == bool(args.samples):
         raise UserError("give either a run directory or --samples FILE --dataset NAME")
     common = dict(eval_seed=args.eval_seed, device=args.device, data_root=args.data_root, extractor=args.extractor,
@@ -263,8 +249,6 @@ def _add_report(sub) -> None:
 
 
 def cmd_report(args) -> int:
-    from ganbench.results.report import write_report
-
     print(write_report(args.runs, args.out))
     return 0
 
@@ -286,8 +270,6 @@ def _add_compare(sub) -> None:
 
 
 def cmd_compare(args) -> int:
-    from ganbench.results.compare import compare
-
     res = compare(args.target, args.dataset, args.out, seeds=args.seeds, runs=args.runs, jobs=args.jobs,
                   device=args.device, eval_seed=args.eval_seed, data_root=args.data_root, suite=args.suite,
                   log=lambda m: print(m, file=sys.stderr, flush=True))  # fmt: skip
@@ -311,10 +293,6 @@ def _add_bench(sub) -> None:
 
 
 def cmd_bench(args) -> int:
-    from ganbench.bench import bench
-    from ganbench.data import get_dataset_info
-    from ganbench.models import MODELS, get_recipe
-
     get_dataset_info(args.dataset)
     models = args.models or MODELS.names()
     for m in models:

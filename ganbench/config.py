@@ -30,6 +30,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from ganbench.errors import UserError
+from ganbench.models import get_recipe
 
 BASELINES_DIR = Path(__file__).resolve().parent.parent / "baselines"
 
@@ -143,7 +144,6 @@ def load_baseline(path: str | Path) -> BaselineConfig:
         train = TrainConfig(**train_raw)
     except UserError as e:
         raise UserError(f"{path}: {e}") from None
-    from ganbench.models import get_recipe
 
     recipe = get_recipe(raw["model"])
     params = raw.get("model_params", {})

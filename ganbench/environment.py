@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from ganbench.errors import UserError
+
 _PACKAGES = ("ganbench", "torch", "torchvision", "torch-fidelity", "numpy", "scipy", "pandas", "scikit-learn")
 
 
@@ -41,8 +43,6 @@ def git_commit() -> str | None:
 
 def resolve_device(device: str = "auto") -> torch.device:
     """``auto`` picks CUDA when available, else CPU; ``cuda`` without a GPU is a user error."""
-    from ganbench.errors import UserError
-
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):

@@ -23,15 +23,17 @@ from typing import Callable
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-from ganbench.runs import files
-from ganbench.runs.layout import RunDir
 from ganbench.config import BaselineConfig, TrainConfig
 from ganbench.data import Dataset, load_dataset
 from ganbench.environment import environment, flush_denormals, resolve_device
 from ganbench.errors import UserError
 from ganbench.models import build_model, get_recipe
 from ganbench.models.base import GenerativeModel
+from ganbench.results.plots import samples_figure
+from ganbench.runs import files
+from ganbench.runs.layout import RunDir
 
 CHECKPOINT_FORMAT = 1
 
@@ -184,7 +186,6 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
     train_data = dataset.train
     t0 = time.perf_counter()
     show = sys.stderr.isatty() if progress is None else progress
-    from tqdm.auto import tqdm
 
     bar = tqdm(total=tc.steps, initial=start, disable=not show, desc=f"{config.name}/{config.dataset}/{seed}")
     losses: dict[str, float] = {}
@@ -228,8 +229,6 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
 
 
 def _write_samples_figure(model: GenerativeModel, dataset: Dataset, path: Path) -> None:
-    from ganbench.results.plots import samples_figure
-
     g = torch.Generator().manual_seed(0)
     n = 2500 if dataset.info.kind == "points2d" else 64
     samples = model.sample(n, generator=g).detach().cpu()

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
 
 from ganbench.data.base import Dataset, DatasetInfo, register_dataset
 
@@ -75,9 +77,6 @@ def load_grid25(data_root=None, download=False) -> Dataset:
 
 
 def _digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
     d = load_digits()
     images = (d.images / 16.0 * 2.0 - 1.0).astype(np.float32)[:, None]  # 0..16 -> [-1, 1]
     return train_test_split(images, d.target.astype(np.int64), test_size=0.2, random_state=0, stratify=d.target)

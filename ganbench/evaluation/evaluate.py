@@ -17,16 +17,11 @@ from ganbench.runs import files
 from ganbench.runs.layout import ReferenceDir, RunDir
 from ganbench.training import load_checkpoint
 
-
 # -- runs and reference rows -------------------------------------------------------------------
 
 
 def load_run_model(directory: str | Path, device: str = "cpu"):
     """Rebuild a trained model from its run directory (config.json + checkpoint.pt)."""
-    from ganbench.data import get_dataset_info
-    from ganbench.models import build_model
-    from ganbench.training import load_checkpoint
-
     run = RunDir(directory)
     try:
         cfg = files.read_json(run.config)
@@ -46,9 +41,6 @@ def evaluate_run(directory: str | Path, eval_seed: int = 0, device: str = "auto"
                  extractor: str | None = None, n: int | None = None, metrics: list[str] | None = None,
                  inception_weights: str | None = None, offline: bool = False) -> dict:  # fmt: skip
     """Score a trained run and add the score to its ``scores.json`` (keyed by fingerprint id)."""
-    from ganbench.data import load_dataset
-    from ganbench.environment import resolve_device
-
     dev = str(resolve_device(device))
     model, cfg = load_run_model(directory, dev)
     dataset = load_dataset(cfg["dataset"], data_root=data_root)
@@ -64,9 +56,6 @@ def reference_scores(dataset_name: str, out: str | Path, eval_seed: int = 0, dev
                      data_root: str | None = None, extractor: str | None = None, n: int | None = None,
                      inception_weights: str | None = None, offline: bool = False) -> dict:  # fmt: skip
     """The real-data row for ``dataset_name`` under the standard protocol, cached in ``out``."""
-    from ganbench.data import load_dataset
-    from ganbench.environment import resolve_device
-
     dataset = load_dataset(dataset_name, data_root=data_root)
     protocol = default_protocol(dataset, extractor, n, eval_seed)
     path = ReferenceDir.of(out, dataset_name).scores
@@ -86,10 +75,6 @@ def evaluate_samples_file(path: str | Path, dataset_name: str, eval_seed: int = 
                           metrics: list[str] | None = None, inception_weights: str | None = None,
                           offline: bool = False) -> dict:  # fmt: skip
     """Score a samples file made by any framework (see ``ganbench.evaluation.samples``)."""
-    from ganbench.data import get_dataset_info, load_dataset
-    from ganbench.environment import resolve_device
-    from ganbench.evaluation.samples import read_samples_file
-
     info = get_dataset_info(dataset_name)
     samples = read_samples_file(path, info)
     dataset = load_dataset(dataset_name, data_root=data_root)

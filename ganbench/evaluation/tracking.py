@@ -239,7 +239,6 @@ class ModeTracker:
     def __init__(self, dataset, every: int = 500, *, n: int | None = None, eval_seed: int = 0,
                  drop_fraction: float = 0.5, stuck_fraction: float | None = None, min_peak: float | None = None,
                  log_path: str | Path | None = None, warn: bool = True) -> None:  # fmt: skip
-        from ganbench.data import Dataset, load_dataset
 
         self.dataset = dataset if isinstance(dataset, Dataset) else load_dataset(str(dataset))
         info = self.dataset.info
@@ -273,8 +272,6 @@ class ModeTracker:
                 samples, or a tensor of samples (all of them are scored).
             force: measure even when ``step`` is not a multiple of ``every`` (e.g. the last step).
         """
-        from ganbench.evaluation.tracking import training_tracker
-
         if not (force or self.due(step)):
             return None
         sampler = _Sampler(model_or_sampler)

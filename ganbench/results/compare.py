@@ -11,16 +11,29 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
+from ganbench.config import BaselineConfig
+from ganbench.data import get_dataset_info, load_dataset
+from ganbench.environment import resolve_device
+from ganbench.errors import UserError
+from ganbench.evaluation.evaluate import evaluate_samples_file
+from ganbench.evaluation.features import ProtocolExtractor
+from ganbench.evaluation.protocol import default_protocol
+from ganbench.evaluation.scoring import save_score, score_model
+from ganbench.metrics import METRICS
+from ganbench.models import MODELS, ModelRecipe, register_recipe
+from ganbench.plugins import import_target, load_entry_point
+from ganbench.results.leaderboard import collect_scores, display_table, leaderboard
 from ganbench.runs import files
 from ganbench.runs.layout import RunDir
-from ganbench.errors import UserError
-from ganbench.metrics import METRICS
 from ganbench.runs.options import RunOptions
+from ganbench.runs.suite import load_suite, run_suite
 from ganbench.runs.worker import Job, run_job
 
 MIN_SEEDS = 2
@@ -35,8 +48,6 @@ class Target:
 
 
 def resolve_target(spec: str) -> Target:
-    from ganbench.plugins import import_target, load_entry_point
-
     path = Path(spec)
     if path.suffix in (".npy", ".npz"):
         if not path.exists():
@@ -60,15 +71,10 @@ def resolve_target(spec: str) -> Target:
 
 
 def _label(text: str) -> str:
-    import re
-
     return "user-" + (re.sub(r"[^A-Za-z0-9_.+-]", "-", text).strip("-") or "model")
 
 
 def _train_user_model(target: Target, dataset: str, seeds, baseline_train, options: RunOptions) -> None:
-    from ganbench.config import BaselineConfig
-    from ganbench.models import MODELS, ModelRecipe, register_recipe
-
     recipe_name = f"{target.label}"
     temporary = recipe_name not in MODELS
     if temporary:
@@ -85,13 +91,6 @@ def _train_user_model(target: Target, dataset: str, seeds, baseline_train, optio
 
 def _score_fixed(target: Target, dataset_name: str, options: RunOptions) -> None:
     """Score a sampler or samples file once, stored like a one-seed run."""
-    from ganbench.data import load_dataset
-    from ganbench.environment import resolve_device
-    from ganbench.evaluation.evaluate import evaluate_samples_file
-    from ganbench.evaluation.features import ProtocolExtractor
-    from ganbench.evaluation.protocol import default_protocol
-    from ganbench.evaluation.scoring import save_score, score_model
-
     dataset = load_dataset(dataset_name, data_root=options.data_root)
     if target.kind == "samples":
         result = evaluate_samples_file(target.path, dataset_name, eval_seed=options.eval_seed, device=options.device,
@@ -110,8 +109,6 @@ def _score_fixed(target: Target, dataset_name: str, options: RunOptions) -> None
 
 def significance(scores: pd.DataFrame, new: str, fingerprint: str) -> pd.DataFrame:
     """Welch's t-test and Hedges' g of ``new`` against each baseline, per metric, over training seeds."""
-    from scipy import stats
-
     rows = []
     sub = scores[(scores["fingerprint"] == fingerprint) & (scores["status"] == "complete")]
     mine = sub[sub["model"] == new]
@@ -160,10 +157,6 @@ def compare(spec: str, dataset: str, out: str | Path, seeds: list[int] | None = 
         device, eval_seed, data_root: as for ``ganbench run``; the same for the baselines and the new model.
         suite: the suite whose baselines and budget apply (a name, a file, or a ``Suite``).
     """
-    from ganbench.data import get_dataset_info
-    from ganbench.results.leaderboard import collect_scores, display_table, leaderboard
-    from ganbench.runs.suite import load_suite, run_suite
-
     get_dataset_info(dataset)
     target = resolve_target(spec)
     out = Path(out)

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import bootstrap
 
-from ganbench.runs.layout import iter_bench_files, iter_reference_scores, iter_runs, read_optional
 from ganbench.errors import UserError
 from ganbench.metrics import METRICS, ranking_keys
+from ganbench.runs.layout import iter_bench_files, iter_reference_scores, iter_runs, read_optional
 
 REFERENCE_MODEL = "real-data"
 
@@ -67,7 +68,6 @@ def bootstrap_ci(values: np.ndarray, confidence: float = 0.95, n_resamples: int 
         return math.nan, math.nan
     if np.all(values == values[0]):
         return float(values[0]), float(values[0])
-    from scipy.stats import bootstrap
 
     res = bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=n_resamples, method="percentile",
                     random_state=np.random.default_rng(seed))  # fmt: skip

@@ -7,9 +7,16 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")
+import warnings
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from torchvision.utils import make_grid
+
+from ganbench.metrics import METRICS
 
 _PNG_METADATA = {"Software": None}  # keeps PNG bytes identical across runs
 
@@ -35,8 +42,6 @@ def scatter_over_modes(ax, samples: np.ndarray, centers: np.ndarray | None, sd: 
 
 def image_grid(images: torch.Tensor, nrow: int = 8) -> np.ndarray:
     """NCHW in [-1, 1] -> HWC uint8 grid."""
-    from torchvision.utils import make_grid
-
     grid = make_grid((images.clamp(-1, 1) + 1) / 2, nrow=nrow, padding=1, pad_value=1.0)
     return (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
@@ -94,8 +99,6 @@ def band_plot(ax, steps, mean, low, high, color: str, label: str) -> None:
 
 
 def _direction(metric: str) -> str:
-    from ganbench.metrics import METRICS
-
     info = METRICS.get(metric)
     return "" if info is None else (" (higher is better)" if info.higher_is_better else " (lower is better)")
 
@@ -119,10 +122,6 @@ def metric_curves_figure(series: dict, colors: dict, title: str = "") -> bytes |
     Returns:
         PNG bytes, or ``None`` when there is nothing to plot.
     """
-    import warnings
-
-    from ganbench.metrics import METRICS
-
     present = {m for runs in series.values() for _, s in runs for m in s}
     metrics = [m for m in METRICS if m in present]
     if not metrics:
@@ -151,7 +150,6 @@ def metric_curves_figure(series: dict, colors: dict, title: str = "") -> bytes |
         ax.set_xlabel("training step")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
-    from matplotlib.patches import Patch
 
     handles, labels = axes[0].get_legend_handles_labels()
     handles.append(Patch(color="dimgray", alpha=0.25))
@@ -172,8 +170,6 @@ def coverage_events_figure(runs: dict, colors: dict, num_modes: int | None, stuc
         stuck_threshold: drawn as a dashed line when given.
         title: the figure title.
     """
-    from matplotlib.lines import Line2D
-
     models = sorted({m for m, _ in runs})
     if not any(len(v[0]) for v in runs.values()):
         return None
@@ -233,8 +229,6 @@ def mode_histograms_figure(hists: dict, colors: dict, num_modes: int | None, tit
         num_modes: the number of modes (default: the histograms' length).
         title: the figure title.
     """
-    from matplotlib.lines import Line2D
-
     if not hists:
         return None
     fig, axes = panel_grid(len(hists), ncols=4, panel_size=(3.4, 2.6))
@@ -267,7 +261,6 @@ def scatter_panels_figure(panels: list, centers: np.ndarray | None, sd: float | 
     """2D samples over the true modes, one small panel per ``(title, points, colour)``."""
     if not panels:
         return None
-    from matplotlib.lines import Line2D
 
     fig, axes = panel_grid(len(panels), ncols=4, panel_size=(3.0, 3.0))
     for ax, (label, pts, color) in zip(axes, panels):

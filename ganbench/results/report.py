@@ -23,7 +23,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ganbench.runs import files
+from ganbench.data import get_dataset_info, load_dataset
+from ganbench.evaluation.evaluate import load_run_model
+from ganbench.evaluation.scoring import sample_model
+from ganbench.evaluation.tracking import collapse_events, coverage_series
+from ganbench.metrics import METRICS
 from ganbench.results.blocks import (
     Block,
     Figure,
@@ -38,17 +42,17 @@ from ganbench.results.blocks import (
     render_html,
     render_markdown,
 )
-from ganbench.runs.layout import ReferenceDir, RunDir, iter_reference_scores, iter_runs, read_optional
 from ganbench.results.leaderboard import REFERENCE_MODEL, display_table, format_leaderboard, leaderboard
-from ganbench.metrics import METRICS
 from ganbench.results.plots import (
     coverage_events_figure,
     metric_curves_figure,
     mode_histograms_figure,
     model_colors,
+    samples_figure,
     scatter_panels_figure,
 )
-from ganbench.evaluation.tracking import collapse_events, coverage_series
+from ganbench.runs import files
+from ganbench.runs.layout import ReferenceDir, RunDir, iter_reference_scores, iter_runs, read_optional
 
 __all__ = ["write_report"]
 
@@ -190,8 +194,6 @@ def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict
 
 
 def _info(ds: str) -> dict:
-    from ganbench.data import get_dataset_info
-
     try:
         return get_dataset_info(ds).to_dict()
     except Exception:  # a dataset this installation does not know: no mode structure
@@ -237,10 +239,6 @@ def _bad_row(r: _Run) -> dict:
 
 
 def _scatter_samples(ds: str, by_model: dict, colors: dict) -> bytes | None:
-    from ganbench.data import load_dataset
-    from ganbench.evaluation.evaluate import load_run_model
-    from ganbench.evaluation.scoring import sample_model
-
     try:
         dataset = load_dataset(ds)
     except Exception:  # a dataset that cannot be loaded here: no scatter
@@ -262,9 +260,6 @@ def _scatter_samples(ds: str, by_model: dict, colors: dict) -> bytes | None:
 
 
 def _real_grid(ds: str) -> bytes | None:
-    from ganbench.data import load_dataset
-    from ganbench.results.plots import samples_figure
-
     try:
         dataset = load_dataset(ds)
     except Exception:  # e.g. a real dataset whose files are not on this machine

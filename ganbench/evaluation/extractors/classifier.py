@@ -33,6 +33,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ganbench.caches import BoundedCache
+from ganbench.data import load_dataset
 from ganbench.data.base import Dataset
 from ganbench.errors import UserError
 from ganbench.evaluation.extractors.base import (
@@ -328,7 +329,6 @@ def _base_of(dataset: Dataset, data_root: str | None) -> Dataset:
     base_name = dataset.extra.get("base")
     if not base_name:
         return dataset
-    from ganbench.data import load_dataset
 
     base = load_dataset(base_name, data_root=data_root or dataset.extra.get("data_root"))
     _check_supported(base)

@@ -24,10 +24,12 @@ import warnings
 from pathlib import Path
 
 import torch
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ganbench.data import Dataset
 from ganbench.errors import UserError
 from ganbench.evaluation.extractors.base import Evaluator, ExtractorOptions, ExtractorSpec, register_extractor
+from ganbench.runs import files
 
 __all__ = [
     "InceptionEvaluator",
@@ -170,7 +172,6 @@ def write_random_weights(path: str | os.PathLike, seed: int = 0) -> Path:
     state = {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
     buf = io.BytesIO()
     torch.save(state, buf)
-    from ganbench.runs import files
 
     files.atomic_write_bytes(path, buf.getvalue())
     return path
@@ -178,8 +179,6 @@ def write_random_weights(path: str | os.PathLike, seed: int = 0) -> Path:
 
 def _fold_batch_norms(net: torch.nn.Module) -> None:
     """Fold every eval-mode ``bn`` into the ``conv`` before it (torch-fidelity's BasicConv2d blocks)."""
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
-
     for m in net.modules():
         conv, bn = getattr(m, "conv", None), getattr(m, "bn", None)
         if isinstance(conv, torch.nn.Conv2d) and isinstance(bn, torch.nn.BatchNorm2d):
