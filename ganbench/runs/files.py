@@ -37,6 +37,13 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def temp_files(path: str | os.PathLike) -> list[Path]:
+    """Temporary files of ``atomic_write_bytes(path, ...)`` calls that never finished (a writer killed
+    between creating and renaming its temporary file). Delete them only where no writer can be at work."""
+    path = Path(path)
+    return sorted(path.parent.glob(f".{path.name}.*.tmp"))
+
+
 def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)

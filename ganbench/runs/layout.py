@@ -138,6 +138,14 @@ class RunDir(_Folder):
         """The suite's job record, or None when there is none (or it is corrupt)."""
         return read_optional(self.job)
 
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Delete what writers killed mid-write left of the run's files; call it only while holding the
+        run's lock (the lock's own temporary files belong to runners trying to take it, and stay)."""
+        stale = [t for name in RUN_FILES if name != LOCK for t in files.temp_files(self.path / name)]
+        for t in stale:
+            t.unlink(missing_ok=True)
+        return stale
+
 
 @dataclass(frozen=True)
 class ModelDir(_Folder):

@@ -125,6 +125,7 @@ def single_threaded():
 def _run_job(job: Job, opts: RunOptions) -> dict:
     run = job.run_dir(opts.out)
     directory = run.path
+    run.remove_stale_temp_files()  # a runner killed mid-write left them; this one holds the lock
     if job_done(job, opts.out):
         return {**run.read_job(), "skipped": True}
     rec = run.read_job()

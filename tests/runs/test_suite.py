@@ -124,3 +124,21 @@ def test_run_options_and_tasks_are_checked_where_they_are_built(tmp_path):
         Task("reference", job, RunOptions(tmp_path))
     with pytest.raises(ValueError, match="Task.kind must be job or reference; got 'train'"):
         Task("train", job, RunOptions(tmp_path))
+
+
+def test_a_rerun_removes_what_a_writer_killed_mid_write_left_but_not_lock_attempts(tmp_path):
+    """A SIGKILL between atomic_write's temporary file and its rename leaves ``.job.json.XXXX.tmp``; the next
+    runner of that job (holding its lock) deletes it. Another runner's lock attempt is not touched."""
+    job = tiny(load_suite("quick", models=["gan"], datasets=["ring8"], seeds=[0]), steps=5).jobs[0]
+    run = job.run_dir(tmp_path)
+    run.path.mkdir(parents=True)
+    killed = run.path / ".job.json.k1ll3d.tmp"
+    killed.write_text('{"id": "half')
+    scores = run.path / ".scores.json.x.tmp"
+    scores.write_text("")
+    attempt = run.path / ".job.lock.otherhost.123.tmp"  # what runs/locks.py writes before linking the lock
+    attempt.write_text("otherhost 123")
+    assert files.temp_files(run.job) == [killed]
+    run_suite(Suite("t", "", (job,)), RunOptions(tmp_path), jobs=1, log=lambda m: None)
+    assert run.read_job()["status"] == "complete"
+    assert not killed.exists() and not scores.exists() and attempt.exists()
