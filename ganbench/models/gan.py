@@ -75,19 +75,8 @@ class GAN(GenerativeModel):
         g_hidden_bias: bool = True,
     ) -> None:
         super().__init__()
-        _check_choice("init", init, nets.INITS)
-        _check_choice("update", update, UPDATES)
-        _check_choice("pack_generator_calls", pack_generator_calls, PACK_GENERATOR_CALLS)
-        _check_choice("batch_norm", batch_norm, nets.BATCH_NORMS)
-        if update == "simultaneous" and d_steps != 1:
-            raise ValueError(f"update='simultaneous' takes one step per network; got d_steps={d_steps}: "
-                             "set d_steps = 1 or update = 'alternating'")  # fmt: skip
-        if not 0 < bn_eps < 1 or not 0 < bn_momentum <= 1:
-            raise ValueError(f"bn_eps must be in (0, 1) and bn_momentum in (0, 1]; got bn_eps={bn_eps}, "
-                             f"bn_momentum={bn_momentum}")  # fmt: skip
-        if info.kind != "points2d" and (batch_norm != "pytorch" or not g_hidden_bias):
-            raise ValueError(f"batch_norm={batch_norm!r} and g_hidden_bias={g_hidden_bias} apply to the 2D MLP "
-                             f"generator; {info.name} is {info.kind}: leave them at 'pytorch' and true")  # fmt: skip
+        _check_options(info, d_steps, init, update, pack_generator_calls, batch_norm, bn_eps, bn_momentum,
+                       g_hidden_bias)  # fmt: skip
         self.update, self.pack_generator_calls, self.batch_norm = update, pack_generator_calls, batch_norm
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
@@ -207,6 +196,26 @@ class GAN(GenerativeModel):
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return sample_in_eval_mode(self, lambda: self.G(self.latent(n, generator)))
+
+
+def _check_options(info: DatasetInfo, d_steps: int, init: str, update: str, pack_generator_calls: str,
+                   batch_norm: str, bn_eps: float, bn_momentum: float, g_hidden_bias: bool) -> None:  # fmt: skip
+    """Validate the options that reproduce PacGAN's released 2D code (see ``GAN``)."""
+    _check_choice("init", init, nets.INITS)
+    _check_choice("update", update, UPDATES)
+    _check_choice("pack_generator_calls", pack_generator_calls, PACK_GENERATOR_CALLS)
+    _check_choice("batch_norm", batch_norm, nets.BATCH_NORMS)
+    if update == "simultaneous" and d_steps != 1:
+        raise ValueError(f"update='simultaneous' takes one step per network; got d_steps={d_steps}: "
+                         "set d_steps = 1 or update = 'alternating'")  # fmt: skip
+    if not 0 < bn_eps < 1 or not 0 < bn_momentum <= 1:
+        raise ValueError(f"bn_eps must be in (0, 1) and bn_momentum in (0, 1]; got bn_eps={bn_eps}, "
+                         f"bn_momentum={bn_momentum}")  # fmt: skip
+    if not isinstance(g_hidden_bias, bool):
+        raise ValueError(f"g_hidden_bias must be true or false; got {g_hidden_bias!r}")
+    if info.kind != "points2d" and (batch_norm != "pytorch" or not g_hidden_bias):
+        raise ValueError(f"batch_norm={batch_norm!r} and g_hidden_bias={g_hidden_bias} apply to the 2D MLP "
+                         f"generator; {info.name} is {info.kind}: leave them at 'pytorch' and true")  # fmt: skip
 
 
 def _check_choice(name: str, value, choices: tuple[str, ...]) -> None:
