@@ -46,6 +46,11 @@ class GAN(GenerativeModel):
         bn_eps, bn_momentum: epsilon and running-statistics rate of every batch-norm layer (PyTorch's
             meaning of momentum; PacGAN's code: 1e-4 and 0.05).
         g_hidden_bias: biases in the 2D generator's hidden linear layers (PacGAN's code has none).
+        bn_refresh_every, bn_refresh_batches: every ``bn_refresh_every`` steps (0: never), run the
+            generator on ``bn_refresh_batches`` batches of fresh latents without gradients, updating the
+            batch-norm population statistics after each. PacGAN's code does so before every epoch's
+            evaluation: its training-set monitor (``DataStreamMonitoring`` with the batch-norm updates)
+            runs 50 batches first (pacgan_task.py:178-180, streams.py:33), so 1,000 and 50.
     """
 
     def __init__(
@@ -73,11 +78,19 @@ class GAN(GenerativeModel):
         bn_eps: float = 1e-5,
         bn_momentum: float = 0.1,
         g_hidden_bias: bool = True,
+        bn_refresh_every: int = 0,
+        bn_refresh_batches: int = 50,
     ) -> None:
         super().__init__()
         _check_options(info, d_steps, init, update, pack_generator_calls, batch_norm, bn_eps, bn_momentum,
                        g_hidden_bias)  # fmt: skip
+        if bn_refresh_every < 0 or bn_refresh_batches < 1:
+            raise ValueError(f"bn_refresh_every must be >= 0 and bn_refresh_batches >= 1; got {bn_refresh_every} "
+                             f"and {bn_refresh_batches}")  # fmt: skip
         self.update, self.pack_generator_calls, self.batch_norm = update, pack_generator_calls, batch_norm
+        self.bn_refresh_every, self.bn_refresh_batches = bn_refresh_every, bn_refresh_batches
+        if bn_refresh_every:  # a buffer only then: other models' checkpoints keep their keys
+            self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
         if objective != "pacgan" and pack != 1:
@@ -134,7 +147,17 @@ class GAN(GenerativeModel):
         losses = self._simultaneous_step(batch) if self.update == "simultaneous" else self._alternating_step(batch)
         if self.batch_norm == "blocks":
             nets.update_population_statistics(self.G)
+        if self.bn_refresh_every:
+            self.steps_done += 1
+            if self.steps_done % self.bn_refresh_every == 0:
+                self._refresh_population_statistics(batch.shape[0] // self.d_steps, batch.device)
         return losses
+
+    @torch.no_grad()
+    def _refresh_population_statistics(self, n: int, device: torch.device) -> None:
+        for _ in range(self.bn_refresh_batches):
+            self._generate(n, device)
+            nets.update_population_statistics(self.G)  # a no-op for PyTorch's, which update in forward
 
     def _alternating_step(self, batch: torch.Tensor) -> dict[str, float]:
         reals = batch.chunk(self.d_steps) if self.d_steps > 1 else (batch,)  # a view costs ~0.7% of a step

@@ -52,6 +52,8 @@ PROTOCOL = [
     ("d_steps", 1, "ali/algorithms.py:28-43 one discriminator step per generator step"),
     ("batch_size", 100, "config.py:25 batch_size = 100; streams.py:31 ShuffledScheme"),
     ("steps", 400_000, "config.py:15 num_epoch = 400 x (config.py:30 num_sample 100,000 / batch 100)"),
+    ("bn_refresh_every", 1000, "pacgan_task.py:178-180 train monitor with bn_updates, after_epoch (Blocks default)"),
+    ("bn_refresh_batches", 50, "streams.py:33 ShuffledScheme(5000, batch_size): 50 monitor batches"),
     ("eval_every", 1000, "pacgan_task.py:190-192 GraphLogger, MetricLogger after_epoch (1,000 iterations)"),
     ("eval_samples", 2500, "config.py:32 num_log_figure_sample = 2500; extensions.py:53-54 fixed z"),
 ]
@@ -243,6 +245,22 @@ def test_pytorch_batch_norm_takes_eps_and_momentum(ring8):
     assert norms and all((x.eps, x.momentum) == (1e-4, 0.05) for x in norms)
 
 
+def test_population_refresh_runs_the_generator_on_fresh_batches_every_n_steps(ring8):
+    m = _tiny(ring8.info, pack=2, batch_norm="blocks", pack_generator_calls="per-pack", update="simultaneous",
+              bn_refresh_every=3, bn_refresh_batches=4)  # fmt: skip
+    bn = m.G[1]
+    seen = []
+    bn.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].shape[0]))
+    steps = []
+    for _ in range(3):
+        m.train_step(ring8.train[:20])
+        steps.append(len(seen))
+    # steps 1 and 2: 2 calls each (one per pack slot); step 3: 2, then 4 refresh batches of 2 calls
+    assert steps == [2, 4, 6 + 8] and set(seen) == {10}
+    assert int(m.steps_done) == 3 and "steps_done" in m.state_dict()
+    assert "steps_done" not in _tiny(ring8.info).state_dict()
+
+
 # -- validation -------------------------------------------------------------------------------------
 
 
@@ -256,6 +274,7 @@ def test_pytorch_batch_norm_takes_eps_and_momentum(ring8):
         ({"update": "simultaneous", "d_steps": 5}, r"got d_steps=5: set d_steps = 1"),
         ({"bn_eps": 0.0}, r"bn_eps must be in \(0, 1\)"),
         ({"bn_momentum": 1.5}, r"bn_momentum=1.5"),
+        ({"bn_refresh_every": -1}, r"bn_refresh_every must be >= 0"),
         ({"g_hidden_bias": "false"}, r"g_hidden_bias must be true or false; got 'false'"),
     ],
 )
