@@ -46,7 +46,10 @@ PROTOCOL = [
     ("init", "normal-0.02", "config.py:21-22 weights_init_std 0.02, biases Constant(0); pacgan_task.py:67-68, 92"),
     ("lr_g", 1e-4, "config.py:23 learning_rate = 1e-4; pacgan_task.py:157-158 one Adam rule for both"),
     ("lr_d", 1e-4, "config.py:23 learning_rate = 1e-4"),
-    ("betas", [0.8, 0.999], "config.py:24 beta1 = 0.8; Blocks' Adam default beta2 = 0.999"),
+    # Blocks changed Adam's convention on 2017-01-24 (commit aa06451): since then beta1 = 0.8 means
+    # PyTorch's 0.8; in Blocks 0.2 (2016) it meant PyTorch's 0.2. ALI's README asks for the development
+    # version, so 0.8; beta2 is Blocks' default, 0.999 in PyTorch's terms in both conventions.
+    ("betas", [0.8, 0.999], "config.py:24 beta1 = 0.8; blocks/algorithms/__init__.py:861-863 Adam defaults"),
     ("update", "simultaneous", "pacgan_task.py:158 ali_algorithm; ALI ali/algorithms.py:28-43"),
     ("pack_generator_calls", "per-pack", "pacgan_task.py:105-108 one z per pack slot; bricks.py:64-67"),
     ("d_steps", 1, "ali/algorithms.py:28-43 one discriminator step per generator step"),
