@@ -27,7 +27,10 @@ class GAN(GenerativeModel):
         lr_g, lr_d, betas: Adam settings for generator and discriminator.
         d_steps: discriminator updates per generator update, each on its own real batch.
         gp_weight: gradient-penalty weight (``wgan-gp``).
-        pack: PacGAN packing degree m (``pacgan``): the discriminator sees m samples at once.
+        pack: PacGAN packing degree m (``pacgan``): the discriminator sees m samples at once. A real pack
+            is m consecutive rows of the step's m batches: m distinct points of the epoch's shuffle. PacGAN's
+            code packs m independent resamples with replacement (datasets.py:73-75); both are m uniform
+            draws from the training set but for collisions (probability 1/N per pair): the same distribution.
         g_hidden, g_layers, d_hidden, d_layers, maxout_pieces: MLP sizes (2D data).
         width: base channel count of the conv nets (images).
         d_norm: discriminator normalisation, ``"auto"`` picks batch norm for gan/lsgan/pacgan on images,
