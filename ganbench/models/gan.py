@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ganbench.data.base import DatasetInfo
 from ganbench.models import nets
@@ -12,6 +13,8 @@ from ganbench.models.base import GenerativeModel, sample_in_eval_mode
 from ganbench.models.recipes import ModelRecipe, register_recipe
 
 OBJECTIVES = ("gan", "wgan-gp", "lsgan", "hinge-sn", "pacgan")
+UPDATES = ("alternating", "simultaneous")
+PACK_GENERATOR_CALLS = ("single", "per-pack")
 
 
 class GAN(GenerativeModel):
@@ -24,11 +27,33 @@ class GAN(GenerativeModel):
         lr_g, lr_d, betas: Adam settings for generator and discriminator.
         d_steps: discriminator updates per generator update, each on its own real batch.
         gp_weight: gradient-penalty weight (``wgan-gp``).
-        pack: PacGAN packing degree m (``pacgan``): the discriminator sees m samples at once.
+        pack: PacGAN packing degree m (``pacgan``): the discriminator sees m samples at once. A real pack
+            is m consecutive rows of the step's m batches: m distinct points of the epoch's shuffle. PacGAN's
+            code packs m independent resamples with replacement (datasets.py:73-75); both are m uniform
+            draws from the training set but for collisions (probability 1/N per pair): the same distribution.
         g_hidden, g_layers, d_hidden, d_layers, maxout_pieces: MLP sizes (2D data).
         width: base channel count of the conv nets (images).
         d_norm: discriminator normalisation, ``"auto"`` picks batch norm for gan/lsgan/pacgan on images,
             none for wgan-gp and 2D maxout nets, spectral for hinge-sn.
+        init: ``"default"`` (PyTorch's layer init; DCGAN's conv init on images) or ``"normal-0.02"``
+            (every linear/conv weight N(0, 0.02) and zero biases in both networks, PacGAN's 2D code).
+        update: ``"alternating"``: ``d_steps`` discriminator steps, then a generator step on fresh
+            latents through the updated discriminator. ``"simultaneous"`` (ALI's ``ali_algorithm``,
+            used by PacGAN's 2D code): both networks' gradients from one forward pass at the current
+            weights, then both Adam steps; needs ``d_steps=1``.
+        pack_generator_calls: ``"single"``: one generator call on m x batch latents, so batch norm sees
+            m x batch samples; ``"per-pack"``: m calls on batch latents each, the i-th sample of every
+            pack from the i-th call, so batch-norm statistics are over batch samples (PacGAN's code).
+        batch_norm: the 2D generator's batch norm, ``"pytorch"`` or ``"blocks"`` (population mean and
+            standard deviation updated once per step, see ``nets.BlocksBatchNorm1d``).
+        bn_eps, bn_momentum: epsilon and running-statistics rate of every batch-norm layer (PyTorch's
+            meaning of momentum; PacGAN's code: 1e-4 and 0.05).
+        g_hidden_bias: biases in the 2D generator's hidden linear layers (PacGAN's code has none).
+        bn_refresh_every, bn_refresh_batches: every ``bn_refresh_every`` steps (0: never), run the
+            generator on ``bn_refresh_batches`` batches of fresh latents without gradients, updating the
+            batch-norm population statistics after each. PacGAN's code does so before every epoch's
+            evaluation: its training-set monitor (``DataStreamMonitoring`` with the batch-norm updates)
+            runs 50 batches first (pacgan_task.py:178-180, streams.py:33), so 1,000 and 50.
     """
 
     def __init__(
@@ -49,8 +74,26 @@ class GAN(GenerativeModel):
         maxout_pieces: int = 5,
         width: int = 64,
         d_norm: str = "auto",
+        init: str = "default",
+        update: str = "alternating",
+        pack_generator_calls: str = "single",
+        batch_norm: str = "pytorch",
+        bn_eps: float = 1e-5,
+        bn_momentum: float = 0.1,
+        g_hidden_bias: bool = True,
+        bn_refresh_every: int = 0,
+        bn_refresh_batches: int = 50,
     ) -> None:
         super().__init__()
+        _check_options(info, d_steps, init, update, pack_generator_calls, batch_norm, bn_eps, bn_momentum,
+                       g_hidden_bias)  # fmt: skip
+        if bn_refresh_every < 0 or bn_refresh_batches < 1:
+            raise ValueError(f"bn_refresh_every must be >= 0 and bn_refresh_batches >= 1; got {bn_refresh_every} "
+                             f"and {bn_refresh_batches}")  # fmt: skip
+        self.update, self.pack_generator_calls, self.batch_norm = update, pack_generator_calls, batch_norm
+        self.bn_refresh_every, self.bn_refresh_batches = bn_refresh_every, bn_refresh_batches
+        if bn_refresh_every:  # a buffer only then: other models' checkpoints keep their keys
+            self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
         if objective != "pacgan" and pack != 1:
@@ -63,13 +106,20 @@ class GAN(GenerativeModel):
         self.shape = tuple(info.shape)
         norm = _default_norm(objective, info.kind) if d_norm == "auto" else d_norm
         if info.kind == "points2d":
-            self.G = nets.mlp_generator(z_dim, info.shape[0], g_hidden, g_layers)
+            self.G = nets.mlp_generator(z_dim, info.shape[0], g_hidden, g_layers, g_hidden_bias, batch_norm,
+                                        bn_eps, bn_momentum)  # fmt: skip
             self.D = nets.mlp_discriminator(info.shape[0] * pack, 1, d_hidden, d_layers, maxout_pieces, norm)
         else:
             c, h, w = info.shape
             self.G = nets.conv_generator(z_dim, info.shape, width)
             self.D = nets.conv_discriminator((c * pack, h, w), 1, width, norm)
             nets.dcgan_init(self)
+            for m in self.modules():
+                if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                    m.eps, m.momentum = bn_eps, bn_momentum
+        if init == "normal-0.02":
+            nets.normal_init(self.G, 0.02)
+            nets.normal_init(self.D, 0.02)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=lr_g, betas=tuple(betas))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=lr_d, betas=tuple(betas))
 
@@ -86,23 +136,66 @@ class GAN(GenerativeModel):
     def _d(self, x: torch.Tensor) -> torch.Tensor:
         return self.D(self._pack(x)).view(-1)
 
+    def _generate(self, n: int, device: torch.device) -> torch.Tensor:
+        """``n`` training samples (the fakes of one step), in one generator call or one per pack slot."""
+        if self.pack_generator_calls == "single" or self.pack == 1:
+            return self.G(self.latent(n, device=device))
+        if n % self.pack:
+            raise ValueError(f"pack_generator_calls='per-pack' needs a batch divisible by pack={self.pack}; got {n}")
+        parts = [self.G(z) for z in self.latent(n, device=device).chunk(self.pack)]
+        # row j * pack + i is sample j of call i, so _pack puts one sample of each call in every pack
+        return torch.stack(parts, 1).reshape(n, *parts[0].shape[1:])
+
     def train_step(self, batch: torch.Tensor) -> dict[str, float]:
+        losses = self._simultaneous_step(batch) if self.update == "simultaneous" else self._alternating_step(batch)
+        if self.batch_norm == "blocks":
+            nets.update_population_statistics(self.G)
+        if self.bn_refresh_every:
+            self.steps_done += 1
+            if self.steps_done % self.bn_refresh_every == 0:
+                self._refresh_population_statistics(batch.shape[0] // self.d_steps, batch.device)
+        return losses
+
+    @torch.no_grad()
+    def _refresh_population_statistics(self, n: int, device: torch.device) -> None:
+        for _ in range(self.bn_refresh_batches):
+            self._generate(n, device)
+            nets.update_population_statistics(self.G)  # a no-op for PyTorch's, which update in forward
+
+    def _alternating_step(self, batch: torch.Tensor) -> dict[str, float]:
         reals = batch.chunk(self.d_steps) if self.d_steps > 1 else (batch,)  # a view costs ~0.7% of a step
         for real in reals:
-            fake = self.G(self.latent(real.shape[0], device=real.device)).detach()
+            fake = self._generate(real.shape[0], real.device).detach()
             loss_d = self._d_loss(real, fake)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
-        fake = self.G(self.latent(reals[-1].shape[0], device=batch.device))
+        fake = self._generate(reals[-1].shape[0], batch.device)
         loss_g = self._g_loss(self._d(fake))
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
 
-    def _d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    def _simultaneous_step(self, real: torch.Tensor) -> dict[str, float]:
+        """Both losses from one forward pass; each network's gradient of its own loss, then both steps."""
+        fake = self._generate(real.shape[0], real.device)
         d_real, d_fake = self._d(real), self._d(fake)
+        loss_d = self._d_objective(d_real, d_fake, real, fake.detach())
+        loss_g = self._g_loss(d_fake)
+        self.opt_d.zero_grad(set_to_none=True)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_d.backward(inputs=list(self.D.parameters()), retain_graph=True)
+        loss_g.backward(inputs=list(self.G.parameters()))
+        self.opt_d.step()
+        self.opt_g.step()
+        return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+
+    def _d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        return self._d_objective(self._d(real), self._d(fake), real, fake)
+
+    def _d_objective(self, d_real: torch.Tensor, d_fake: torch.Tensor, real: torch.Tensor,
+                     fake: torch.Tensor) -> torch.Tensor:  # fmt: skip
         if self.objective in ("gan", "pacgan"):
             return F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + (
                 F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
@@ -129,6 +222,31 @@ class GAN(GenerativeModel):
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return sample_in_eval_mode(self, lambda: self.G(self.latent(n, generator)))
+
+
+def _check_options(info: DatasetInfo, d_steps: int, init: str, update: str, pack_generator_calls: str,
+                   batch_norm: str, bn_eps: float, bn_momentum: float, g_hidden_bias: bool) -> None:  # fmt: skip
+    """Validate the options that reproduce PacGAN's released 2D code (see ``GAN``)."""
+    _check_choice("init", init, nets.INITS)
+    _check_choice("update", update, UPDATES)
+    _check_choice("pack_generator_calls", pack_generator_calls, PACK_GENERATOR_CALLS)
+    _check_choice("batch_norm", batch_norm, nets.BATCH_NORMS)
+    if update == "simultaneous" and d_steps != 1:
+        raise ValueError(f"update='simultaneous' takes one step per network; got d_steps={d_steps}: "
+                         "set d_steps = 1 or update = 'alternating'")  # fmt: skip
+    if not 0 < bn_eps < 1 or not 0 < bn_momentum <= 1:
+        raise ValueError(f"bn_eps must be in (0, 1) and bn_momentum in (0, 1]; got bn_eps={bn_eps}, "
+                         f"bn_momentum={bn_momentum}")  # fmt: skip
+    if not isinstance(g_hidden_bias, bool):
+        raise ValueError(f"g_hidden_bias must be true or false; got {g_hidden_bias!r}")
+    if info.kind != "points2d" and (batch_norm != "pytorch" or not g_hidden_bias):
+        raise ValueError(f"batch_norm={batch_norm!r} and g_hidden_bias={g_hidden_bias} apply to the 2D MLP "
+                         f"generator; {info.name} is {info.kind}: leave them at 'pytorch' and true")  # fmt: skip
+
+
+def _check_choice(name: str, value, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
 
 
 def _default_norm(objective: str, kind: str) -> str:

@@ -38,11 +38,87 @@ def _norm2d(norm: str, channels: int) -> nn.Module:
     return nn.BatchNorm2d(channels) if norm == "batch" else nn.Identity()
 
 
-def mlp_generator(z_dim: int, out_dim: int, hidden: int = 400, layers: int = 4) -> nn.Module:
+BATCH_NORMS = ("pytorch", "blocks")
+
+
+class BlocksBatchNorm1d(nn.Module):
+    """Batch normalisation as Blocks' ``BatchNormalization`` brick, with PacGAN's population updates.
+
+    In training mode it is PyTorch's ``BatchNorm1d``: the batch mean and ``sqrt(biased var + eps)``.
+    The difference is the population statistics used in eval mode. Blocks keeps a population standard
+    deviation (initialised to 1), not a variance, and divides by it without adding ``eps`` again
+    (blocks/bricks/bn.py, ``_compute_training_statistics`` and ``_prepare_population_statistics``).
+    PacGAN's code moves it once per training step towards the mean of that step's batch statistics over
+    the step's calls (a packing generator runs m times): ``pop = (1 - momentum) * pop + momentum * stat``
+    (fjxmlzn/PacGAN, synthetic_data_experiments/2DRing_GAN&PacGAN/pacgan_task.py, lines 127-149).
+    Calls accumulate their statistics here; ``update_population()`` applies them.
+
+    Args:
+        features: number of features.
+        eps: added to the batch variance (Blocks' default 1e-4).
+        momentum: population update rate (PacGAN's 0.05; PyTorch's meaning of momentum).
+    """
+
+    def __init__(self, features: int, eps: float = 1e-4, momentum: float = 0.05) -> None:
+        super().__init__()
+        self.eps, self.momentum = eps, momentum
+        self.weight = nn.Parameter(torch.ones(features))
+        self.bias = nn.Parameter(torch.zeros(features))
+        self.register_buffer("population_mean", torch.zeros(features))
+        self.register_buffer("population_stdev", torch.ones(features))
+        self._sums: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return (x - self.population_mean) * (self.weight / self.population_stdev) + self.bias
+        mean = x.mean(0)
+        stdev = ((x - mean).square().mean(0) + self.eps).sqrt()
+        with torch.no_grad():
+            m, s = mean.detach(), stdev.detach()
+            self._sums = (m, s) if self._sums is None else (self._sums[0] + m, self._sums[1] + s)
+            self._calls += 1
+        return (x - mean) * (self.weight / stdev) + self.bias
+
+    @torch.no_grad()
+    def update_population(self) -> None:
+        """One moving-average step towards the mean statistics of the calls since the last update."""
+        if self._sums is None:
+            return
+        rate = self.momentum
+        self.population_mean.mul_(1 - rate).add_(self._sums[0] / self._calls, alpha=rate)
+        self.population_stdev.mul_(1 - rate).add_(self._sums[1] / self._calls, alpha=rate)
+        self._sums, self._calls = None, 0
+
+
+def update_population_statistics(module: nn.Module) -> None:
+    """Apply the pending population updates of every ``BlocksBatchNorm1d`` in ``module``."""
+    for m in module.modules():
+        if isinstance(m, BlocksBatchNorm1d):
+            m.update_population()
+
+
+def mlp_generator(
+    z_dim: int, out_dim: int, hidden: int = 400, layers: int = 4, hidden_bias: bool = True,
+    batch_norm: str = "pytorch", bn_eps: float = 1e-5, bn_momentum: float = 0.1,
+) -> nn.Module:  # fmt: skip
+    """ReLU MLP with batch norm after each hidden linear layer (PacGAN's generator).
+
+    Args:
+        hidden_bias: biases in the hidden linear layers (redundant before batch norm; PacGAN's code has
+            none, ``use_bias=False`` in its MLP). The output layer always has one.
+        batch_norm: ``"pytorch"`` (``nn.BatchNorm1d``) or ``"blocks"`` (``BlocksBatchNorm1d``).
+        bn_eps, bn_momentum: batch-norm epsilon and running-statistics rate (PyTorch's meaning:
+            ``running = (1 - momentum) * running + momentum * batch``).
+    """
     mods: list[nn.Module] = []
     width = z_dim
     for _ in range(layers):
-        mods += [nn.Linear(width, hidden), nn.BatchNorm1d(hidden), nn.ReLU()]
+        if batch_norm == "blocks":
+            norm: nn.Module = BlocksBatchNorm1d(hidden, bn_eps, bn_momentum)
+        else:
+            norm = nn.BatchNorm1d(hidden, eps=bn_eps, momentum=bn_momentum)
+        mods += [nn.Linear(width, hidden, bias=hidden_bias), norm, nn.ReLU()]
         width = hidden
     mods.append(nn.Linear(width, out_dim))
     return nn.Sequential(*mods)
@@ -160,3 +236,22 @@ def dcgan_init(module: nn.Module) -> None:
         elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
+
+
+INITS = ("default", "normal-0.02")
+
+
+def normal_init(module: nn.Module, std: float = 0.02) -> None:
+    """Weights N(0, std) and zero biases in every linear and conv layer; batch norm is left as built.
+
+    PacGAN's 2D code initialises both networks so (``IsotropicGaussian(0.02)``, ``Constant(0.0)``);
+    with PyTorch's default (Kaiming-uniform) init its pacgan3 stays near 1% high-quality samples.
+    """
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            # a spectral-normed layer keeps its raw weight under parametrizations
+            weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
+            with torch.no_grad():
+                weight.normal_(0.0, std)
+                if m.bias is not None:
+                    m.bias.zero_()
