@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
 import os
 import re
 import time
@@ -30,7 +29,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ganbench.caches import BoundedCache
 from ganbench.data import load_dataset
@@ -42,6 +40,12 @@ from ganbench.evaluation.extractors.base import (
     ExtractorSpec,
     register_extractor,
     unlabelled_message,
+)
+from ganbench.evaluation.extractors.classifier_net import (
+    ClassifierNet,
+    build_classifier,
+    classifier_recipe,
+    train_classifier,
 )
 from ganbench.runs.files import atomic_write_bytes
 
@@ -55,11 +59,6 @@ __all__ = [
     "state_dict_sha256",
 ]
 
-# Bump whenever training or architecture changes in a way the recipe dict does not capture.
-RECIPE_VERSION = "ganbench-classifier-1"
-TRAIN_SEED = 0
-# Images up to this side use the small plan (one pooling); larger ones the medium plan (two).
-_SMALL_PLAN_MAX_SIDE = 16
 _FILE_FORMAT = "ganbench-classifier"
 
 # In-process memo: (cache file, device, dataset, stacked-test digest) -> evaluator. A suite run uses one
@@ -73,75 +72,6 @@ def default_cache_dir() -> Path:
 
 
 # --- architecture ----------------------------------------------------------------------------------
-
-
-def _conv(cin: int, cout: int) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU()]
-
-
-class ClassifierNet(nn.Module):
-    """Small CNN: conv blocks -> global average pool (the features) -> dropout -> linear head.
-
-    Args:
-        in_channels: input channels.
-        num_classes: output classes.
-        plan: ``"small"`` (8x8-sized inputs: 32, 64, pool, 128) or ``"medium"``
-            (28x28 / 32x32: 32, 32, pool, 64, 64, pool, 128).
-        dropout: dropout before the head, active only in training.
-    """
-
-    FEATURE_DIM = 128
-
-    def __init__(self, in_channels: int, num_classes: int, plan: str = "small", dropout: float = 0.3):
-        super().__init__()
-        if plan == "small":
-            layers = _conv(in_channels, 32) + _conv(32, 64) + [nn.MaxPool2d(2)] + _conv(64, 128)
-        elif plan == "medium":
-            layers = (
-                _conv(in_channels, 32) + _conv(32, 32) + [nn.MaxPool2d(2)]
-                + _conv(32, 64) + _conv(64, 64) + [nn.MaxPool2d(2)] + _conv(64, 128)
-            )
-        else:
-            raise ValueError(f"unknown plan {plan!r}")
-        self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(self.FEATURE_DIM, num_classes)
-
-    def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        f = self.body(x)
-        return f, self.head(self.dropout(f))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features_and_logits(x)[1]
-
-
-def classifier_recipe(image_shape: tuple[int, ...], num_classes: int, train_size: int) -> dict:
-    """Architecture and hyperparameters for a base dataset (everything that enters the cache key).
-
-    Small images train for 30 epochs (digits: ~3 s on 2 CPU cores, ~99% held-out accuracy);
-    larger sets train for a fixed budget of about 40,000 examples seen, at least 3 epochs
-    (MNIST: 3 epochs).
-    """
-    channels, height, width = image_shape
-    small = max(height, width) <= _SMALL_PLAN_MAX_SIDE
-    epochs = 30 if small else max(3, math.ceil(40_000 / max(train_size, 1)))
-    return {
-        "version": RECIPE_VERSION,
-        "plan": "small" if small else "medium",
-        "in_channels": int(channels),
-        "image_size": [int(height), int(width)],
-        "num_classes": int(num_classes),
-        "dropout": 0.3,
-        "optimizer": "adam",
-        "lr": 2e-3,
-        "batch_size": 64,
-        "epochs": int(epochs),
-        "seed": TRAIN_SEED,
-    }
-
-
-def _build(recipe: dict) -> ClassifierNet:
-    return ClassifierNet(recipe["in_channels"], recipe["num_classes"], recipe["plan"], recipe["dropout"])
 
 
 # --- cache key, save, load -------------------------------------------------------------------------
@@ -192,7 +122,7 @@ def _load_cached(path: Path, key: str, recipe: dict) -> tuple[ClassifierNet, dic
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         if obj["format"] != _FILE_FORMAT or obj["meta"]["key"] != key:
             raise ValueError("written for another key")
-        net = _build(recipe)
+        net = build_classifier(recipe)
         net.load_state_dict(obj["state_dict"])
         meta = dict(obj["meta"])
     except Exception as e:  # noqa: BLE001  any failure to read means "train again", never a crash
@@ -201,49 +131,6 @@ def _load_cached(path: Path, key: str, recipe: dict) -> tuple[ClassifierNet, dic
                       RuntimeWarning, stacklevel=3)
         return None
     return net, meta, state_dict_sha256(net.state_dict())
-
-
-# --- training --------------------------------------------------------------------------------------
-
-
-def _fork_devices(device: torch.device) -> list:
-    """CUDA devices whose RNG state training must leave untouched (none on CPU)."""
-    if device.type == "cuda":
-        return [device.index if device.index is not None else torch.cuda.current_device()]
-    return []
-
-
-def _accuracy(net: ClassifierNet, x: torch.Tensor, y: torch.Tensor, device: torch.device,
-              batch_size: int = 1024) -> float:
-    net.eval()
-    correct = 0
-    with torch.no_grad():
-        for s in range(0, len(x), batch_size):
-            pred = net(x[s : s + batch_size].to(device)).argmax(1).cpu()
-            correct += int((pred == y[s : s + batch_size]).sum())
-    return correct / max(len(x), 1)
-
-
-def _train(dataset: Dataset, recipe: dict, device: torch.device) -> tuple[ClassifierNet, float]:
-    """Train under the recipe's seed; the caller's global RNG state is restored afterwards."""
-    x, y = dataset.train, dataset.train_labels.long()
-    bs = recipe["batch_size"]
-    with torch.random.fork_rng(devices=_fork_devices(device)):
-        torch.manual_seed(recipe["seed"])  # initial weights and dropout
-        order = torch.Generator().manual_seed(recipe["seed"])  # batch order
-        net = _build(recipe).to(device)
-        opt = torch.optim.Adam(net.parameters(), lr=recipe["lr"])
-        for _ in range(recipe["epochs"]):
-            net.train()
-            perm = torch.randperm(len(x), generator=order)
-            for s in range(0, len(x), bs):
-                idx = perm[s : s + bs]
-                loss = F.cross_entropy(net(x[idx].to(device)), y[idx].to(device))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-    net.eval()
-    return net, _accuracy(net, dataset.test, dataset.test_labels.long(), device)
 
 
 # --- the evaluator ---------------------------------------------------------------------------------
@@ -347,7 +234,7 @@ def _num_classes(dataset: Dataset) -> int:
 
 def _train_and_save(base: Dataset, recipe: dict, key: str, path: Path, device: torch.device):
     start = time.perf_counter()
-    net, acc = _train(base, recipe, device)
+    net, acc = train_classifier(base, recipe, device)
     meta = {
         "key": key,
         "recipe": recipe,
@@ -396,10 +283,10 @@ def get_classifier(dataset: Dataset, cache_dir: str | os.PathLike | None = None,
     path = cache_dir.expanduser().resolve() / f"{safe_name}-{key[:16]}.pt"
     stacked = base is not dataset
     memo_key = (str(path), str(device), dataset.name, _stacked_digest(dataset) if stacked else None)
-    return _MEMO.get_or_compute(memo_key, lambda: _load_or_train(dataset, base, recipe, key, path, device))
+    return _MEMO.get_or_compute(memo_key, lambda: _load_ortrain_classifier(dataset, base, recipe, key, path, device))
 
 
-def _load_or_train(dataset: Dataset, base: Dataset, recipe: dict, key: str, path: Path,
+def _load_ortrain_classifier(dataset: Dataset, base: Dataset, recipe: dict, key: str, path: Path,
                    device: torch.device) -> ClassifierEvaluator:  # fmt: skip
     loaded = _load_cached(path, key, recipe)
     if loaded is not None:

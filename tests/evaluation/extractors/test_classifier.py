@@ -84,7 +84,7 @@ def test_second_call_loads_from_disk_without_training(trained, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("retrained although the cache file is valid")
 
-    monkeypatch.setattr(clf, "_train", no_training)
+    monkeypatch.setattr(clf, "train_classifier", no_training)
     again = get_classifier(trained.digits, cache_dir=trained.cache_dir)
     assert again is not ev
     assert again.weights_sha256 == ev.weights_sha256
@@ -117,9 +117,9 @@ def test_corrupt_cache_file_is_retrained_over(trained, tmp_path, monkeypatch):
 
     def fake_train(dataset, recipe, device):  # a real retraining is covered by the fixture and the test below
         calls.append(recipe)
-        return clf._build(recipe), 0.25
+        return clf.build_classifier(recipe), 0.25
 
-    monkeypatch.setattr(clf, "_train", fake_train)
+    monkeypatch.setattr(clf, "train_classifier", fake_train)
     clear_caches()
     with pytest.warns(RuntimeWarning, match="unreadable"):
         ev = get_classifier(trained.digits, cache_dir=tmp_path)
@@ -134,8 +134,8 @@ def test_training_is_reproducible(trained):
     digits = trained.digits
     small = dataclasses.replace(digits, train=digits.train[:200], train_labels=digits.train_labels[:200])
     recipe = {**trained.ev.recipe, "epochs": 3}
-    first, acc1 = clf._train(small, recipe, torch.device("cpu"))
-    second, acc2 = clf._train(small, recipe, torch.device("cpu"))
+    first, acc1 = clf.train_classifier(small, recipe, torch.device("cpu"))
+    second, acc2 = clf.train_classifier(small, recipe, torch.device("cpu"))
     assert acc1 == acc2
     assert clf.state_dict_sha256(first.state_dict()) == clf.state_dict_sha256(second.state_dict())
 
@@ -146,7 +146,7 @@ def test_cache_file_from_another_key_is_retrained_over(trained, tmp_path, monkey
     key = clf.cache_key(trained.ev.recipe, other)
     shutil.copy(trained.ev.cache_file, tmp_path / f"digits-{key[:16]}.pt")
     calls = []
-    monkeypatch.setattr(clf, "_train", lambda *a: calls.append(1) or (ClassifierNet(1, 10), 0.5))
+    monkeypatch.setattr(clf, "train_classifier", lambda *a: calls.append(1) or (ClassifierNet(1, 10), 0.5))
     clear_caches()
     with pytest.warns(RuntimeWarning, match="unreadable"):
         get_classifier(other, cache_dir=tmp_path)
@@ -154,7 +154,7 @@ def test_cache_file_from_another_key_is_retrained_over(trained, tmp_path, monkey
 
 
 def test_stacked_digits_uses_base_classifier_per_channel(trained, monkeypatch):
-    monkeypatch.setattr(clf, "_train", lambda *a: pytest.fail("stacked set retrained the base classifier"))
+    monkeypatch.setattr(clf, "train_classifier", lambda *a: pytest.fail("stacked set retrained the base classifier"))
     stacked = load_dataset("stacked-digits")
     ev = get_classifier(stacked, cache_dir=trained.cache_dir)
     base = trained.ev
@@ -209,6 +209,6 @@ def test_bad_inputs_are_user_errors(trained):
 def test_larger_images_use_the_two_pooling_plan(shape):
     recipe = clf.classifier_recipe(shape, 10, 60_000)
     assert recipe["plan"] == "medium" and recipe["epochs"] == 3
-    net = clf._build(recipe).eval()
+    net = clf.build_classifier(recipe).eval()
     feats, logits = net.features_and_logits(torch.zeros(2, *shape))
     assert feats.shape == (2, 128) and logits.shape == (2, 10)
