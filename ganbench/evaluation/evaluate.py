@@ -60,7 +60,7 @@ def reference_scores(dataset_name: str, out: str | Path, eval_seed: int = 0, dev
     protocol = default_protocol(dataset, extractor, n, eval_seed)
     path = ReferenceDir.of(out, dataset_name).scores
     ext = ProtocolExtractor(dataset, protocol, str(resolve_device(device)), inception_weights, offline)
-    fp = fingerprint(protocol, ext.info())
+    fp = fingerprint(protocol, ext.info(), dataset)
     if path.exists():
         cached = files.read_json(path).get(fp["id"])
         if cached:

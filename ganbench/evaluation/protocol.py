@@ -1,8 +1,10 @@
 """The evaluation protocol and its fingerprint.
 
 The protocol (``EvalProtocol``) fixes the extractor, sample counts, reference split, evaluation seed
-and metric parameters. Its fingerprint adds the extractor's weights hash, preprocessing and library
-versions; two scores are comparable only when their fingerprint ids match.
+and metric parameters. Its fingerprint adds the metric versions, the extractor's weights hash and
+preprocessing, the dataset's definition (a hash of its splits) and library versions; two scores are
+comparable only when their fingerprint ids match. It holds nothing specific to a machine (no file paths),
+so the same protocol gives the same id everywhere.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+import numpy as np
+import torch
+
+from ganbench.caches import BoundedCache
 from ganbench.data import Dataset
 from ganbench.environment import package_versions
 from ganbench.errors import UserError
@@ -24,6 +30,13 @@ POINT_METRICS = metric_names("points2d")
 POINTS_N = 2500
 STACKED_MODE_N = 26000
 MAX_FEATURE_N = 10000
+
+# Extractor info keys ending so name files on this machine: shown beside a score, never fingerprinted.
+FILE_KEY_SUFFIXES = ("_file", "_path")
+
+# id(dataset) -> (dataset, its block). The dataset is held so that its id cannot be reused while the
+# entry lives; a suite scores a few datasets, so eight entries keep them all without rehashing.
+_DATASET_BLOCKS: BoundedCache[tuple[Dataset, dict]] = BoundedCache("dataset fingerprints", maxsize=8)
 
 
 @dataclass(frozen=True)
@@ -88,17 +101,63 @@ def is_splits(n: int) -> int:
     return max(1, min(10, n // 1000))
 
 
-def fingerprint(protocol: EvalProtocol, extractor_info: dict | None) -> dict:
-    """The protocol plus what it depends on: metric versions, extractor weights, library versions."""
+def fingerprint(protocol: EvalProtocol, extractor_info: dict | None, dataset: Dataset) -> dict:
+    """The protocol plus what it depends on: metric versions, extractor weights, the dataset's definition
+    and library versions. Extractor file paths are left out (see ``extractor_files``)."""
     versions = package_versions()
+    extractor = extractor_info or {"name": "points", "weights_sha256": None, "preprocessing": None}
     fp = {
         "protocol": dataclasses.asdict(protocol),
         "metric_versions": {m: METRICS[m].version for m in protocol.metrics},
-        "extractor": extractor_info or {"name": "points", "weights_sha256": None, "preprocessing": None},
+        "extractor": {k: v for k, v in extractor.items() if not k.endswith(FILE_KEY_SUFFIXES)},
+        "dataset": dataset_block(dataset),
         "versions": {k: versions.get(k) for k in ("ganbench", "torch", "torch-fidelity", "numpy", "scipy")},
     }
     fp["id"] = fingerprint_id(fp)
     return fp
+
+
+def extractor_files(extractor_info: dict | None) -> dict:
+    """The files the extractor used on this machine (weights, cache file): stored beside the score."""
+    return {k: v for k, v in (extractor_info or {}).items() if k.endswith(FILE_KEY_SUFFIXES)}
+
+
+def dataset_block(dataset: Dataset) -> dict:
+    """What defines ``dataset`` for scoring: its description, split sizes and a SHA-256 of its arrays.
+
+    The hash covers both splits, their labels and the mixture centres and sd, so a change of centres,
+    sd, data seed or split changes it. Memoised per loaded dataset object.
+    """
+    entry = _DATASET_BLOCKS.get_or_compute(id(dataset), lambda: (dataset, _dataset_block(dataset)))
+    if entry[0] is not dataset:  # an id reused by a new object after the old one was collected
+        _DATASET_BLOCKS.clear()
+        entry = _DATASET_BLOCKS.get_or_compute(id(dataset), lambda: (dataset, _dataset_block(dataset)))
+    return dict(entry[1])
+
+
+def _dataset_block(dataset: Dataset) -> dict:
+    info = dataset.info
+    h = hashlib.sha256()
+    parts = {"train": dataset.train, "test": dataset.test, "train_labels": dataset.train_labels,
+             "test_labels": dataset.test_labels, "centers": dataset.centers,
+             "sd": None if dataset.sd is None else np.float64(dataset.sd)}  # fmt: skip
+    for key, value in parts.items():
+        if value is None:
+            continue
+        arr = np.ascontiguousarray(value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value)
+        # The name, dtype and shape go in too, so equal bytes under another layout hash differently.
+        h.update(f"{key}:{arr.dtype.str}:{arr.shape}".encode())
+        h.update(arr.tobytes())
+    return {
+        "name": info.name,
+        "kind": info.kind,
+        "shape": list(info.shape),
+        "num_modes": info.num_modes,
+        "source": info.source,
+        "n_train": len(dataset.train),
+        "n_test": len(dataset.test),
+        "sha256": h.hexdigest(),
+    }
 
 
 def fingerprint_id(fp: dict) -> str:

@@ -12,7 +12,7 @@ from ganbench.data import Dataset
 from ganbench.environment import flush_denormals
 from ganbench.errors import UserError
 from ganbench.evaluation.features import ProtocolExtractor
-from ganbench.evaluation.protocol import EvalProtocol, fingerprint, is_splits
+from ganbench.evaluation.protocol import EvalProtocol, extractor_files, fingerprint, is_splits
 from ganbench.evaluation.samples import check_samples
 from ganbench.metrics import GaussianStats, MetricContext, compute_metrics, metric_specs
 from ganbench.runs import files
@@ -58,7 +58,8 @@ def _point_metrics(fake: torch.Tensor, dataset: Dataset, p: EvalProtocol) -> dic
 @flush_denormals()
 def score(fake: torch.Tensor, dataset: Dataset, protocol: EvalProtocol, extractor: ProtocolExtractor | None = None,
           fake_modes: torch.Tensor | None = None) -> dict:  # fmt: skip
-    """Score data-space samples. Returns ``{"metrics": {...}, "fingerprint": {...}}``.
+    """Score data-space samples. Returns ``{"metrics": {...}, "fingerprint": {...}, "extractor_files": {...}}``
+    (the last names the extractor's files on this machine, which the fingerprint leaves out).
 
     Args:
         fake: ``protocol.n_fake`` samples (more are cut, fewer are an error).
@@ -76,7 +77,9 @@ def score(fake: torch.Tensor, dataset: Dataset, protocol: EvalProtocol, extracto
         metrics = _point_metrics(fake, dataset, protocol)
     else:
         metrics = image_metrics(fake, ext, fake_modes, protocol)
-    return {"metrics": metrics, "fingerprint": fingerprint(protocol, ext.info())}
+    info = ext.info()
+    fp = fingerprint(protocol, info, dataset)
+    return {"metrics": metrics, "fingerprint": fp, "extractor_files": extractor_files(info)}
 
 
 @flush_denormals()

@@ -61,7 +61,11 @@ class Evaluator(abc.ABC):
     device: torch.device
 
     def info(self) -> dict:
-        """What identifies this evaluator in a results file (subclasses add e.g. held-out accuracy)."""
+        """What identifies this evaluator in a results file (subclasses add e.g. held-out accuracy).
+
+        Keys ending in ``_file`` or ``_path`` name files on this machine: the fingerprint leaves them
+        out and the score stores them as ``extractor_files``.
+        """
         return {
             "name": self.name,
             "weights_sha256": self.weights_sha256,
