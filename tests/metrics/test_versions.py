@@ -1,0 +1,84 @@
+"""Each metric's definition is pinned by its version: a golden value per (metric, version).
+
+Every registered metric is computed through its spec (the path scoring uses) on fixed small inputs and
+compared with the value its current version gave when the table was filled. A change of value without a
+version bump fails: stored scores of the old definition would otherwise stay "comparable" with new ones.
+The independent checks against torch-fidelity, pytorch-fid and prdc elsewhere in tests/metrics tie these
+definitions to the literature; this test only guards against silent changes.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from ganbench.data.embedded import ring_centers
+from ganbench.evaluation.protocol import EvalProtocol
+from ganbench.metrics import METRIC_REGISTRY, GaussianStats, MetricContext
+
+# {metric name: (version, {kind: value, "kind/extra": value of each number reported beside it})} on the
+# inputs below, filled by running the definitions as of 2026-11-29.
+GOLDEN: dict[str, tuple[str, dict[str, float]]] = {
+    'fd': ('1', {'image': 1.3667235541427836}),
+    'is': ('1', {'image': 2.680231467598148, 'image/is_std': 0.18779225296464838}),
+    'kid': ('1', {'image': 0.36123819228681453, 'image/kid_std': 0.0686534419203828}),
+    'precision': ('1', {'image': 0.9866666666666667}),
+    'recall': ('1', {'image': 0.66}),
+    'density': ('1', {'image': 1.274}),
+    'coverage': ('1', {'image': 0.9166666666666666}),
+    'modes_covered': ('1', {'points2d': 6.0, 'image': 9.0}),
+    'hq_fraction': ('1', {'points2d': 0.89}),
+    'reverse_kl': ('1', {'points2d': 0.4082659122695525}),
+    'mode_kl': ('1', {'image': 0.2469567623003005}),
+}
+
+PARAMS = EvalProtocol("golden", "golden", (), n_fake=300, n_real=300, n_modes=300, eval_seed=0,
+                      kid_subsets=20, kid_subset_size=100, prdc_k=5, is_splits=3, threshold_sd=3.0)  # fmt: skip
+
+
+def _contexts() -> dict[str, MetricContext]:
+    rng = np.random.default_rng(1234)
+    centers = np.asarray(ring_centers(), dtype=np.float64)
+    sd = 0.05
+    # Points from six of the eight modes, some far off, so coverage, quality and KL are all non-trivial.
+    comp = rng.choice(6, size=300, p=[0.3, 0.2, 0.2, 0.1, 0.1, 0.1])
+    points = centers[comp] + sd * rng.standard_normal((300, 2))
+    points[:30] += rng.uniform(-1, 1, size=(30, 2))
+    real = rng.standard_normal((300, 8))
+    fake = 0.8 * rng.standard_normal((300, 8)) + 0.3
+    logits = 2.0 * rng.standard_normal((300, 10))
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    labels = rng.choice(10, size=300, p=[0.2, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.0])
+    return {
+        "points2d": MetricContext(PARAMS, points=torch.tensor(points, dtype=torch.float32), centers=centers, sd=sd),
+        "image": MetricContext(PARAMS, real_feats=real, fake_feats=fake, real_stats=GaussianStats().update(real),
+                               fake_stats=GaussianStats().update(fake), probs=probs, mode_labels=labels,
+                               num_modes=10),  # fmt: skip
+    }
+
+
+def _values(spec) -> tuple[str, dict[str, float]]:
+    contexts = _contexts()
+    values = {}
+    for kind in spec.kinds:
+        got = spec.compute(contexts[kind])
+        values[kind] = float(got[spec.name])
+        # Scalar extras (is_std, kid_std) are part of the definition; histograms follow from the main value.
+        values.update({f"{kind}/{e}": float(got[e]) for e in spec.extras if np.ndim(got[e]) == 0})
+    return spec.version, values
+
+
+@pytest.mark.parametrize("name", [s.name for s in METRIC_REGISTRY.specs()])
+def test_metric_value_is_pinned_by_its_version(name):
+    version, value = _values(METRIC_REGISTRY.get(name))
+    fix = (f"bump the version in {name!r}'s MetricSpec and set GOLDEN[{name!r}] = ({version!r} -> new "
+           f"version, {value!r}) in tests/metrics/test_versions.py")  # fmt: skip
+    assert name in GOLDEN, f"metric {name!r} has no golden value: add GOLDEN[{name!r}] = ({version!r}, {value!r})"
+    golden_version, golden_value = GOLDEN[name]
+    if version == golden_version:
+        same = value.keys() == golden_value.keys() and value == pytest.approx(golden_value, rel=1e-6, abs=1e-12)
+        assert same, (
+            f"metric {name!r} version {version} now gives {value!r}, not {golden_value!r}: its definition "
+            f"changed; {fix}")  # fmt: skip
+    else:
+        pytest.fail(f"metric {name!r} is version {version} but the table holds version {golden_version}: "
+                    f"set GOLDEN[{name!r}] = ({version!r}, {value!r}) after checking the new definition")  # fmt: skip
