@@ -292,11 +292,14 @@ def _protocol_blocks(runs: list[_Run], runs_dir: Path) -> list[Block]:
             fps.setdefault(fp_id, res.get("fingerprint", {}))
     blocks: list[Block] = [Heading(2, "Protocol", anchored=True)]
     blocks.append(Paragraph("Scores are comparable only under the same fingerprint id: it hashes the protocol, "
-                            "the extractor's weights, the metric versions and the library versions below."))
+                            "the extractor's weights, the dataset's definition, the metric versions and the "
+                            "library versions below."))
     for fp_id, fp in sorted(fps.items()):
-        p, ext = fp.get("protocol", {}), fp.get("extractor") or {}
+        p, ext, ds = fp.get("protocol", {}), fp.get("extractor") or {}, fp.get("dataset") or {}
         rows = [("dataset", p.get("dataset")), ("extractor", ext.get("name")),
                 ("extractor weights sha256", ext.get("weights_sha256") or "none (scored on the points)"),
+                ("dataset definition", f"{ds['n_train']} train / {ds['n_test']} test, sha256 {ds['sha256']}"
+                 if ds else "not recorded (an older fingerprint)"),
                 ("n_fake (generated samples)", p.get("n_fake")), ("n_real (reference samples)", p.get("n_real")),
                 ("n_modes (samples for mode counts)", p.get("n_modes")), ("eval seed", p.get("eval_seed")),
                 ("reference split", p.get("reference_split")),
