@@ -47,7 +47,8 @@ def _suite_protocol(scores):
     from ganbench.data import load_dataset
     from ganbench.evaluation.protocol import default_protocol, fingerprint
 
-    keep = {ds: fingerprint(default_protocol(load_dataset(ds)), None)["id"] for ds in scores.dataset.unique()}
+    datasets = {ds: load_dataset(ds) for ds in scores.dataset.unique()}
+    keep = {ds: fingerprint(default_protocol(d), None, d)["id"] for ds, d in datasets.items()}
     return scores[scores.fingerprint == scores.dataset.map(keep)]
 
 
