@@ -53,6 +53,8 @@ class EvalProtocol:
         n_modes: generated samples classified for the mode histogram (image sets).
         eval_seed: seed of the evaluation's sampling, kept apart from training seeds.
         reference_split: which real split the samples are compared with.
+        real_row_rule: how the real-data row under this protocol draws its samples (see
+            ``ganbench.evaluation.scoring.REAL_ROW_RULES``), so that its fingerprint states it.
     """
 
     dataset: str
@@ -68,6 +70,7 @@ class EvalProtocol:
     prdc_k: int = 5
     is_splits: int = 10
     threshold_sd: float = 3.0
+    real_row_rule: str = "test-then-train"
 
 
 def default_protocol(dataset: Dataset, extractor: str | None = None, n: int | None = None, eval_seed: int = 0,

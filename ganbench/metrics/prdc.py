@@ -13,7 +13,7 @@ import numpy as np
 from ganbench.errors import UserError
 from ganbench.metrics.base import MetricContext, MetricSpec, as_features, register_metric
 
-__all__ = ["prdc"]
+__all__ = ["prdc", "prdc_reference", "PRDC_METRICS"]
 
 # Elements per distance block: 2**22 float64 values = 32 MB.
 _BLOCK_ELEMENTS = 2**22
@@ -103,16 +103,23 @@ def prdc(real, fake, k: int = 5) -> dict[str, float]:
     }
 
 
+def prdc_reference(real_feats, fake_feats):
+    """The reference features a protocol's PRDC compares with: the first ``len(fake_feats)`` of
+    ``real_feats`` (equal sizes, as the PRDC papers do)."""
+    return real_feats[: len(fake_feats)]
+
+
 def _prdc_metrics(ctx: MetricContext) -> dict:
-    # Equal sizes, as the PRDC papers do.
-    return prdc(ctx.real_feats[: len(ctx.fake_feats)], ctx.fake_feats, k=ctx.params.prdc_k)
+    return prdc(prdc_reference(ctx.real_feats, ctx.fake_feats), ctx.fake_feats, k=ctx.params.prdc_k)
 
 
-for _name, _description in (
+_PRDC_SPECS = (
     ("precision", "Fraction of generated samples inside the real k-NN manifold."),
     ("recall", "Fraction of real samples inside the generated k-NN manifold."),
     ("density", "Mean count of real k-NN balls containing a generated sample, divided by k."),
     ("coverage", "Fraction of real k-NN balls that contain at least one generated sample."),
-):
+)
+PRDC_METRICS = tuple(name for name, _ in _PRDC_SPECS)
+for _name, _description in _PRDC_SPECS:
     register_metric(MetricSpec(name=_name, higher_is_better=True, description=_description, compute=_prdc_metrics,
                                kinds=("image",), inputs={"features"}))  # fmt: skip
