@@ -11,7 +11,13 @@ from ganbench.errors import UserError
 from ganbench.evaluation.features import ProtocolExtractor
 from ganbench.evaluation.protocol import default_protocol, fingerprint
 from ganbench.evaluation.samples import read_samples_file
-from ganbench.evaluation.scoring import reference_protocol, save_score, score, score_model, score_reference
+from ganbench.evaluation.scoring import (
+    reference_protocol,
+    save_score,
+    score,
+    score_model,
+    score_reference,
+)
 from ganbench.models import build_model
 from ganbench.runs import files
 from ganbench.runs.layout import ReferenceDir, RunDir

@@ -13,7 +13,7 @@ import numpy as np
 from ganbench.errors import UserError
 from ganbench.metrics.base import MetricContext, MetricSpec, as_features, register_metric
 
-__all__ = ["prdc", "prdc_reference", "PRDC_METRICS"]
+__all__ = ["PRDC_METRICS", "prdc", "prdc_reference"]
 
 # Elements per distance block: 2**22 float64 values = 32 MB.
 _BLOCK_ELEMENTS = 2**22
