@@ -1,7 +1,9 @@
-"""The leaderboard's aggregation checked against numbers computed here by hand from the scores."""
+"""The leaderboard's aggregation checked against numbers computed here by hand from the scores and curves."""
 
+import dataclasses
 import io
 import itertools
+import json
 import math
 
 import numpy as np
@@ -10,6 +12,8 @@ import pytest
 
 from ganbench.runs import files
 from ganbench.results.leaderboard import bootstrap_ci, format_leaderboard, leaderboard
+from ganbench.runs.options import RunOptions
+from ganbench.runs.suite import load_suite, run_suite
 
 
 def _run(root, dataset, model, seed, status="complete", metrics=None, fp="fpA", wall=1.0):
@@ -185,3 +189,34 @@ def test_curve_columns_come_after_the_existing_ones(runs):
                                    "n_plateaued", "n_plateau_unknown", "plateaued"]  # fmt: skip
     gan = board[board.model == "gan"].iloc[0]
     assert (gan.plateaued, gan.n_plateaued, gan.n_plateau_unknown) == ("unknown", 0, 3)  # no curve at all
+
+
+def test_curve_columns_of_really_trained_runs(tmp_path):
+    # Two GAN seeds on ring8 trained for 50 steps with an evaluation every 10: five evaluations each.
+    suite = load_suite("quick", models=["gan"], datasets=["ring8"], seeds=[0, 1])
+    budget = {"steps": 50, "eval_every": 10, "checkpoint_every": 50, "log_every": 10}
+    short = [dataclasses.replace(j, config=dataclasses.replace(j.config, train=j.config.train.replace(**budget)))
+             for j in suite.jobs]  # fmt: skip
+    run_suite(dataclasses.replace(suite, jobs=tuple(short)), RunOptions(tmp_path, device="cpu"), jobs=1,
+              log=lambda *a: None)  # fmt: skip
+    evals, finals = [], []
+    for seed in (0, 1):
+        run = tmp_path / "ring8" / "gan" / f"seed-{seed}"
+        lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+        evals.append([x["eval"] for x in lines if "eval" in x])
+        finals.append(next(iter(json.loads((run / "scores.json").read_text()).values()))["metrics"])
+        assert [x["step"] for x in lines if "eval" in x] == [10, 20, 30, 40, 50]
+        # On 2D sets the last training-time evaluation is the final score (2,500 samples, evaluation seed 0).
+        assert {m: evals[-1][-1][m] for m in STILL_0} == {m: finals[-1][m] for m in STILL_0}
+    gan = leaderboard(tmp_path).set_index("model").loc["gan"]
+    for m in STILL_0:  # five evaluations: the last 10% holds one, so all five are averaged
+        per_seed = [np.mean([e[m] for e in ev]) for ev in evals]
+        assert gan[f"{m}_last_mean"] == pytest.approx(np.mean(per_seed))
+        assert gan[f"{m}_last_std"] == pytest.approx(np.std(per_seed, ddof=1))
+        assert gan[f"{m}_mean"] == pytest.approx(np.mean([f[m] for f in finals]))
+    # The rule with windows of one evaluation: the 5th against the 4th, within max(10%, 0.02).
+    m = gan.plateau_metric
+    assert m == gan.primary_metric
+    flat = [abs(ev[4][m] - ev[3][m]) <= max(0.1 * abs(ev[3][m]), 0.02) for ev in evals]
+    assert (gan.last_n, gan.n_plateaued, gan.n_plateau_unknown) == (5, sum(flat), 0)
+    assert gan.plateaued == ("yes" if all(flat) else "no")
