@@ -33,7 +33,7 @@ from ganbench.metrics import METRICS
 from ganbench.runs import files
 from ganbench.runs.layout import RunDir
 
-__all__ = ["LAST_FRACTION", "MIN_POINTS", "PLATEAU_FRACTION", "PLATEAU_REL_TOL", "PLATEAU_ABS_TOL", "LastMean",
+__all__ = ["LAST_FRACTION", "MIN_POINTS", "PLATEAU_ABS_TOL", "PLATEAU_FRACTION", "PLATEAU_REL_TOL", "LastMean",
            "Plateau", "eval_curves", "last_mean", "plateau"]  # fmt: skip
 
 LAST_FRACTION = 0.1  # the last-evaluations window: the last 10% of the training steps ...
@@ -154,7 +154,7 @@ def plateau(steps, values, higher_is_better: bool, fraction: float = PLATEAU_FRA
     n = len(v)
     if n < max(min_points, 2):
         return Plateau(UNKNOWN, math.nan, math.nan, math.nan, 0, n)
-    k = max(1, int(math.floor(fraction * n + 1e-9)))
+    k = max(1, math.floor(fraction * n + 1e-9))
     last, prev = float(v[-k:].mean()), float(v[-2 * k : -k].mean())
     tol = max(rel_tol * abs(prev), abs_tol)
     gain = (last - prev) if higher_is_better else (prev - last)

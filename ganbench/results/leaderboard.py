@@ -147,8 +147,8 @@ def _curve_columns(board: pd.DataFrame, row_runs: list[pd.DataFrame], scores: pd
     deviation over the row's runs of each run's last-evaluations mean); ``last_n`` (the fewest evaluations
     a run's last mean averaged: under ``MIN_POINTS`` when a curve was that short); ``plateau_metric`` (the
     row's primary metric), ``n_plateaued`` and ``n_plateau_unknown`` (runs whose curve of it has plateaued,
-    or is too short to tell) and ``plateaued``: ``yes`` when every run has, ``no`` when some run is still
-    improving or worsening, else ``unknown``; empty for the real-data row.
+    or has fewer than ``MIN_POINTS`` evaluations, none included) and ``plateaued``: ``yes`` when every run
+    has, ``no`` when some run is still improving or worsening, else ``unknown``; empty for the real-data row.
     """
     tracked = [m for m in METRICS if f"{m}_last_mean" in scores.columns]
     cols: dict[str, list] = {c: [] for m in tracked for c in (f"{m}_last_mean", f"{m}_last_std")}
@@ -256,10 +256,10 @@ def _last_cell(mean: float, std: float, n) -> str:
 
 
 def _plateau_cell(verdict: str, n_yes, n_unknown, n: int) -> str:
-    """``yes (3/3)``, ``no (1/3)``, ``unknown (2/3; 1 too short)``: the verdict and how many runs plateaued."""
+    """``yes (3/3)``, ``no (1/3)``, ``unknown (2/3; 1 with < 5 evaluations)``: the verdict, runs plateaued."""
     if not verdict:
         return ""
-    short = f"; {n_unknown} too short" if n_unknown else ""
+    short = f"; {n_unknown} with < {MIN_POINTS} evaluations" if n_unknown else ""
     return f"{verdict} ({n_yes}/{n}{short})"
 
 
