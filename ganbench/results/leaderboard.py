@@ -256,10 +256,10 @@ def _last_cell(mean: float, std: float, n) -> str:
 
 
 def _plateau_cell(verdict: str, n_yes, n_unknown, n: int) -> str:
-    """``yes (3/3)``, ``no (1/3)``, ``unknown (2/3; 1 with < 5 evaluations)``: the verdict, runs plateaued."""
+    """``yes (3/3)``, ``no (1/3)``, ``unknown (2/3; 1 with under 5 evaluations)``: the verdict, runs plateaued."""
     if not verdict:
         return ""
-    short = f"; {n_unknown} with < {MIN_POINTS} evaluations" if n_unknown else ""
+    short = f"; {n_unknown} with under {MIN_POINTS} evaluations" if n_unknown else ""
     return f"{verdict} ({n_yes}/{n}{short})"
 
 

@@ -169,7 +169,7 @@ def test_last_evaluation_means_and_plateau_columns(curve_runs):
 
     md = format_leaderboard(leaderboard(curve_runs), "md")
     assert "plateaued" in md and "yes (2/2)" in md and "no (1/2)" in md
-    assert "unknown (0/1; 1 with < 5 evaluations)" in md
+    assert "unknown (0/1; 1 with under 5 evaluations)" in md
     assert "modes_covered last ↑" in md and "7.5 ± 0.71" in md and "4 (n=3)" in md
     html = format_leaderboard(leaderboard(curve_runs), "html")
     assert "<td>no (1/2)</td>" in html and "reverse_kl last ↓" in html
