@@ -99,8 +99,8 @@ def leaderboard(runs_dir) -> pd.DataFrame:
     One row per (dataset, fingerprint, model): ``n_seeds`` (scored runs), ``n_diverged``, ``n_failed``,
     and per metric ``<m>_mean``, ``<m>_std`` (ddof=1), ``<m>_ci95_low``, ``<m>_ci95_high`` (95% percentile
     bootstrap of the mean over training seeds); ``rank`` within (dataset, fingerprint) by the ranking keys
-    of the metric specs (``ranking_keys()``: ``fd`` for images; for 2D ``modes_covered``, then
-    ``hq_fraction``, then ``reverse_kl``), honouring ``higher_is_better``; the real-data
+    of the metric specs (``ranking_keys()``: ``fd`` for images; for 2D ``hq_coverage``, then
+    ``modes_covered``, ``hq_fraction``, ``reverse_kl``), honouring ``higher_is_better``; the real-data
     reference row has model ``real-data`` and no rank; ``train_time_s_mean`` is the mean training time.
     Last come the columns of the runs' evaluation curves (``_curve_columns``): ``<m>_last_mean``,
     ``<m>_last_std``, ``last_n``, ``plateau_metric``, ``n_plateaued``, ``n_plateau_unknown``, ``plateaued``.
