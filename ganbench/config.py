@@ -35,6 +35,9 @@ from ganbench.models import get_recipe
 BASELINES_DIR = Path(__file__).resolve().parent.parent / "baselines"
 
 
+LR_SCHEDULES = ("constant", "linear")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Training budget and logging cadence.
@@ -47,6 +50,10 @@ class TrainConfig:
         eval_every: steps between cheap metrics (mode coverage, Frechet distance) in ``metrics.jsonl``;
             0 turns them off.
         eval_samples: samples drawn for those metrics.
+        lr_schedule: ``constant`` (default) or ``linear``: every optimizer's learning rate decays linearly
+            from its configured value to 0 over ``steps`` (at step ``k``, ``lr * (1 - (k - 1) / steps)``), as
+            in Gulrajani et al.'s WGAN-GP code and Miyato et al.'s SNGAN. Part of the budget: the same
+            run with more steps decays more slowly.
     """
 
     steps: int = 2000
@@ -55,9 +62,14 @@ class TrainConfig:
     checkpoint_every: int = 500
     eval_every: int = 500
     eval_samples: int = 2500
+    lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise UserError(f"train.lr_schedule must be one of {', '.join(LR_SCHEDULES)}; got {self.lr_schedule!r}")
         for f in fields(self):
+            if f.name == "lr_schedule":
+                continue
             v = getattr(self, f.name)
             if not isinstance(v, int) or isinstance(v, bool):
                 raise UserError(f"train.{f.name} must be an integer; got {v!r}")

@@ -121,6 +121,21 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
     return ckpt
 
 
+def lr_factor(schedule: str, step: int, steps: int) -> float:
+    """The learning-rate multiplier of ``schedule`` at ``step`` (1-based) of ``steps``."""
+    return 1.0 - (step - 1) / steps if schedule == "linear" else 1.0
+
+
+def set_learning_rates(model: GenerativeModel, factor: float) -> None:
+    """Every optimizer's learning rate at ``factor`` times its configured value (kept as ``initial_lr``).
+
+    Stateless: the rate depends on the step alone, so a resumed run follows the same schedule.
+    """
+    for opt in model.optimizers().values():
+        for group in opt.param_groups:
+            group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
+
+
 def _finite(losses: dict[str, float]) -> bool:
     return all(math.isfinite(v) for v in losses.values())
 
@@ -193,6 +208,8 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
     result = None
     model.train()
     for step in range(start + 1, tc.steps + 1):
+        if tc.lr_schedule != "constant":
+            set_learning_rates(model, lr_factor(tc.lr_schedule, step, tc.steps))
         idx = torch.cat([sampler.indices((step - 1) * k + j) for j in range(k)])
         losses = model.train_step(train_data[idx].to(dev, non_blocking=True))
         bar.update(1)
