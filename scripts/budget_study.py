@@ -15,7 +15,6 @@ quick suite's and the baseline's budgets are plateaued by that rule.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -23,7 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from ganbench.config import find_baseline
-from ganbench.evaluation.curves import PLATEAU_ABS_TOL, PLATEAU_FRACTION, PLATEAU_REL_TOL, eval_curves, plateau
+from ganbench.evaluation.curves import (
+    PLATEAU_ABS_TOL,
+    PLATEAU_FRACTION,
+    PLATEAU_REL_TOL,
+    eval_curves,
+    plateau,
+)
 from ganbench.metrics import METRICS
 from ganbench.results.plots import band_plot, figure_png, model_colors, panel_grid
 from ganbench.runs import files

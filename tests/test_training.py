@@ -4,15 +4,14 @@ import json
 import pytest
 import torch
 
-from ganbench.runs import files
 from ganbench.config import BaselineConfig, TrainConfig, find_baseline
-from ganbench.evaluation.tracking import training_tracker
-from ganbench.models import MODELS, ModelRecipe, register_recipe
-from ganbench.models.base import GenerativeModel
-from ganbench.runs.layout import RunDir
 from ganbench.data import load_dataset
 from ganbench.environment import flush_denormals
-from ganbench.models import build_model
+from ganbench.evaluation.tracking import training_tracker
+from ganbench.models import MODELS, ModelRecipe, build_model, register_recipe
+from ganbench.models.base import GenerativeModel
+from ganbench.runs import files
+from ganbench.runs.layout import RunDir
 from ganbench.training import BatchSampler, train
 
 SMALL = TrainConfig(steps=60, batch_size=32, log_every=10, checkpoint_every=20, eval_every=30, eval_samples=500)
