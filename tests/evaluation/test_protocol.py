@@ -26,10 +26,19 @@ from ganbench.caches import clear_caches
 from ganbench.cli import main
 from ganbench.data import load_dataset, real
 from ganbench.errors import UserError
-from ganbench.evaluation.extractors import EXTRACTORS, Evaluator, ExtractorSpec, register_extractor
+from ganbench.evaluation.extractors import (
+    EXTRACTORS,
+    Evaluator,
+    ExtractorSpec,
+    register_extractor,
+)
 from ganbench.evaluation.extractors.inception import write_random_weights
 from ganbench.evaluation.features import ProtocolExtractor
-from ganbench.evaluation.protocol import default_protocol, fingerprint, parse_protocol_options
+from ganbench.evaluation.protocol import (
+    default_protocol,
+    fingerprint,
+    parse_protocol_options,
+)
 from ganbench.evaluation.reference_cache import reference_paths
 from ganbench.evaluation.scoring import score
 from ganbench.metrics import METRICS, MetricContext
@@ -83,11 +92,12 @@ def test_standard_sets_get_the_published_protocol(standard, name):
 
 
 @pytest.mark.parametrize("name, counts", [
-    ("ring8", dict(n_fake=2500, n_modes=2500, threshold_sd=3.0)),
-    ("grid25", dict(n_fake=2500, n_modes=2500, threshold_sd=3.0)),
+    ("ring8", {"n_fake": 2500, "n_modes": 2500, "threshold_sd": 3.0}),
+    ("grid25", {"n_fake": 2500, "n_modes": 2500, "threshold_sd": 3.0}),
     # digits: the 360 test images, the 1,437 train images, one IS split (under 2,000 samples)
-    ("digits", dict(n_fake=360, n_real=1437, n_modes=360, is_splits=1, kid_subset_size=360, prdc_n=None)),
-    ("stacked-digits", dict(n_modes=26_000, reference_split="train", kid_seed=2020)),
+    ("digits", {"n_fake": 360, "n_real": 1437, "n_modes": 360, "is_splits": 1, "kid_subset_size": 360,
+                "prdc_n": None}),
+    ("stacked-digits", {"n_modes": 26_000, "reference_split": "train", "kid_seed": 2020}),
 ])  # fmt: skip
 def test_embedded_sets_keep_their_stated_protocols(name, counts):
     d = load_dataset(name)
