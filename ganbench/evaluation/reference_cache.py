@@ -81,10 +81,16 @@ def whole_split_reference(model, dataset: Dataset, split: str,
     feats = np.concatenate(parts) if parts else np.zeros((0, model.feature_dim), np.float32)
     if feats.dtype != np.float32:
         feats = feats.astype(np.float64)
-    files.atomic_write_with(feats_path, lambda f: np.save(f, feats))
-    files.atomic_write_with(stats_path, lambda f: np.savez(f, format=FORMAT, key=key, n=stats.n, mean=stats.mean,
-                                                           cov=stats.cov))  # fmt: skip
-    return stats, feats
+    try:
+        files.atomic_write_with(feats_path, lambda f: np.save(f, feats))
+        files.atomic_write_with(stats_path, lambda f: np.savez(f, format=FORMAT, key=key, n=stats.n,
+                                                               mean=stats.mean, cov=stats.cov))  # fmt: skip
+    except OSError as e:  # a read-only or full cache folder costs the next run the extraction, not this one
+        warnings.warn(f"could not cache the {dataset.name} {split} features in {stats_path.parent} ({e}); "
+                      "the next evaluation extracts them again", RuntimeWarning, stacklevel=2)  # fmt: skip
+        return stats, feats
+    # The file, memory-mapped, rather than the array: a long process holds page cache, not 1 GB of its own.
+    return stats, np.load(feats_path, mmap_mode="r", allow_pickle=False)
 
 
 def _load(feats_path: Path, stats_path: Path, key: str, n: int, dim: int) -> tuple[GaussianStats, np.ndarray] | None:
