@@ -39,7 +39,7 @@ from ganbench.evaluation.protocol import (
     fingerprint,
     parse_protocol_options,
 )
-from ganbench.evaluation.reference_cache import reference_paths
+from ganbench.evaluation.reference_cache import reference_paths, whole_split_reference
 from ganbench.evaluation.scoring import score
 from ganbench.metrics import METRICS, MetricContext
 from tests.data.test_real import write_cifar10, write_mnist
@@ -249,6 +249,26 @@ def test_inception_path_uses_the_whole_train_split_in_order_and_matches_torch_fi
     assert got["is"] == pytest.approx(ref_is, rel=1e-9) and np.isfinite(got["fd"])
     assert reference_paths(ext.info(), d, "train")[1].is_file()
     clear_caches()
+
+
+class _Gray(_Pool):
+    name, feature_dim, in_channels, weights_sha256 = "gray4", 4, (1,), "2" * 64
+    projection = torch.from_numpy(np.random.default_rng(6).normal(size=(4, 10)))
+
+    def _forward(self, x):  # 2x2 means of an 8x8 digit
+        feats = torch.nn.functional.avg_pool2d(x, 4).flatten(1)
+        return feats, (feats.double() @ self.projection).softmax(1)
+
+
+def test_an_unwritable_cache_folder_warns_and_still_scores(tmp_path):
+    d = load_dataset("digits")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    with pytest.warns(RuntimeWarning, match="could not cache the digits train features"):
+        stats, feats = whole_split_reference(_Gray(), d, "train", cache_dir=blocker / "reference")
+    direct, _ = _Gray().features_and_probs(d.train)
+    np.testing.assert_array_equal(feats, direct)
+    np.testing.assert_allclose(stats.cov, np.cov(direct, rowvar=False), rtol=1e-10)
 
 
 # --- user overrides ---------------------------------------------------------------------------------------
