@@ -121,9 +121,12 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
     return ckpt
 
 
-def lr_factor(schedule: str, step: int, steps: int) -> float:
-    """The learning-rate multiplier of ``schedule`` at ``step`` (1-based) of ``steps``."""
-    return 1.0 - (step - 1) / steps if schedule == "linear" else 1.0
+def lr_factor(tc: TrainConfig, step: int) -> float:
+    """The learning-rate multiplier of ``tc.lr_schedule`` at ``step`` (1-based) of ``tc.steps``."""
+    if tc.lr_schedule != "linear":
+        return 1.0
+    floor = tc.lr_floor
+    return max(floor, 1.0 - (1.0 - floor) * (step - 1) / (tc.lr_decay_fraction * tc.steps))
 
 
 def set_learning_rates(model: GenerativeModel, factor: float) -> None:
@@ -209,7 +212,7 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
     model.train()
     for step in range(start + 1, tc.steps + 1):
         if tc.lr_schedule != "constant":
-            set_learning_rates(model, lr_factor(tc.lr_schedule, step, tc.steps))
+            set_learning_rates(model, lr_factor(tc, step))
         idx = torch.cat([sampler.indices((step - 1) * k + j) for j in range(k)])
         losses = model.train_step(train_data[idx].to(dev, non_blocking=True))
         bar.update(1)

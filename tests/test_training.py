@@ -12,7 +12,7 @@ from ganbench.models import MODELS, ModelRecipe, build_model, register_recipe
 from ganbench.models.base import GenerativeModel
 from ganbench.runs import files
 from ganbench.runs.layout import RunDir
-from ganbench.training import BatchSampler, train
+from ganbench.training import BatchSampler, lr_factor, train
 
 SMALL = TrainConfig(steps=60, batch_size=32, log_every=10, checkpoint_every=20, eval_every=30, eval_samples=500)
 
@@ -123,6 +123,18 @@ def _constant_run(tmp_path, cfg):
 def test_lr_schedule_is_validated():
     with pytest.raises(ValueError, match="train.lr_schedule must be one of constant, linear; got 'cosine'"):
         TrainConfig(lr_schedule="cosine")
+    with pytest.raises(ValueError, match=r"train.lr_floor must be a number in \[0, 1\]; got 1.5"):
+        TrainConfig(lr_schedule="linear", lr_floor=1.5)
+    with pytest.raises(ValueError, match=r"train.lr_decay_fraction must be a number in \(0, 1\]; got 0"):
+        TrainConfig(lr_schedule="linear", lr_decay_fraction=0)
+
+
+def test_linear_schedule_with_a_floor_hand_computed():
+    tc = TrainConfig(steps=100, lr_schedule="linear", lr_floor=0.1, lr_decay_fraction=0.6)
+    # 1 - 0.9 (k - 1) / 60 until it reaches 0.1 at k = 61, then 0.1 to the end.
+    assert [lr_factor(tc, k) for k in (1, 31, 61, 62, 100)] == pytest.approx([1.0, 0.55, 0.1, 0.1, 0.1])
+    assert lr_factor(TrainConfig(steps=40, lr_schedule="linear"), 40) == pytest.approx(1 / 40)
+    assert lr_factor(TrainConfig(steps=40), 40) == 1.0
 
 
 def test_metrics_jsonl_has_losses_and_mode_coverage(tmp_path):
