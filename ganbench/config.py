@@ -51,13 +51,13 @@ class TrainConfig:
             0 turns them off.
         eval_samples: samples drawn for those metrics.
         lr_schedule: ``constant`` (default) or ``linear``: every optimizer's learning rate decays linearly
-            from its configured value to ``lr_floor`` times it over the first ``lr_decay_fraction`` of the
-            steps, then stays there (at step ``k``: ``lr * max(floor, 1 - (1 - floor) (k - 1) / (fraction
-            steps))``). With the defaults (floor 0, fraction 1) it is Gulrajani et al.'s WGAN-GP and Miyato
-            et al.'s SNGAN decay to 0 over training. A floor keeps a constant final stretch, over which the
-            plateau rule can tell a converged run. Part of the budget: more steps decay more slowly.
+            from its configured value to ``lr_floor`` times it over the first ``lr_decay_steps`` steps (0: all
+            of them), then stays there (at step ``k``: ``lr * max(floor, 1 - (1 - floor) (k - 1) / D)``).
+            With the defaults (floor 0, D = steps) it is Gulrajani et al.'s WGAN-GP and Miyato et al.'s
+            SNGAN decay to 0 over training. A floor keeps a constant final stretch, over which the plateau
+            rule can tell a converged run; a fixed D keeps the schedule of a longer run identical up to D.
         lr_floor: the final learning-rate multiplier of the linear schedule, in ``[0, 1]``.
-        lr_decay_fraction: the share of the steps the linear decay takes, in ``(0, 1]``.
+        lr_decay_steps: the steps the linear decay takes (0: all ``steps``).
     """
 
     steps: int = 2000
@@ -68,24 +68,21 @@ class TrainConfig:
     eval_samples: int = 2500
     lr_schedule: str = "constant"
     lr_floor: float = 0.0
-    lr_decay_fraction: float = 1.0
+    lr_decay_steps: int = 0
 
     def __post_init__(self) -> None:
         if self.lr_schedule not in LR_SCHEDULES:
             raise UserError(f"train.lr_schedule must be one of {', '.join(LR_SCHEDULES)}; got {self.lr_schedule!r}")
-        for name, low, high, low_open in (("lr_floor", 0.0, 1.0, False), ("lr_decay_fraction", 0.0, 1.0, True)):
-            v = getattr(self, name)
-            number = isinstance(v, (int, float)) and not isinstance(v, bool)
-            if not (number and (low < v <= high if low_open else low <= v <= high)):
-                raise UserError(f"train.{name} must be a number in {'(' if low_open else '['}{low:g}, {high:g}]; "
-                                f"got {v!r}")  # fmt: skip
+        v = self.lr_floor
+        if not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1):
+            raise UserError(f"train.lr_floor must be a number in [0, 1]; got {v!r}")
         for f in fields(self):
-            if f.name in ("lr_schedule", "lr_floor", "lr_decay_fraction"):
+            if f.name in ("lr_schedule", "lr_floor"):
                 continue
             v = getattr(self, f.name)
             if not isinstance(v, int) or isinstance(v, bool):
                 raise UserError(f"train.{f.name} must be an integer; got {v!r}")
-            low = 0 if f.name == "eval_every" else 1
+            low = 0 if f.name in ("eval_every", "lr_decay_steps") else 1
             if v < low:
                 raise UserError(f"train.{f.name} must be >= {low}; got {v}")
 

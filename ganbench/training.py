@@ -125,8 +125,8 @@ def lr_factor(tc: TrainConfig, step: int) -> float:
     """The learning-rate multiplier of ``tc.lr_schedule`` at ``step`` (1-based) of ``tc.steps``."""
     if tc.lr_schedule != "linear":
         return 1.0
-    floor = tc.lr_floor
-    return max(floor, 1.0 - (1.0 - floor) * (step - 1) / (tc.lr_decay_fraction * tc.steps))
+    floor, decay = tc.lr_floor, tc.lr_decay_steps or tc.steps
+    return max(floor, 1.0 - (1.0 - floor) * (step - 1) / decay)
 
 
 def set_learning_rates(model: GenerativeModel, factor: float) -> None:

@@ -125,12 +125,12 @@ def test_lr_schedule_is_validated():
         TrainConfig(lr_schedule="cosine")
     with pytest.raises(ValueError, match=r"train.lr_floor must be a number in \[0, 1\]; got 1.5"):
         TrainConfig(lr_schedule="linear", lr_floor=1.5)
-    with pytest.raises(ValueError, match=r"train.lr_decay_fraction must be a number in \(0, 1\]; got 0"):
-        TrainConfig(lr_schedule="linear", lr_decay_fraction=0)
+    with pytest.raises(ValueError, match=r"train.lr_decay_steps must be >= 0; got -1"):
+        TrainConfig(lr_schedule="linear", lr_decay_steps=-1)
 
 
 def test_linear_schedule_with_a_floor_hand_computed():
-    tc = TrainConfig(steps=100, lr_schedule="linear", lr_floor=0.1, lr_decay_fraction=0.6)
+    tc = TrainConfig(steps=100, lr_schedule="linear", lr_floor=0.1, lr_decay_steps=60)
     # 1 - 0.9 (k - 1) / 60 until it reaches 0.1 at k = 61, then 0.1 to the end.
     assert [lr_factor(tc, k) for k in (1, 31, 61, 62, 100)] == pytest.approx([1.0, 0.55, 0.1, 0.1, 0.1])
     assert lr_factor(TrainConfig(steps=40, lr_schedule="linear"), 40) == pytest.approx(1 / 40)
