@@ -12,9 +12,9 @@ from ganbench.data import Dataset
 from ganbench.environment import flush_denormals
 from ganbench.errors import UserError
 from ganbench.evaluation.features import ProtocolExtractor
-from ganbench.evaluation.protocol import EvalProtocol, extractor_files, fingerprint, is_splits
+from ganbench.evaluation.protocol import EvalProtocol, at_n_fake, extractor_files, fingerprint
 from ganbench.evaluation.samples import check_samples
-from ganbench.metrics import PRDC_METRICS, GaussianStats, MetricContext, compute_metrics, metric_specs, prdc_reference
+from ganbench.metrics import PRDC_METRICS, GaussianStats, MetricContext, compute_metrics, metric_specs, prdc_size
 from ganbench.runs import files
 
 
@@ -40,8 +40,9 @@ def image_context(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.
 def sample_counts(ctx: MetricContext) -> dict:
     """How many samples each input of the requested metrics actually held: ``fake`` (generated samples
     behind the features, probabilities or 2D points), ``real_stats`` (reference samples behind FD's
-    statistics), ``real_features`` (behind KID's feature matrix), ``prdc_real`` (the reference features
-    PRDC compares with, ``prdc_reference``), ``modes`` (samples in the mode histogram). Stored with every
+    statistics), ``real_features`` (behind KID's feature matrix), ``prdc_fake`` and ``prdc_real`` (the
+    generated and reference features PRDC compares, ``prdc_size`` of each: ``prdc_n``, or all of the
+    smaller set when it is ``None``), ``modes`` (samples in the mode histogram). Stored with every
     score, so that tests and readers can check them against the fingerprint's protocol."""
     p = ctx.params
     if ctx.points is not None:  # 2D sets: every metric (modes, high quality) is on the points
@@ -53,7 +54,8 @@ def sample_counts(ctx: MetricContext) -> dict:
     if "features" in needs:
         counts["real_features"] = len(ctx.real_feats)
     if set(PRDC_METRICS) & set(p.metrics):
-        counts["prdc_real"] = len(prdc_reference(ctx.real_feats, ctx.fake_feats))
+        m = prdc_size(len(ctx.real_feats), len(ctx.fake_feats), p.prdc_n)
+        counts["prdc_fake"] = counts["prdc_real"] = m
     if ctx.mode_labels is not None:
         counts["modes"] = len(ctx.mode_labels)
     return counts
@@ -152,20 +154,27 @@ HELD_OUT_SEED_OFFSET, MODES_EXTRA_SEED_OFFSET = 1, 2
 
 
 def reference_protocol(dataset: Dataset, protocol: EvalProtocol) -> EvalProtocol:
-    """The protocol the real-data row is scored under: ``protocol`` with ``n_fake`` and ``n_modes`` cut to
-    what its rule can draw from ``dataset`` without drawing a sample twice (see ``REAL_ROW_RULES``)."""
+    """The protocol the real-data row is scored under, the one place its counts are set: ``protocol`` with
+    ``n_fake`` cut to the test split's size, ``n_real`` to the train split's and ``n_modes`` to both
+    splits' total, what its rule can draw from ``dataset`` without drawing a sample twice (see
+    ``REAL_ROW_RULES``). Where ``n_fake`` or ``n_real`` is cut, the counts bounded by them (KID's subset
+    size, PRDC's ``prdc_n``, the IS splits) follow the dataset's rule at the cut counts (``at_n_fake``: the
+    protocol ``--n`` with that count gives a model), except those ``protocol`` set apart from that rule
+    (``--protocol``), which are kept, cut to the bound. The row's inputs then hold exactly the counts its
+    fingerprint states (``sample_counts``)."""
     if protocol.real_row_rule not in REAL_ROW_RULES:
         raise UserError(f"real_row_rule {protocol.real_row_rule!r} is unknown; known: {', '.join(REAL_ROW_RULES)}")
     if protocol.reference_split != "train":
         raise UserError(f"the real-data row scores the test split against the train split; this protocol's "
                         f"reference split is {protocol.reference_split!r}")  # fmt: skip
     p = protocol
-    n = min(p.n_fake, len(dataset.test))
-    if n < p.n_fake:
-        p = dataclasses.replace(p, n_fake=n, kid_subset_size=min(p.kid_subset_size, n), is_splits=is_splits(n))
-    n_real = min(p.n_real, len(dataset.train))  # the reference features hold no more than the split
-    if n_real < p.n_real:
-        p = dataclasses.replace(p, n_real=n_real, kid_subset_size=min(p.kid_subset_size, n_real))
+    n_fake, n_real = min(p.n_fake, len(dataset.test)), min(p.n_real, len(dataset.train))
+    if (n_fake, n_real) != (p.n_fake, p.n_real):
+        ruled = at_n_fake(p, dataset, p.n_fake)  # the rule's bounded counts at the protocol's own counts
+        bounds = {"kid_subset_size": min(n_fake, n_real), "prdc_n": min(n_fake, n_real), "is_splits": n_fake}
+        own = {f: None if getattr(p, f) is None else min(getattr(p, f), bound)
+               for f, bound in bounds.items() if getattr(p, f) != getattr(ruled, f)}  # fmt: skip
+        p = dataclasses.replace(at_n_fake(dataclasses.replace(p, n_real=n_real), dataset, n_fake), **own)
     # 2D sets count modes on the n_fake points themselves; image sets on n_modes samples of their own.
     n_modes = p.n_fake if dataset.info.kind == "points2d" else min(p.n_modes, len(dataset.test) + len(dataset.train))
     return p if n_modes == p.n_modes else dataclasses.replace(p, n_modes=n_modes)
