@@ -144,7 +144,7 @@ def test_metrics_jsonl_has_losses_and_mode_coverage(tmp_path):
     evals = [r for r in recs if "eval" in r]
     assert [r["step"] for r in losses] == [10, 20, 30, 40, 50, 60]
     assert [r["step"] for r in evals] == [30, 60]
-    assert set(evals[0]["eval"]) == {"modes_covered", "hq_fraction", "reverse_kl"}
+    assert set(evals[0]["eval"]) == {"hq_coverage", "modes_covered", "hq_fraction", "reverse_kl"}
 
 
 class _Diverging(GenerativeModel):
