@@ -21,7 +21,12 @@ from ganbench.caches import clear_caches
 from ganbench.data import load_dataset, real
 from ganbench.data.base import Dataset
 from ganbench.evaluation.evaluate import reference_scores
-from ganbench.evaluation.extractors import EXTRACTORS, Evaluator, ExtractorSpec, register_extractor
+from ganbench.evaluation.extractors import (
+    EXTRACTORS,
+    Evaluator,
+    ExtractorSpec,
+    register_extractor,
+)
 from ganbench.evaluation.features import ProtocolExtractor
 from ganbench.evaluation.protocol import comparable, default_protocol, fingerprint
 from ganbench.evaluation.scoring import score_reference
