@@ -3,5 +3,5 @@ real or generated, one at a time with unlimited time, and the rate at which gene
 real, with Wilson 95% intervals.
 
 ``study.py`` prepares a study (samples, real images, attention checks, the fingerprint),
-``judgments.py`` appends and reads the judgments, ``server.py`` serves the page, ``scoring.py`` scores.
+``order.py`` gives each rater's order, ``judgments.py`` appends and reads the judgments, ``server.py`` serves the page, ``scoring.py`` scores.
 """

@@ -39,6 +39,9 @@ class JudgmentLog:
 
         Returns ``(stored, the rater's answered items afterwards)``.
         """
+        done = self.answered(rater)
+        if next_item(done) != item:  # refused without touching the log (checked again under the lock)
+            return False, done
         with self._lock, open(self.path, "a+b") as f:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX)
             try:

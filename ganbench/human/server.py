@@ -24,8 +24,8 @@ from importlib import resources
 from urllib.parse import parse_qs, urlsplit
 
 from ganbench.human.judgments import JudgmentLog
+from ganbench.human.order import next_item, rater_order
 from ganbench.human.scoring import ANSWERS
-from ganbench.human.study import rater_order
 from ganbench.runs.layout import StudyDir
 
 MAX_POST_BYTES = 1024
@@ -68,12 +68,6 @@ class StudyServer(ThreadingHTTPServer):
         nxt = next_item(order, done)
         return {"rater": rater, "done": len(done), "total": len(order), "item": nxt,
                 "image": f"/img/{nxt}.png" if nxt else None, "display_px": self.study["rules"]["display_px"]}
-
-
-def next_item(order: list[str], done: list[str]) -> str | None:
-    """The first item of ``order`` that is not in ``done`` (None when every item is judged)."""
-    answered = set(done)
-    return next((i for i in order if i not in answered), None)
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import random
 import secrets
 import struct
 import zlib
@@ -71,14 +70,6 @@ def item_png(image: np.ndarray) -> bytes:
     """The PNG a rater sees: ``image`` (uint8) upscaled by an integer factor, each pixel a square block."""
     f = upscale_factor(*image.shape[:2])
     return png_bytes(np.repeat(np.repeat(image, f, axis=0), f, axis=1))
-
-
-def rater_order(study: dict, rater: str) -> list[str]:
-    """The item ids in the order ``rater`` sees them: a permutation seeded by the order seed and the rater."""
-    seed = int(hashlib.sha256(f"{study['rules']['order_seed']}:{rater}".encode()).hexdigest()[:16], 16)
-    ids = [it["id"] for it in study["items"]]
-    random.Random(seed).shuffle(ids)
-    return ids
 
 
 def study_fingerprint(study: dict) -> dict:

@@ -46,7 +46,7 @@ def study(prepared, tmp_path):
 @pytest.fixture
 def server(study):
     srv = StudyServer(study, "127.0.0.1", 0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield srv
     srv.shutdown()
