@@ -157,6 +157,8 @@ class Handler(BaseHTTPRequestHandler):
         state = self.server.state(body["rater"], done)
         self._json(200 if stored else 409, state if stored else {**state, "error": "not the rater's next item"})
 
+    do_HEAD = do_GET  # the headers of a GET, without its body (see _send)
+
     def _not_allowed(self) -> None:
         self._error(405, "method not allowed")
 

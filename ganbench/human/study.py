@@ -29,6 +29,7 @@ from ganbench.data import get_dataset_info, load_dataset
 from ganbench.environment import resolve_device
 from ganbench.errors import UserError
 from ganbench.evaluation.evaluate import load_run_model
+from ganbench.evaluation.samples import check_samples
 from ganbench.evaluation.scoring import sample_model
 from ganbench.human.scoring import CHECK, GENERATED, REAL, exclusion_rule
 from ganbench.runs import files
@@ -164,7 +165,8 @@ def prepare_study(runs_dir, dataset: str | None = None, models: list[str] | None
         for (cfg, run), k in zip(model_runs, counts):
             if k:
                 model, _ = load_run_model(run.path, dev)
-                for i, img in enumerate(to_uint8(sample_model(model, k, s["eval_seed"]).numpy())):
+                x = check_samples(sample_model(model, k, s["eval_seed"]), data.info, f"{run.path}'s samples")
+                for i, img in enumerate(to_uint8(x.numpy())):
                     items.append(({"kind": GENERATED, "model": m, "seed": cfg["seed"], "index": i}, img))
     perm = np.random.default_rng(s["order_seed"]).permutation(len(data.test))[: s["n_real"]]
     for i, img in zip(perm.tolist(), to_uint8(data.test[perm].numpy())):
@@ -174,6 +176,8 @@ def prepare_study(runs_dir, dataset: str | None = None, models: list[str] | None
     for i in range(s["n_checks"]):
         items.append(({"kind": CHECK, "model": None, "seed": None, "index": i},
                       noise.integers(0, 256, size=shape, dtype=np.uint8)))  # fmt: skip
+    for stale in sdir.images.glob("*.png"):  # an earlier preparation killed before its study.json
+        stale.unlink()
     ids = set()
     study_items = []
     for meta, img in items:

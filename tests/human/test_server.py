@@ -55,6 +55,8 @@ def test_serves_the_page_assets_and_the_study_images_only(server, study):
     for path in ("/static/app.js", "/static/style.css"):
         status, _, body = _request(server, "GET", path)
         assert status == 200 and b"http://" not in body and b"https://" not in body
+    status, headers, body = _request(server, "HEAD", "/")
+    assert status == 200 and body == b"" and int(headers["Content-Length"]) == len(page)
     item = study.read_study()["items"][0]["id"]
     status, headers, png = _request(server, "GET", f"/img/{item}.png")
     assert status == 200 and headers["Content-Type"] == "image/png" and png == study.image(item).read_bytes()
