@@ -353,7 +353,7 @@ def cmd_human_eval(args) -> int:
     study = sdir.read_study()
     print(f"human evaluation of {study['dataset']}: {len(study['items'])} images per rater; judgments go to "
           f"{sdir.judgments}", file=sys.stderr)  # fmt: skip
-    print(f"open {server.url} (one browser profile per rater; Ctrl-C stops)", flush=True)
+    print(f"open {server.url} (each rater: their own browser, or the page's \"new rater\" link; Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -5,7 +5,7 @@ Routes (nothing else is served; any other path is 404, any other method 405):
 - ``GET /``, ``GET /static/app.js``, ``GET /static/style.css``: the page, shipped in ``human/static``;
 - ``GET /img/<item id>.png``: an item's image, for ids of the study only (never a path from the request);
 - ``GET /api/state?rater=ID``: the rater's progress and next item (a new rater id is made, and kept in a
-  cookie, when neither the URL nor a cookie names one);
+  cookie, when neither the URL nor a cookie names one, or when the query has ``new=1``);
 - ``POST /api/judge``: ``{"rater", "item", "answer": "real"|"fake", "ms"}`` as JSON, at most 1 KiB; it is
   stored only when ``item`` is the rater's next one (409 otherwise), then the new state is returned.
 
@@ -116,7 +116,8 @@ class Handler(BaseHTTPRequestHandler):
         if m and m.group(1) in self.server.items:
             return self._send(200, self.server.study_dir.image(m.group(1)).read_bytes(), "image/png")
         if url.path == "/api/state":
-            rater = (parse_qs(url.query).get("rater") or [None])[0] or self._cookie_rater()
+            query = parse_qs(url.query)
+            rater = (query.get("rater") or [None])[0] or (None if "new" in query else self._cookie_rater())
             if rater is None:
                 rater = secrets.token_urlsafe(9)
             if not RATER.fullmatch(rater):

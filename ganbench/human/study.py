@@ -36,8 +36,8 @@ from ganbench.runs import files
 from ganbench.runs.layout import StudyDir, iter_runs
 
 STUDY_VERSION = 1
-DISPLAY_PX = 320  # the page shows every image this wide, nearest-neighbour scaled
-MIN_PNG_PX = 256  # images are upscaled on the server to at least this size (an integer factor)
+MIN_PNG_PX = 320  # images are upscaled on the server by an integer factor to at least this size, and the
+# page shows them at exactly that size (no further, uneven scaling; CSS keeps any browser zoom pixelated)
 DEFAULTS = {"n_per_model": 50, "n_checks": 4, "max_failed_checks": 1, "order_seed": 0, "eval_seed": 0}
 
 
@@ -156,7 +156,8 @@ def prepare_study(runs_dir, dataset: str | None = None, models: list[str] | None
              "n_real": s["n_real"], "n_checks": s["n_checks"], "max_failed_checks": s["max_failed_checks"],
              "exclusion": exclusion_rule(s["max_failed_checks"]), "exposure": "unlimited time (HYPE-infinity), "
              "one image at a time, each item once per rater in the rater's own seeded order, no feedback",
-             "display_px": DISPLAY_PX, "upscale": upscale_factor(*data.info.shape[1:])}  # fmt: skip
+             "upscale": upscale_factor(*data.info.shape[1:]),
+             "display_px": upscale_factor(*data.info.shape[1:]) * max(data.info.shape[1:])}  # fmt: skip
     items: list[tuple[dict, np.ndarray]] = []
     for m in chosen:
         model_runs = sorted(runs[m], key=lambda cr: cr[0]["seed"])

@@ -90,6 +90,11 @@ def test_a_rater_judges_a_whole_study_with_keyboard_and_mouse(browser, server, s
     assert browser.find_element(By.ID, "count").text == "11 of 11 judged"
     assert browser.find_element(By.ID, "bar").get_attribute("style").replace(" ", "") == "width:100%;"
 
+    browser.find_element(By.LINK_TEXT, "new rater").click()  # another rater, same browser
+    _wait(browser, lambda d: d.find_element(By.ID, "intro").is_displayed() and "rater=" in d.current_url)
+    assert browser.find_element(By.ID, "rater").text not in ("", rater)
+    assert browser.find_element(By.ID, "count").text == "0 of 11 judged"
+
     stored = files.read_jsonl(study.judgments)
     assert [j["item"] for j in stored] == shown and len(set(shown)) == 11
     assert all(j["rater"] == rater and j["answer"] == truth[j["item"]] for j in stored)

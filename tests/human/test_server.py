@@ -127,6 +127,8 @@ def test_a_rater_resumes_where_they_stopped_on_a_new_server(server, study):
     assert status == 200 and f"ganbench_rater={new};" in headers["Set-Cookie"] and "HttpOnly" in headers["Set-Cookie"]
     status, _, data = _request(server, "GET", "/api/state", headers={"Cookie": f"ganbench_rater={new}"})
     assert json.loads(data)["rater"] == new
+    status, _, data = _request(server, "GET", "/api/state?new=1", headers={"Cookie": f"ganbench_rater={new}"})
+    assert json.loads(data)["rater"] != new and json.loads(data)["done"] == 0  # "not you?": a new rater
 
 
 def test_raters_judging_at_once_are_all_stored_once(server, study):

@@ -1,6 +1,7 @@
 """Preparing a study from real runs: the items are the final models' samples, held-out real images and
 noise checks, shown as crisp upscaled PNGs; the fingerprint; the command line's refusals and --score."""
 
+import io
 import json
 import shutil
 
@@ -16,7 +17,7 @@ from ganbench.evaluation.evaluate import load_run_model
 from ganbench.human.judgments import JudgmentLog
 from ganbench.human.order import next_item, rater_order
 from ganbench.human.scoring import wilson_interval
-from ganbench.human.study import prepare_study
+from ganbench.human.study import item_png, prepare_study, to_uint8, upscale_factor
 from ganbench.runs.layout import RunDir, StudyDir
 
 from .conftest import make_runs
@@ -42,9 +43,9 @@ def test_items_are_the_models_samples_held_out_images_and_noise(prepared, runs):
         gen[m] = model.sample(3, generator=torch.Generator().manual_seed(0)).detach()  # eval seed 0
     for it in study["items"]:
         px = _pixels(prepared.image(it["id"]))
-        assert px.shape == (256, 256) and px.dtype == np.uint8  # 8x8 shown 32 times larger
-        small = px[::32, ::32]
-        assert (np.repeat(np.repeat(small, 32, 0), 32, 1) == px).all()  # square blocks: nearest neighbour
+        assert px.shape == (320, 320) and px.dtype == np.uint8  # 8x8 shown 40 times larger
+        small = px[::40, ::40]
+        assert (np.repeat(np.repeat(small, 40, 0), 40, 1) == px).all()  # square blocks: nearest neighbour
         if it["kind"] == "real":
             assert (small == _expected(test[it["index"]])).all()
         elif it["kind"] == "generated":
@@ -58,7 +59,7 @@ def test_items_are_the_models_samples_held_out_images_and_noise(prepared, runs):
 def test_fingerprint_is_the_same_for_the_same_settings_and_changes_with_them(prepared, runs, tmp_path):
     fp = prepared.read_study()["fingerprint"]
     assert fp["rules"]["n_per_model"] == 3 and fp["rules"]["n_checks"] == 2 and fp["rules"]["order_seed"] == 0
-    assert "unlimited time" in fp["rules"]["exposure"] and fp["rules"]["upscale"] == 32
+    assert "unlimited time" in fp["rules"]["exposure"] and fp["rules"]["upscale"] == 40 and fp["rules"]["display_px"] == 320
     other = tmp_path / "copy"
     shutil.copytree(runs / "digits", other / "digits")
     again = prepare_study(other, "digits", n_per_model=3, n_checks=2, max_failed_checks=0, device="cpu").read_study()
@@ -135,3 +136,17 @@ def test_cli_score_counts_judgments_of_a_study(study, capsys):
     assert json.loads(study.scores.read_text())["judgments"] == res["judgments"]
     assert main(["human-eval", str(runs), "--score"]) == 0
     assert "judged real" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (3, 8, 8)])
+def test_pngs_of_28x28_and_colour_images_are_integer_upscaled_and_exact(shape):
+    x = torch.rand((2, *shape), generator=torch.Generator().manual_seed(1)) * 2 - 1  # data space [-1, 1]
+    img = to_uint8(x)
+    png = item_png(img[1])
+    f = upscale_factor(*shape[1:])
+    assert f * shape[1] >= 320 and (f - 1) * shape[1] < 320
+    decoded = np.asarray(Image.open(io.BytesIO(png)))
+    want = np.clip(np.rint((x[1].numpy() + 1) * 127.5), 0, 255).astype(np.uint8)
+    want = want[0] if shape[0] == 1 else want.transpose(1, 2, 0)
+    assert decoded.shape[:2] == (f * shape[1], f * shape[2])
+    assert (decoded == np.repeat(np.repeat(want, f, 0), f, 1)).all()

@@ -25,6 +25,7 @@
     $("count").textContent = s.done + " of " + s.total + " judged";
     const url = new URL(window.location.href);
     if (url.searchParams.get("rater") !== s.rater) {  // the address resumes this rater
+      url.searchParams.delete("new");
       url.searchParams.set("rater", s.rater);
       window.history.replaceState(null, "", url.toString());
     }
@@ -32,6 +33,7 @@
     if (!s.item) { show("thanks"); return; }
     if ($("judge").hidden) return;  // the image loads once the rater starts
     setButtons(false);
+    $("image").style.width = $("image").style.height = s.display_px + "px";  // the PNG's own size
     $("image").src = s.image;
   }
 
@@ -79,9 +81,11 @@
   }
 
   async function load() {
-    const rater = new URL(window.location.href).searchParams.get("rater");
+    const params = new URL(window.location.href).searchParams;
+    const rater = params.get("rater");
+    const query = rater ? "?rater=" + encodeURIComponent(rater) : params.has("new") ? "?new=1" : "";
     try {
-      const r = await fetch("/api/state" + (rater ? "?rater=" + encodeURIComponent(rater) : ""));
+      const r = await fetch("/api/state" + query);
       const s = await r.json();
       if (!r.ok) throw new Error(s.error || r.statusText);
       show(!s.item ? "thanks" : s.done ? "judge" : "intro");
