@@ -111,9 +111,8 @@ def _kind(dataset: str, models: dict[str, list]) -> str:
     return (cfg.get("dataset_info") or get_dataset_info(dataset).to_dict()).get("kind", "image")
 
 
-def _settings(given: dict, existing: dict | None) -> dict:
-    base = {**DEFAULTS, **(existing or {})}
-    return {k: (v if v is not None else base.get(k)) for k, v in given.items()}
+def _settings(given: dict) -> dict:
+    return {k: (v if v is not None else DEFAULTS.get(k)) for k, v in given.items()}
 
 
 def prepare_study(runs_dir, dataset: str | None = None, models: list[str] | None = None,
@@ -127,9 +126,12 @@ def prepare_study(runs_dir, dataset: str | None = None, models: list[str] | None
         UserError: no image runs, a 2D set, an unknown model, too few test images, or an existing study
             whose settings differ from the options given.
     """
-    dataset, runs = _image_runs(runs_dir, dataset)
-    sdir = StudyDir.of(runs_dir, dataset)
-    old = sdir.read_study()
+    sdir = StudyDir.of(runs_dir, dataset) if dataset else None
+    old = sdir.read_study() if sdir else None  # a study goes on even when its runs have moved away
+    if old is None:
+        dataset, runs = _image_runs(runs_dir, dataset)
+        sdir = StudyDir.of(runs_dir, dataset)
+        old = sdir.read_study()
     given = {"models": sorted(models) if models else None, "n_per_model": n_per_model, "n_real": n_real,
              "n_checks": n_checks, "max_failed_checks": max_failed_checks, "order_seed": order_seed,
              "eval_seed": eval_seed}  # fmt: skip
@@ -140,7 +142,7 @@ def prepare_study(runs_dir, dataset: str | None = None, models: list[str] | None
             raise UserError(f"a study with {', '.join(differ)} is already in {sdir.path}; leave those options out "
                             "to continue it, or move it away to start another")  # fmt: skip
         return sdir
-    s = _settings(given, None)
+    s = _settings(given)
     s["n_real"] = s["n_real"] or s["n_per_model"]
     chosen = s["models"] or sorted(runs)
     for m in chosen:
