@@ -35,6 +35,9 @@ from ganbench.models import get_recipe
 BASELINES_DIR = Path(__file__).resolve().parent.parent / "baselines"
 
 
+LR_SCHEDULES = ("constant", "linear")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Training budget and logging cadence.
@@ -47,6 +50,14 @@ class TrainConfig:
         eval_every: steps between cheap metrics (mode coverage, Frechet distance) in ``metrics.jsonl``;
             0 turns them off.
         eval_samples: samples drawn for those metrics.
+        lr_schedule: ``constant`` (default) or ``linear``: every optimizer's learning rate decays linearly
+            from its configured value to ``lr_floor`` times it over the first ``lr_decay_fraction`` of the
+            steps, then stays there (at step ``k``: ``lr * max(floor, 1 - (1 - floor) (k - 1) / (fraction
+            steps))``). With the defaults (floor 0, fraction 1) it is Gulrajani et al.'s WGAN-GP and Miyato
+            et al.'s SNGAN decay to 0 over training. A floor keeps a constant final stretch, over which the
+            plateau rule can tell a converged run. Part of the budget: more steps decay more slowly.
+        lr_floor: the final learning-rate multiplier of the linear schedule, in ``[0, 1]``.
+        lr_decay_fraction: the share of the steps the linear decay takes, in ``(0, 1]``.
     """
 
     steps: int = 2000
@@ -55,9 +66,22 @@ class TrainConfig:
     checkpoint_every: int = 500
     eval_every: int = 500
     eval_samples: int = 2500
+    lr_schedule: str = "constant"
+    lr_floor: float = 0.0
+    lr_decay_fraction: float = 1.0
 
     def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise UserError(f"train.lr_schedule must be one of {', '.join(LR_SCHEDULES)}; got {self.lr_schedule!r}")
+        for name, low, high, low_open in (("lr_floor", 0.0, 1.0, False), ("lr_decay_fraction", 0.0, 1.0, True)):
+            v = getattr(self, name)
+            number = isinstance(v, (int, float)) and not isinstance(v, bool)
+            if not (number and (low < v <= high if low_open else low <= v <= high)):
+                raise UserError(f"train.{name} must be a number in {'(' if low_open else '['}{low:g}, {high:g}]; "
+                                f"got {v!r}")  # fmt: skip
         for f in fields(self):
+            if f.name in ("lr_schedule", "lr_floor", "lr_decay_fraction"):
+                continue
             v = getattr(self, f.name)
             if not isinstance(v, int) or isinstance(v, bool):
                 raise UserError(f"train.{f.name} must be an integer; got {v!r}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ from ganbench.data import Dataset
 from ganbench.environment import flush_denormals
 from ganbench.errors import UserError
 from ganbench.evaluation.features import ProtocolExtractor
-from ganbench.evaluation.protocol import EvalProtocol, extractor_files, fingerprint, is_splits
+from ganbench.evaluation.protocol import EvalProtocol, at_n_fake, extractor_files, fingerprint
 from ganbench.evaluation.samples import check_samples
 from ganbench.metrics import GaussianStats, MetricContext, compute_metrics, metric_specs
 from ganbench.runs import files
@@ -113,8 +112,7 @@ def score_reference(dataset: Dataset, protocol: EvalProtocol, extractor: Protoco
     idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(protocol.eval_seed + 1))
     n = min(protocol.n_fake, len(test))
     if n < protocol.n_fake:
-        protocol = dataclasses.replace(protocol, n_fake=n, kid_subset_size=min(protocol.kid_subset_size, n),
-                                       is_splits=is_splits(n))  # fmt: skip
+        protocol = at_n_fake(protocol, dataset, n)
     test = test[idx]
     return score(test[:n], dataset, protocol, extractor, fake_modes=test[: min(protocol.n_modes, len(test))])
 

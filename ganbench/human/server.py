@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from urllib.parse import parse_qs, urlsplit
@@ -56,6 +57,12 @@ class StudyServer(ThreadingHTTPServer):
         bound = self.server_address[1]
         self.allowed_hosts = ({f"{h}:{bound}" for h in ("127.0.0.1", "localhost", "[::1]")}
                               if host in LOOPBACK else None)  # fmt: skip
+
+    def handle_error(self, request, client_address) -> None:
+        """A browser that closes a kept-alive connection is not an error; anything else is printed."""
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, (ConnectionResetError, BrokenPipeError, TimeoutError)):
+            super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:

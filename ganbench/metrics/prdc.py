@@ -104,8 +104,13 @@ def prdc(real, fake, k: int = 5) -> dict[str, float]:
 
 
 def _prdc_metrics(ctx: MetricContext) -> dict:
-    # Equal sizes, as the PRDC papers do.
-    return prdc(ctx.real_feats[: len(ctx.fake_feats)], ctx.fake_feats, k=ctx.params.prdc_k)
+    # Equal sizes, as the PRDC papers do: the first m generated samples, and m real ones drawn without
+    # replacement by the evaluation seed (the real features may be a whole split in its order).
+    p, real, fake = ctx.params, ctx.real_feats, ctx.fake_feats
+    m = min(p.prdc_n or len(fake), len(fake), len(real))
+    if len(real) > m:
+        real = real[np.sort(np.random.RandomState(p.eval_seed).choice(len(real), m, replace=False))]
+    return prdc(real, fake[:m], k=p.prdc_k)
 
 
 for _name, _description in (
@@ -115,4 +120,4 @@ for _name, _description in (
     ("coverage", "Fraction of real k-NN balls that contain at least one generated sample."),
 ):
     register_metric(MetricSpec(name=_name, higher_is_better=True, description=_description, compute=_prdc_metrics,
-                               kinds=("image",), inputs={"features"}))  # fmt: skip
+                               kinds=("image",), inputs={"features"}, version="2"))  # fmt: skip

@@ -35,7 +35,7 @@ def browser():
     driver.quit()
 
 
-def _wait(driver, condition, timeout=10):
+def _wait(driver, condition, timeout=30):  # generous: CI machines can be slow
     return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
 
 
