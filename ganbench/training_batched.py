@@ -37,8 +37,15 @@ from ganbench.models.base import GenerativeModel
 from ganbench.models.vectorised import NotVectorisable, vectorise
 from ganbench.runs import files
 from ganbench.runs.layout import RunDir
-from ganbench.training import (BatchSampler, RunResult, load_checkpoint, save_checkpoint, seed_everything, train,
-                               write_samples_figure)  # fmt: skip
+from ganbench.training import (
+    BatchSampler,
+    RunResult,
+    load_checkpoint,
+    save_checkpoint,
+    seed_everything,
+    train,
+    write_samples_figure,
+)
 
 
 @dataclass
@@ -81,7 +88,7 @@ def train_seeds(
     """
     if not seeds or len(set(seeds)) != len(seeds):
         raise UserError(f"--seeds must list distinct seeds; got {seeds}")
-    serial = dict(device=device, resume=resume, data_root=data_root, progress=progress, tracker=tracker)
+    serial = {"device": device, "resume": resume, "data_root": data_root, "progress": progress, "tracker": tracker}
     if not vectorised or len(seeds) == 1:
         return {s: train(config, s, out, **serial) for s in seeds}
     dev = resolve_device(device)

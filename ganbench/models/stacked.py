@@ -13,8 +13,6 @@ moves between the stack and the S networks in both directions (``unstack_into``)
 
 from __future__ import annotations
 
-import copy
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -284,7 +282,7 @@ class StackedFlatten(Stacked):
 
 
 class StackedSequential(nn.Sequential):
-    serial_names: dict[str, str] = {}
+    """Stacked children under the serial children's names (no tensors of its own)."""
 
 
 ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.Identity)
@@ -321,9 +319,7 @@ def stack_modules(nets: list[nn.Module]) -> nn.Module:
             raise NotVectorisable(f"{kind.__name__} with parameters")
         if len({repr(m) for m in nets}) > 1:
             raise NotVectorisable(f"the seeds' {kind.__name__} layers differ")
-        layer = copy.deepcopy(nets[0])
-        layer.serial_names = {}
-        return layer
+        return nets[0]  # stateless: the first seed's instance serves every seed
     if kind not in _STACKERS:
         raise NotVectorisable(f"no seed-stacked form of {kind.__name__}")
     return _STACKERS[kind](nets)

@@ -27,10 +27,17 @@ from torch import nn
 from ganbench.models.autoencoders import VAE, Autoencoder
 from ganbench.models.base import GenerativeModel
 from ganbench.models.gan import GAN
-from ganbench.models.stacked import (NotVectorisable, SeedRandom, StackedBlocksBatchNorm1d, parameter_names,
-                                     select_seeds, stack_modules, unstack_into)  # fmt: skip
+from ganbench.models.stacked import (
+    NotVectorisable,
+    SeedRandom,
+    StackedBlocksBatchNorm1d,
+    parameter_names,
+    select_seeds,
+    stack_modules,
+    unstack_into,
+)
 
-__all__ = ["NotVectorisable", "SeedRandom", "VectorisedModel", "vectorise", "vectorisable"]
+__all__ = ["NotVectorisable", "SeedRandom", "VectorisedModel", "vectorisable", "vectorise"]
 
 
 def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
