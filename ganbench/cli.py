@@ -27,6 +27,7 @@ from ganbench.runs.layout import RunDir
 from ganbench.runs.options import RunOptions
 from ganbench.runs.suite import load_suite, run_suite
 from ganbench.training import train
+from ganbench.training_batched import train_seeds
 
 
 class _Parser(argparse.ArgumentParser):
@@ -105,6 +106,9 @@ def _add_train(sub) -> None:
     p.add_argument("model", help="a registered model (ganbench list models)")
     p.add_argument("--dataset", required=True, help="a registered dataset or folder:PATH")
     p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--seeds", type=_int_list,
+                   help="several seeds, e.g. 0,1,2: trained together as one batched model (replaces --seed)")
+    p.add_argument("--no-vectorise", action="store_true", help="with --seeds: train the seeds one after another")
     p.add_argument("--steps", type=_positive_int, help="override the baseline's number of steps")
     p.add_argument("--batch-size", type=_positive_int, help="override the baseline's batch size")
     p.add_argument("--config", help="a baseline TOML file (default: baselines/<model>_<dataset>.toml)")
@@ -130,14 +134,18 @@ def cmd_train(args) -> int:
     tracker = None
     if not args.no_eval:
         tracker = training_tracker
-    result = train(cfg, args.seed, args.out, device=args.device, resume=args.resume, data_root=args.data_root,
-                   tracker=tracker)  # fmt: skip
-    where = RunDir.of(args.out, args.dataset, args.model, args.seed).path
-    msg = f"{result.status}: {args.model} on {args.dataset}, seed {args.seed}, {result.steps} steps"
-    msg += f" in {result.wall_time_s:.1f} s -> {where}"
-    if result.reason:
-        msg += f" ({result.reason})"
-    print(msg)
+    common = {"device": args.device, "resume": args.resume, "data_root": args.data_root, "tracker": tracker}
+    if args.seeds is not None:
+        results = train_seeds(cfg, args.seeds, args.out, vectorised=not args.no_vectorise, **common)
+    else:
+        results = {args.seed: train(cfg, args.seed, args.out, **common)}
+    for seed, result in results.items():
+        where = RunDir.of(args.out, args.dataset, args.model, seed).path
+        msg = f"{result.status}: {args.model} on {args.dataset}, seed {seed}, {result.steps} steps"
+        msg += f" in {result.wall_time_s:.1f} s -> {where}"
+        if result.reason:
+            msg += f" ({result.reason})"
+        print(msg)
     return 0
 
 

@@ -59,6 +59,7 @@ class _Seed:
     cpu_state: torch.Tensor
     sampler: BatchSampler
     start: int
+    steps: int
     pending: list = field(default_factory=list)
     losses: dict = field(default_factory=dict)
     result: RunResult | None = None
@@ -132,7 +133,7 @@ def _setup(config: BaselineConfig, dataset: Dataset, seed: int, out, dev: torch.
     generator = torch.Generator(device=dev)
     generator.set_state(rng["cuda"] if dev.type == "cuda" else rng["torch"])
     sampler = BatchSampler(len(dataset.train), config.train.batch_size, seed)
-    return _Seed(seed, run, model, generator, rng["torch"], sampler, start)
+    return _Seed(seed, run, model, generator, rng["torch"], sampler, start, config.train.steps)
 
 
 def _finish(it: _Seed, wall: float, dataset: Dataset) -> None:
@@ -140,7 +141,7 @@ def _finish(it: _Seed, wall: float, dataset: Dataset) -> None:
     files.append_jsonl(it.run.metrics, it.pending)
     it.pending = []
     if it.result is None:
-        it.result = RunResult("complete", it.start_steps, wall, final_losses=it.losses)
+        it.result = RunResult("complete", it.steps, wall, final_losses=it.losses)
         write_samples_figure(it.model, dataset, it.run.samples)
     it.result.wall_time_s = wall
     if it.result.status == "diverged":
@@ -167,7 +168,6 @@ def _train_group(items: list[_Seed], config: BaselineConfig, dataset: Dataset, d
     tc = config.train
     start = items[0].start
     for it in items:
-        it.start_steps = tc.steps
         it.model.train()
     vm = vectorise([it.model for it in items], [it.generator for it in items])
     vm.train()

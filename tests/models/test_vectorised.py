@@ -135,11 +135,12 @@ def test_pacgan_release_options_follow_serial_runs(float64):
     _check("pacgan", "ring8", steps=30, batch_size=30, rtol=1e-4, params=PACGAN2D)
 
 
-@pytest.mark.parametrize("model", ["gan", "wgan-gp", "hinge-sn"])
+@pytest.mark.parametrize("model", ["gan", "wgan-gp"])
 def test_float32_agrees_to_rounding_over_ten_steps(model):
     # Without the hidden biases before batch norm: their exact gradient is zero, so in float32 Adam turns
     # their gradients' rounding noise into full-size steps, which differ between any two summation orders.
-    _check(model, "ring8", steps=10, batch_size=32, rtol=3e-4, params={"g_hidden_bias": False})
+    # (hinge-sn amplifies rounding faster: 3e-4 after 10 float32 steps, measured; float64 covers it.)
+    _check(model, "ring8", steps=10, batch_size=32, rtol=1e-4, params={"g_hidden_bias": False})
 
 
 def test_seeds_do_not_share_gradients(float64):
