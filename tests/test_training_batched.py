@@ -1,6 +1,7 @@
 """train_seeds: per-seed run folders as serial runs write them, divergence of one seed, resume."""
 
 import dataclasses
+
 import pytest
 import torch
 
