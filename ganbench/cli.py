@@ -165,6 +165,8 @@ def _add_run(sub) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--data-root", help="folder holding real datasets' files")
     p.add_argument("--eval-seed", type=int, default=0, help="evaluation seed (default 0), apart from training seeds")
+    p.add_argument("--no-vectorise", action="store_true",
+                   help="train every seed as its own job (default: a reference model's seeds train as one batch)")
     p.add_argument("--format", default="md", choices=["md", "csv", "html", "latex"], help="leaderboard format")
     p.add_argument("--executor", default="local", choices=["local", "ray", "slurm"],
                    help="where jobs run: local worker processes (default), Ray, or Slurm jobs")
@@ -180,7 +182,8 @@ def _add_run(sub) -> None:
 def cmd_run(args) -> int:
     resolve_device(args.device)
     suite = load_suite(args.suite, args.models, args.datasets, args.seeds)
-    options = RunOptions(args.out or f"runs/{suite.name}", args.device, args.data_root, args.eval_seed)
+    options = RunOptions(args.out or f"runs/{suite.name}", args.device, args.data_root, args.eval_seed,
+                         vectorise=not args.no_vectorise)
     out = options.out
     executor = None  # local: run_suite sizes the worker pool
     if args.ray_address and args.executor != "ray":
