@@ -41,6 +41,19 @@ class SeedRandom:
     def select(self, keep: list[int]) -> None:
         self.generators = [self.generators[i] for i in keep]
 
+    def as_global(self, s: int, fn):
+        """``fn()`` with seed s's generator standing in for torch's global one on its device (for ops that
+        take no generator, such as ``F.dropout``: the draws are the serial run's, on the CPU and on CUDA)."""
+        g = self.generators[s]
+        cuda = g.device.type == "cuda"
+        saved = torch.cuda.get_rng_state(g.device) if cuda else torch.get_rng_state()
+        (torch.cuda.set_rng_state(g.get_state(), g.device) if cuda else torch.set_rng_state(g.get_state()))
+        try:
+            return fn()
+        finally:
+            g.set_state(torch.cuda.get_rng_state(g.device) if cuda else torch.get_rng_state())
+            (torch.cuda.set_rng_state(saved, g.device) if cuda else torch.set_rng_state(saved))
+
 
 def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([t.detach() for t in tensors]).clone()
@@ -281,6 +294,26 @@ class StackedFlatten(Stacked):
         return x.flatten(2)
 
 
+class StackedDropout(Stacked):
+    """``nn.Dropout`` per seed: each seed's mask drawn by ``F.dropout`` from its own generator, as serially.
+    ``rng`` (a ``SeedRandom``) is set by the vectorised model that owns the layer."""
+
+    def __init__(self, mods: list[nn.Dropout]) -> None:
+        super().__init__()
+        self.serial_names = {}
+        _same(mods, "p", "inplace")
+        self.p = mods[0].p
+        self.rng: SeedRandom | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        if self.rng is None:
+            raise RuntimeError("StackedDropout needs its seeds' generators (SeedRandom) before training")
+        return torch.stack([self.rng.as_global(s, lambda s=s: F.dropout(x[s], self.p, True))
+                            for s in range(x.shape[0])])  # fmt: skip
+
+
 class StackedSequential(nn.Sequential):
     """Stacked children under the serial children's names (no tensors of its own)."""
 
@@ -289,7 +322,7 @@ ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.Identity)
 _STACKERS = {nn.Linear: StackedLinear, nn.Conv2d: StackedConv2d, nn.ConvTranspose2d: StackedConvTranspose2d,
              nn.BatchNorm1d: StackedBatchNorm, nn.BatchNorm2d: StackedBatchNorm,
              BlocksBatchNorm1d: StackedBlocksBatchNorm1d, Maxout: StackedMaxout, Reshape: StackedReshape,
-             nn.Flatten: StackedFlatten}  # fmt: skip
+             nn.Flatten: StackedFlatten, nn.Dropout: StackedDropout}  # fmt: skip
 
 
 def _base_type(m: nn.Module) -> type:

@@ -31,6 +31,7 @@ from ganbench.models.stacked import (
     NotVectorisable,
     SeedRandom,
     StackedBlocksBatchNorm1d,
+    StackedDropout,
     parameter_names,
     select_seeds,
     stack_modules,
@@ -90,6 +91,9 @@ class VectorisedModel(nn.Module):
         self.rng, self.seeds = rng, len(models)
         for name in self.NETS:
             self.add_module(name, stack_modules([getattr(m, name) for m in models]))
+            for mod in getattr(self, name).modules():
+                if isinstance(mod, StackedDropout):
+                    mod.rng = rng
         self.opts: dict[str, tuple[torch.optim.Optimizer, list]] = {}
 
     def _pairs(self, *names: str) -> list[tuple[nn.Parameter, str]]:

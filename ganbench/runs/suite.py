@@ -119,7 +119,7 @@ def _ensure_evaluator(dataset_name: str, data_root: str | None) -> None:
 
 
 def _collect(rec: dict, records: list, n: int, t0: float, log) -> None:
-    for r in rec["batch"] if "batch" in rec else [rec]:
+    for r in rec.get("batch", [rec]):
         if "reference" not in r:
             records.append(_report(r, len(records) + 1, n, t0, log))
 

@@ -10,12 +10,14 @@ gradient is zero (see there).
 """
 
 import dataclasses
+import types
 
 import pytest
 import torch
 
 from ganbench.config import find_baseline
 from ganbench.data import load_dataset
+from ganbench.data.base import DatasetInfo
 from ganbench.models import build_model
 from ganbench.models.stacked import NotVectorisable
 from ganbench.models.vectorised import vectorise
@@ -178,3 +180,15 @@ def test_a_model_without_a_vectorised_form_is_refused():
 
     with pytest.raises(NotVectorisable):
         vectorise([Mine(), Mine()], [torch.Generator(), torch.Generator()])
+
+
+def test_28x28_nets_with_dropout_follow_serial_runs(float64):
+    """The 28x28 discriminator (and encoder) has dropout: each seed's masks are its serial run's."""
+    info = DatasetInfo("fake28", "image", (1, 28, 28), None, "embedded")
+    data = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    ds = types.SimpleNamespace(info=info, train=data)
+    for model, params in (("gan", {"width": 4, "z_dim": 8}), ("vae", {"width": 4})):
+        models, losses = _vectorised(model, ds, params, SEEDS, 3, 8)
+        for i, seed in enumerate(SEEDS):
+            serial_model, serial_losses = _serial(model, ds, params, seed, 3, 8)
+            _compare(serial_model, serial_losses, models[i], losses, i, 1e-6)
