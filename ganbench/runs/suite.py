@@ -124,16 +124,17 @@ def _collect(rec: dict, records: list, n: int, t0: float, log) -> None:
             records.append(_report(r, len(records) + 1, n, t0, log))
 
 
-def job_tasks(jobs: list[Job], options: RunOptions, batch: bool = True) -> list[Task]:
+def job_tasks(jobs: list[Job], options: RunOptions) -> list[Task]:
     """One ``batch`` task per baseline whose model has a vectorised form (its seeds trained as one model),
-    when ``options.vectorise`` and ``batch``; a ``job`` task for every other job."""
+    when ``options.vectorise``; a ``job`` task for every other job. Every executor runs the same tasks, so a
+    suite's results do not depend on where it runs."""
     groups: dict[tuple[str, str], list[Job]] = {}
     for j in jobs:
         groups.setdefault((j.config.name, j.config_hash), []).append(j)
     tasks = []
     for group in groups.values():
         model = group[0].config.model
-        if batch and options.vectorise and len(group) > 1 and vectorisable(get_recipe(model).cls):
+        if options.vectorise and len(group) > 1 and vectorisable(get_recipe(model).cls):
             tasks.append(Task("batch", tuple(group), options))
         else:
             tasks += [Task("job", j, options) for j in group]
@@ -161,8 +162,7 @@ def run_suite(suite: Suite, options: RunOptions, jobs: int | None = None, log=pr
     # the real-data rows are then scored beside the jobs.
     for name in suite.datasets():
         _ensure_evaluator(name, options.data_root)
-    local = isinstance(executor, LocalExecutor)
-    tasks = [Task("reference", name, options) for name in suite.datasets()] + job_tasks(todo, options, local)
+    tasks = [Task("reference", name, options) for name in suite.datasets()] + job_tasks(todo, options)
     records: list[dict] = []
     executor(tasks, lambda rec: _collect(rec, records, len(todo), t0, log))
     failed = [r for r in records if r.get("status") == "failed"]
