@@ -95,7 +95,7 @@ def collect_results(finished: Iterable[tuple[Task, Handle]], result: Callable[[H
                     reference_error = reference_error or (f"real-data row of {task.item}: {explain(handle, e)}", e)
                     continue
                 rec = failed_record(task, explain(handle, e))
-            records.extend(rec["batch"] if "batch" in rec else [rec])  # a batch's jobs' records, one each
+            records.extend(rec.get("batch", [rec]))  # a batch's jobs' records, one each
             on_result(rec)
     except BaseException:  # Ctrl-C or a failing on_result: do not leave tasks queued or running
         cancel()
