@@ -32,6 +32,7 @@ from ganbench.runs.layout import RunDir, StudyDir, iter_studies
 from ganbench.runs.options import RunOptions
 from ganbench.runs.suite import load_suite, run_suite
 from ganbench.training import train
+from ganbench.training_batched import train_seeds
 
 
 class _Parser(argparse.ArgumentParser):
@@ -110,6 +111,9 @@ def _add_train(sub) -> None:
     p.add_argument("model", help="a registered model (ganbench list models)")
     p.add_argument("--dataset", required=True, help="a registered dataset or folder:PATH")
     p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--seeds", type=_int_list,
+                   help="several seeds, e.g. 0,1,2: trained together as one batched model (replaces --seed)")
+    p.add_argument("--no-vectorise", action="store_true", help="with --seeds: train the seeds one after another")
     p.add_argument("--steps", type=_positive_int, help="override the baseline's number of steps")
     p.add_argument("--batch-size", type=_positive_int, help="override the baseline's batch size")
     p.add_argument("--config", help="a baseline TOML file (default: baselines/<model>_<dataset>.toml)")
@@ -135,14 +139,18 @@ def cmd_train(args) -> int:
     tracker = None
     if not args.no_eval:
         tracker = training_tracker
-    result = train(cfg, args.seed, args.out, device=args.device, resume=args.resume, data_root=args.data_root,
-                   tracker=tracker)  # fmt: skip
-    where = RunDir.of(args.out, args.dataset, args.model, args.seed).path
-    msg = f"{result.status}: {args.model} on {args.dataset}, seed {args.seed}, {result.steps} steps"
-    msg += f" in {result.wall_time_s:.1f} s -> {where}"
-    if result.reason:
-        msg += f" ({result.reason})"
-    print(msg)
+    common = {"device": args.device, "resume": args.resume, "data_root": args.data_root, "tracker": tracker}
+    if args.seeds is not None:
+        results = train_seeds(cfg, args.seeds, args.out, vectorised=not args.no_vectorise, **common)
+    else:
+        results = {args.seed: train(cfg, args.seed, args.out, **common)}
+    for seed, result in results.items():
+        where = RunDir.of(args.out, args.dataset, args.model, seed).path
+        msg = f"{result.status}: {args.model} on {args.dataset}, seed {seed}, {result.steps} steps"
+        msg += f" in {result.wall_time_s:.1f} s -> {where}"
+        if result.reason:
+            msg += f" ({result.reason})"
+        print(msg)
     return 0
 
 
@@ -162,6 +170,8 @@ def _add_run(sub) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--data-root", help="folder holding real datasets' files")
     p.add_argument("--eval-seed", type=int, default=0, help="evaluation seed (default 0), apart from training seeds")
+    p.add_argument("--no-vectorise", action="store_true",
+                   help="train every seed as its own job (default: a reference model's seeds train as one batch)")
     p.add_argument("--format", default="md", choices=["md", "csv", "html", "latex"], help="leaderboard format")
     p.add_argument("--executor", default="local", choices=["local", "ray", "slurm"],
                    help="where jobs run: local worker processes (default), Ray, or Slurm jobs")
@@ -177,7 +187,8 @@ def _add_run(sub) -> None:
 def cmd_run(args) -> int:
     resolve_device(args.device)
     suite = load_suite(args.suite, args.models, args.datasets, args.seeds)
-    options = RunOptions(args.out or f"runs/{suite.name}", args.device, args.data_root, args.eval_seed)
+    options = RunOptions(args.out or f"runs/{suite.name}", args.device, args.data_root, args.eval_seed,
+                         vectorise=not args.no_vectorise)
     out = options.out
     executor = None  # local: run_suite sizes the worker pool
     if args.ray_address and args.executor != "ray":

@@ -100,9 +100,11 @@ def _canonical(obj):
     return obj
 
 
-def save_checkpoint(path: Path, model: GenerativeModel, step: int, device: torch.device) -> None:
+def save_checkpoint(path: Path, model: GenerativeModel, step: int, device: torch.device, rng: dict | None = None) -> None:
+    """Write the run's checkpoint; ``rng`` is the run's generator state (default: torch's global generators)."""
     buf = io.BytesIO()
-    state = {"format": CHECKPOINT_FORMAT, "step": step, "model": model.training_state(), "rng": _rng_state(device)}
+    rng = _rng_state(device) if rng is None else rng
+    state = {"format": CHECKPOINT_FORMAT, "step": step, "model": model.training_state(), "rng": rng}
     torch.save(_canonical(state), buf)
     files.atomic_write_bytes(path, buf.getvalue())
 
@@ -240,7 +242,7 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
     wall = time.perf_counter() - t0
     if result is None:
         result = RunResult("complete", tc.steps, wall, final_losses=losses)
-        _write_samples_figure(model, dataset, run.samples)
+        write_samples_figure(model, dataset, run.samples)
     result.wall_time_s = wall
     if result.status == "diverged":
         result.final_losses = losses
@@ -248,7 +250,7 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
     return result
 
 
-def _write_samples_figure(model: GenerativeModel, dataset: Dataset, path: Path) -> None:
+def write_samples_figure(model: GenerativeModel, dataset: Dataset, path: Path) -> None:
     g = torch.Generator().manual_seed(0)
     n = 2500 if dataset.info.kind == "points2d" else 64
     samples = model.sample(n, generator=g).detach().cpu()
