@@ -131,12 +131,12 @@ def lr_factor(tc: TrainConfig, step: int) -> float:
     return max(floor, 1.0 - (1.0 - floor) * (step - 1) / decay)
 
 
-def set_learning_rates(model: GenerativeModel, factor: float) -> None:
-    """Every optimizer's learning rate at ``factor`` times its configured value (kept as ``initial_lr``).
+def set_learning_rates(optimizers, factor: float) -> None:
+    """Each optimizer's learning rate at ``factor`` times its configured value (kept as ``initial_lr``).
 
     Stateless: the rate depends on the step alone, so a resumed run follows the same schedule.
     """
-    for opt in model.optimizers().values():
+    for opt in optimizers:
         for group in opt.param_groups:
             group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
 
@@ -214,7 +214,7 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
     model.train()
     for step in range(start + 1, tc.steps + 1):
         if tc.lr_schedule != "constant":
-            set_learning_rates(model, lr_factor(tc, step))
+            set_learning_rates(model.optimizers().values(), lr_factor(tc, step))
         idx = torch.cat([sampler.indices((step - 1) * k + j) for j in range(k)])
         losses = model.train_step(train_data[idx].to(dev, non_blocking=True))
         bar.update(1)

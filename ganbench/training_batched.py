@@ -41,8 +41,10 @@ from ganbench.training import (
     BatchSampler,
     RunResult,
     load_checkpoint,
+    lr_factor,
     save_checkpoint,
     seed_everything,
+    set_learning_rates,
     train,
     write_samples_figure,
 )
@@ -178,6 +180,8 @@ def _train_group(items: list[_Seed], config: BaselineConfig, dataset: Dataset, d
     bar = tqdm(total=tc.steps, initial=start, disable=not show,
                desc=f"{config.name}/{config.dataset}/seeds {','.join(str(it.seed) for it in items)}")  # fmt: skip
     for step in range(start + 1, tc.steps + 1):
+        if tc.lr_schedule != "constant":
+            set_learning_rates([opt for opt, _ in vm.opts.values()], lr_factor(tc, step))
         batch = torch.stack([train_data[torch.cat([it.sampler.indices((step - 1) * k + j) for j in range(k)])]
                              for it in active]).to(dev, non_blocking=True)  # fmt: skip
         out = vm.train_step(batch)

@@ -31,8 +31,20 @@ def _run(out, cfg, seed):
     return RunDir.of(out, cfg.dataset, cfg.name, seed)
 
 
-def test_each_seed_writes_the_serial_run_folder(tmp_path):
-    cfg = _cfg("gan", params=NO_ZERO_GRADIENT, steps=20, eval_every=0)
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Jobs train with one thread (runs/worker.py); so do these comparisons. With two, the serial and the
+    batched products sum in other orders, and a rounding difference can flip a ReLU or maxout choice."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("schedule", ["constant", "linear"])
+def test_each_seed_writes_the_serial_run_folder(tmp_path, schedule):
+    cfg = _cfg("gan", params=NO_ZERO_GRADIENT, steps=20 if schedule == "constant" else 16, eval_every=0,
+               lr_schedule=schedule)  # fmt: skip
     results = train_seeds(cfg, [3, 4], tmp_path / "batched", progress=False)
     assert [r.status for r in results.values()] == ["complete", "complete"]
     for seed in (3, 4):
@@ -48,12 +60,12 @@ def test_each_seed_writes_the_serial_run_folder(tmp_path):
             r.pop("wall_time_s"), r.pop("final_losses")
         assert ra == rb
         ma, mb = files.read_jsonl(a.metrics), files.read_jsonl(b.metrics)
-        assert [sorted(r) for r in ma] == [sorted(r) for r in mb] and [r["step"] for r in ma] == [10, 20]
+        assert [sorted(r) for r in ma] == [sorted(r) for r in mb] and [r["step"] for r in ma] == [10, cfg.train.steps]
         for x, y in zip(ma, mb):
             assert x["loss_d"] == pytest.approx(y["loss_d"], rel=1e-4)
             assert x["loss_g"] == pytest.approx(y["loss_g"], rel=1e-4)
         ka, kb = load_checkpoint(a.checkpoint), load_checkpoint(b.checkpoint)
-        assert ka["step"] == kb["step"] == 20
+        assert ka["step"] == kb["step"] == cfg.train.steps
         # the seed's generator drew exactly what the serial run drew from torch's global one
         assert torch.equal(ka["rng"]["torch"], kb["rng"]["torch"])
         assert ka["model"]["modules"].keys() == kb["model"]["modules"].keys()
@@ -61,6 +73,11 @@ def test_each_seed_writes_the_serial_run_folder(tmp_path):
             assert torch.allclose(ka["model"]["modules"][k], v, rtol=1e-4, atol=1e-4 * v.abs().max().item()), k
         for name in ("g", "d"):
             assert ka["model"]["optimizers"][name]["state"].keys() == kb["model"]["optimizers"][name]["state"].keys()
+            # the same learning rate at the end (1/steps of the configured one under the linear schedule)
+            ga, gb = ka["model"]["optimizers"][name]["param_groups"], kb["model"]["optimizers"][name]["param_groups"]
+            assert ga == gb
+            if schedule == "linear":
+                assert ga[0]["lr"] == pytest.approx(ga[0]["initial_lr"] / cfg.train.steps)
 
 
 def _crash_at(step):
@@ -72,8 +89,9 @@ def _crash_at(step):
     return tracker
 
 
-def test_resume_is_bit_identical_to_uninterrupted(tmp_path):
-    cfg = _cfg("pacgan")
+@pytest.mark.parametrize("schedule", ["constant", "linear"])
+def test_resume_is_bit_identical_to_uninterrupted(tmp_path, schedule):
+    cfg = _cfg("pacgan", lr_schedule=schedule)
     train_seeds(cfg, [0, 1], tmp_path / "full", progress=False, tracker=training_tracker)
     with pytest.raises(RuntimeError, match="interrupted"):
         train_seeds(cfg, [0, 1], tmp_path / "cut", progress=False, tracker=_crash_at(60))

@@ -68,6 +68,9 @@ def _stacked_adam(serial: list[torch.optim.Optimizer], pairs, models) -> torch.o
 
 
 def _unstack_adam(opt: torch.optim.Optimizer, pairs, serial: list[torch.optim.Optimizer], models) -> None:
+    # The learning rate a schedule has set (and the configured rate it keeps), as the serial run's group holds it.
+    for o in serial:
+        o.param_groups[0].update({k: v for k, v in opt.param_groups[0].items() if k in ("lr", "initial_lr")})
     params = [dict(m.named_parameters()) for m in models]
     for p, name in pairs:
         st = opt.state.get(p)

@@ -27,6 +27,15 @@ MODELS = ["gan", "wgan-gp", "lsgan", "hinge-sn", "pacgan", "vae", "ae"]
 SEEDS = (0, 1)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Jobs train with one thread (runs/worker.py); the float32 comparison assumes it too."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def float64():
     previous = torch.get_default_dtype()
