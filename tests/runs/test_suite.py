@@ -25,9 +25,9 @@ def tiny(suite: Suite, steps=40) -> Suite:
 EMBEDDED = ["digits", "grid25", "ring8", "stacked-digits"]
 
 
-def test_quick_suite_runs_the_four_embedded_sets_with_2_seeds_and_deterministic_ids():
+def test_quick_suite_runs_three_embedded_sets_with_2_seeds_and_deterministic_ids():
     s = load_suite("quick")
-    assert s.datasets() == EMBEDDED
+    assert s.datasets() == ["digits", "grid25", "ring8"]
     assert {j.seed for j in s.jobs} == {0, 1}
     assert sorted({j.config.model for j in s.jobs}) == ["ae", "gan", "pacgan", "vae"]
     ids = [j.id for j in s.jobs]
