@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -336,7 +337,7 @@ def main(argv=None) -> int:
     train_s = float(pd.to_numeric(rows.get("train_time_s", pd.Series(dtype=float)), errors="coerce").sum())
     text = TEMPLATE.format(
         command=" ".join(["python", "scripts/reproduce_pacgan2d.py", *(argv if argv is not None else sys.argv[1:])]),
-        suite=suite.name, n_done=len(rows), n_expected=len(expected), train_s=train_s, coverage=coverage(out, expected, rows),
+        suite=suite.name, cpus=os.cpu_count(), n_done=len(rows), n_expected=len(expected), train_s=train_s, coverage=coverage(out, expected, rows),
         rescored=(f"Re-scored under the current protocol (they had only older scores): {', '.join(rescored)}."
                   if rescored else "No run needed re-scoring: each had a score under the current protocol."),
         steps=steps, eval_every=suite.jobs[0].config.train.eval_every, pct=100 * steps / 400_000, seeds=len({j.seed for j in suite.jobs}), table=table(rows, datasets),
@@ -350,7 +351,7 @@ def main(argv=None) -> int:
 
 TEMPLATE = """# PacGAN Table 1 at a reduced budget, under PacGAN's released protocol
 
-Made by `{command}` (suite `{suite}`, 2 CPU cores): {n_done} of {n_expected} runs complete and scored,
+Made by `{command}` (suite `{suite}`, on a machine with {cpus} CPU cores): {n_done} of {n_expected} runs complete and scored,
 {train_s:.0f} s of training in all (the sum of the runs' training times).
 
 {coverage}
