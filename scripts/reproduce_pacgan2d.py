@@ -28,6 +28,7 @@ from matplotlib.lines import Line2D
 from scipy import stats
 
 from ganbench.data import load_dataset
+from ganbench.errors import UserError
 from ganbench.evaluation.curves import eval_curves
 from ganbench.evaluation.evaluate import evaluate_run
 from ganbench.evaluation.protocol import default_protocol, fingerprint
@@ -86,7 +87,11 @@ def rescore(out: Path, expected, fps: dict[str, str], log=print) -> list[str]:
         run = RunDir.of(out, dataset, model, seed)
         if (run.read_result() or {}).get("status") == "complete" and fps[dataset] not in run.read_scores():
             log(f"re-scoring {dataset}/{model}/seed-{seed} under the current protocol")
-            evaluate_run(run.path, eval_seed=0, device="cpu")
+            try:
+                evaluate_run(run.path, eval_seed=0, device="cpu")
+            except UserError as e:  # e.g. no checkpoint: listed as "unscored" among the missing runs
+                log(f"could not re-score {dataset}/{model}/seed-{seed}: {e}")
+                continue
             done.append(f"{dataset}/{model}/seed-{seed}")
     return done
 
