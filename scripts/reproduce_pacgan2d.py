@@ -423,7 +423,8 @@ significant.
   table's verdicts are about this budget only, not about convergence.
 - **Snapshots.** A 2D GAN's high-quality fraction can swing by tens of points between evaluations, so one
   final snapshot (the paper's measure) depends on the step it is taken at. The last-evaluations column
-  averages that out; where the two disagree, the final score is the less reliable.
+  shows by how much: where it and the final column differ, the final score reflects the step it was
+  taken at more than the model's state over the end of training.
 - **Seeds and tests.** With {seeds} seeds a Welch test detects only large differences; a p above {alpha}
   says the difference is within the seed-to-seed noise at this sample size, not that there is none.
 - **Definitions.** The reverse KL is over the high-quality samples' mode histogram
