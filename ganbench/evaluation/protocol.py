@@ -81,6 +81,8 @@ class EvalProtocol:
         is_shuffle_seed: seed of the permutation applied before splitting (torch-fidelity's), ``None``:
             contiguous splits in sample order (openai/improved-gan's).
         threshold_sd: 2D high-quality radius in mixture standard deviations.
+        real_row_rule: how the real-data row under this protocol draws its samples (see
+            ``ganbench.evaluation.scoring.REAL_ROW_RULES``), so that its fingerprint states it.
     """
 
     dataset: str
@@ -99,6 +101,7 @@ class EvalProtocol:
     is_splits: int = PUBLISHED_IS_SPLITS
     is_shuffle_seed: int | None = TORCH_FIDELITY_SEED
     threshold_sd: float = 3.0
+    real_row_rule: str = "test-then-train"
 
 
 # Protocol fields a user may set (``--protocol KEY=VALUE,...``); the others have their own options.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -13,23 +14,51 @@ from ganbench.errors import UserError
 from ganbench.evaluation.features import ProtocolExtractor
 from ganbench.evaluation.protocol import EvalProtocol, at_n_fake, extractor_files, fingerprint
 from ganbench.evaluation.samples import check_samples
-from ganbench.metrics import GaussianStats, MetricContext, compute_metrics, metric_specs
+from ganbench.metrics import PRDC_METRICS, GaussianStats, MetricContext, compute_metrics, metric_specs, prdc_size
 from ganbench.runs import files
 
 
 def image_metrics(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.Tensor | None, p: EvalProtocol) -> dict:
     """The registered image metrics that ``p`` asks for, each input computed once and only when needed."""
-    specs = metric_specs("image", p.metrics)
-    needs = set().union(*(s.inputs for s in specs))
+    return compute_metrics(metric_specs("image", p.metrics), image_context(fake, ext, fake_modes, p))
+
+
+def image_context(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.Tensor | None,
+                  p: EvalProtocol) -> MetricContext:  # fmt: skip
+    """The inputs of the image metrics ``p`` asks for, each computed once and only when needed."""
+    needs = set().union(*(s.inputs for s in metric_specs("image", p.metrics)))
     feats, probs = ext.features_and_probs(fake)
     real_stats, real_feats = ext.real(p) if needs & {"features", "stats"} else (None, None)
     num_modes = ext.dataset.info.num_modes
-    ctx = MetricContext(
+    return MetricContext(
         p, real_feats=real_feats, fake_feats=feats, real_stats=real_stats,
         fake_stats=GaussianStats().update(feats) if "stats" in needs else None, probs=probs,
         mode_labels=_mode_labels(fake, ext, fake_modes, probs) if "modes" in needs and num_modes else None,
         num_modes=num_modes)  # fmt: skip
-    return compute_metrics(specs, ctx)
+
+
+def sample_counts(ctx: MetricContext) -> dict:
+    """How many samples each input of the requested metrics actually held: ``fake`` (generated samples
+    behind the features, probabilities or 2D points), ``real_stats`` (reference samples behind FD's
+    statistics), ``real_features`` (behind KID's feature matrix), ``prdc_fake`` and ``prdc_real`` (the
+    generated and reference features PRDC compares, ``prdc_size`` of each: ``prdc_n``, or all of the
+    smaller set when it is ``None``), ``modes`` (samples in the mode histogram). Stored with every
+    score, so that tests and readers can check them against the fingerprint's protocol."""
+    p = ctx.params
+    if ctx.points is not None:  # 2D sets: every metric (modes, high quality) is on the points
+        return {"fake": len(ctx.points), "modes": len(ctx.points)}
+    needs = set().union(*(s.inputs for s in metric_specs("image", p.metrics)))
+    counts = {"fake": len(ctx.fake_feats)}
+    if "stats" in needs:
+        counts["real_stats"] = getattr(ctx.real_stats, "n", None)
+    if "features" in needs:
+        counts["real_features"] = len(ctx.real_feats)
+    if set(PRDC_METRICS) & set(p.metrics):
+        m = prdc_size(len(ctx.real_feats), len(ctx.fake_feats), p.prdc_n)
+        counts["prdc_fake"] = counts["prdc_real"] = m
+    if ctx.mode_labels is not None:
+        counts["modes"] = len(ctx.mode_labels)
+    return counts
 
 
 def _mode_labels(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.Tensor | None,
@@ -49,16 +78,12 @@ def _mode_labels(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.T
     return labels
 
 
-def _point_metrics(fake: torch.Tensor, dataset: Dataset, p: EvalProtocol) -> dict:
-    ctx = MetricContext(p, points=fake, centers=dataset.centers, sd=dataset.sd)
-    return compute_metrics(metric_specs("points2d", p.metrics), ctx)
-
-
 @flush_denormals()
 def score(fake: torch.Tensor, dataset: Dataset, protocol: EvalProtocol, extractor: ProtocolExtractor | None = None,
           fake_modes: torch.Tensor | None = None) -> dict:  # fmt: skip
-    """Score data-space samples. Returns ``{"metrics": {...}, "fingerprint": {...}, "extractor_files": {...}}``
-    (the last names the extractor's files on this machine, which the fingerprint leaves out).
+    """Score data-space samples. Returns ``{"metrics", "fingerprint", "extractor_files", "sample_counts"}``:
+    ``extractor_files`` names the extractor's files on this machine, which the fingerprint leaves out;
+    ``sample_counts`` the samples each metric input held (see ``sample_counts``).
 
     Args:
         fake: ``protocol.n_fake`` samples (more are cut, fewer are an error).
@@ -73,12 +98,14 @@ def score(fake: torch.Tensor, dataset: Dataset, protocol: EvalProtocol, extracto
     fake = fake[: protocol.n_fake]
     ext = extractor or ProtocolExtractor(dataset, protocol)
     if dataset.info.kind == "points2d":
-        metrics = _point_metrics(fake, dataset, protocol)
+        ctx = MetricContext(protocol, points=fake, centers=dataset.centers, sd=dataset.sd)
     else:
-        metrics = image_metrics(fake, ext, fake_modes, protocol)
+        ctx = image_context(fake, ext, fake_modes, protocol)
+    metrics = compute_metrics(metric_specs(dataset.info.kind, protocol.metrics), ctx)
     info = ext.info()
     fp = fingerprint(protocol, info, dataset)
-    return {"metrics": metrics, "fingerprint": fp, "extractor_files": extractor_files(info)}
+    return {"metrics": metrics, "fingerprint": fp, "extractor_files": extractor_files(info),
+            "sample_counts": sample_counts(ctx)}  # fmt: skip
 
 
 @flush_denormals()
@@ -103,18 +130,83 @@ def score_model(model, dataset: Dataset, protocol: EvalProtocol, extractor: Prot
     return score(samples[: protocol.n_fake], dataset, protocol, extractor, fake_modes=samples[: protocol.n_modes])
 
 
-def score_reference(dataset: Dataset, protocol: EvalProtocol, extractor: ProtocolExtractor | None = None) -> dict:
-    """The real-data row: the test split scored like a model against the reference split.
+# -- the real-data row ---------------------------------------------------------------------------
 
-    It is the floor (or ceiling) a perfect model reaches at this sample size.
-    """
-    test = dataset.test
-    idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(protocol.eval_seed + 1))
-    n = min(protocol.n_fake, len(test))
-    if n < protocol.n_fake:
-        protocol = at_n_fake(protocol, dataset, n)
-    test = test[idx]
-    return score(test[:n], dataset, protocol, extractor, fake_modes=test[: min(protocol.n_modes, len(test))])
+# How the real-data row draws its samples, by the name in a protocol's ``real_row_rule`` (which the
+# fingerprint holds). The row is what a model sampling the data distribution scores under the protocol,
+# so it must hold exactly the protocol's counts, and no real sample may stand for two draws.
+#
+# "test-then-train":
+# - generated-sample inputs (features, probabilities, 2D points): the first n_fake test samples in an
+#   order drawn with seed eval_seed + 1. Never train samples: the train split is the reference they are
+#   compared with (FD, KID, PRDC of train against itself are biased towards zero). When the test split
+#   holds fewer than n_fake, the row's protocol states the smaller n_fake (and the KID subset size and
+#   IS splits that follow from it), so its fingerprint differs from the models' and it is not comparable.
+# - mode counts (n_modes samples): the whole test split in that order, then, only when it holds fewer
+#   (stacked sets count 26,000 against 5,000 or 10,000 test images), train samples in an order drawn with
+#   seed eval_seed + 2 for the rest. Mode counting compares with no reference split, and the train and
+#   test stacks are built alike (three digits drawn at random from a class-stratified split), so their
+#   union is n_modes draws from one mode distribution. Resampling the test split with replacement is
+#   not: each test image would count about five times, keeping the noise of 5,000 draws (stacked-digits'
+#   mode KL 0.10 instead of 0.02 at 26,000). n_modes is cut to the two splits' total if it exceeds it.
+REAL_ROW_RULES = ("test-then-train",)
+HELD_OUT_SEED_OFFSET, MODES_EXTRA_SEED_OFFSET = 1, 2
+
+
+def reference_protocol(dataset: Dataset, protocol: EvalProtocol) -> EvalProtocol:
+    """The protocol the real-data row is scored under, the one place its counts are set: ``protocol`` with
+    ``n_fake`` cut to the test split's size, ``n_real`` to the train split's and ``n_modes`` to both
+    splits' total, what its rule can draw from ``dataset`` without drawing a sample twice (see
+    ``REAL_ROW_RULES``). Where ``n_fake`` or ``n_real`` is cut, the counts bounded by them (KID's subset
+    size, PRDC's ``prdc_n``, the IS splits) follow the dataset's rule at the cut counts (``at_n_fake``: the
+    protocol ``--n`` with that count gives a model), except those ``protocol`` set apart from that rule
+    (``--protocol``), which are kept, cut to the bound. The row's inputs then hold exactly the counts its
+    fingerprint states (``sample_counts``)."""
+    if protocol.real_row_rule not in REAL_ROW_RULES:
+        raise UserError(f"real_row_rule {protocol.real_row_rule!r} is unknown; known: {', '.join(REAL_ROW_RULES)}")
+    if protocol.reference_split != "train":
+        raise UserError(f"the real-data row scores the test split against the train split; this protocol's "
+                        f"reference split is {protocol.reference_split!r}")  # fmt: skip
+    p = protocol
+    n_fake, n_real = min(p.n_fake, len(dataset.test)), min(p.n_real, len(dataset.train))
+    if (n_fake, n_real) != (p.n_fake, p.n_real):
+        ruled = at_n_fake(p, dataset, p.n_fake)  # the rule's bounded counts at the protocol's own counts
+        bounds = {"kid_subset_size": min(n_fake, n_real), "prdc_n": min(n_fake, n_real), "is_splits": n_fake}
+        own = {f: None if getattr(p, f) is None else min(getattr(p, f), bound)
+               for f, bound in bounds.items() if getattr(p, f) != getattr(ruled, f)}  # fmt: skip
+        p = dataclasses.replace(at_n_fake(dataclasses.replace(p, n_real=n_real), dataset, n_fake), **own)
+    # 2D sets count modes on the n_fake points themselves; image sets on n_modes samples of their own.
+    n_modes = p.n_fake if dataset.info.kind == "points2d" else min(p.n_modes, len(dataset.test) + len(dataset.train))
+    return p if n_modes == p.n_modes else dataclasses.replace(p, n_modes=n_modes)
+
+
+def reference_samples(dataset: Dataset, protocol: EvalProtocol) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """The real-data row's samples under ``protocol`` (already cut by ``reference_protocol``): the
+    ``n_fake`` generated-sample stand-ins, the ``n_modes`` mode-count samples and, per input, how many
+    came from each split."""
+    test = dataset.test[_order(len(dataset.test), protocol.eval_seed + HELD_OUT_SEED_OFFSET)]
+    fake = test[: protocol.n_fake]
+    modes, extra = test[: protocol.n_modes], protocol.n_modes - len(test)
+    if extra > 0:
+        train = dataset.train[_order(len(dataset.train), protocol.eval_seed + MODES_EXTRA_SEED_OFFSET)[:extra]]
+        modes = torch.cat([modes, train])
+    sources = {"fake": {"test": len(fake)}, "modes": {"test": min(len(test), protocol.n_modes), "train": max(extra, 0)}}
+    if dataset.info.kind == "points2d":  # the mode metrics are on the points (n_modes == n_fake here)
+        modes, sources["modes"] = fake, dict(sources["fake"])
+    return fake, modes, sources
+
+
+def _order(n: int, seed: int) -> torch.Tensor:
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+
+
+def score_reference(dataset: Dataset, protocol: EvalProtocol, extractor: ProtocolExtractor | None = None) -> dict:
+    """The real-data row under ``protocol`` (see ``REAL_ROW_RULES``): the floor (or ceiling) a model that
+    samples the data distribution reaches at the protocol's counts. Its result adds ``sample_sources``
+    (per input, the samples drawn from each split) to ``score``'s."""
+    protocol = reference_protocol(dataset, protocol)
+    fake, modes, sources = reference_samples(dataset, protocol)
+    return {**score(fake, dataset, protocol, extractor, fake_modes=modes), "sample_sources": sources}
 
 
 def save_score(path: Path, result: dict) -> None:

@@ -29,7 +29,7 @@ from ganbench.metrics.frechet import (  # isort: skip
 )
 from ganbench.metrics.inception_score import inception_score  # isort: skip
 from ganbench.metrics.kid import kernel_inception_distance  # isort: skip
-from ganbench.metrics.prdc import prdc  # isort: skip
+from ganbench.metrics.prdc import PRDC_METRICS, prdc, prdc_reference, prdc_size  # isort: skip
 from ganbench.metrics.mode_coverage import mode_coverage_2d, mode_histogram_metrics, stacked_labels  # isort: skip
 
 __all__ = [
@@ -51,6 +51,9 @@ __all__ = [
     "inception_score",
     "kernel_inception_distance",
     "prdc",
+    "prdc_reference",
+    "prdc_size",
+    "PRDC_METRICS",
     "mode_coverage_2d",
     "mode_histogram_metrics",
     "stacked_labels",
