@@ -12,25 +12,47 @@ from ganbench.data import Dataset
 from ganbench.environment import flush_denormals
 from ganbench.errors import UserError
 from ganbench.evaluation.features import ProtocolExtractor
-from ganbench.evaluation.protocol import EvalProtocol, extractor_files, fingerprint, is_splits
+from ganbench.evaluation.protocol import MAX_FEATURE_N, EvalProtocol, extractor_files, fingerprint, is_splits
 from ganbench.evaluation.samples import check_samples
 from ganbench.metrics import GaussianStats, MetricContext, compute_metrics, metric_specs
+from ganbench.metrics.base import as_float64
 from ganbench.runs import files
 
 
-def image_metrics(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.Tensor | None, p: EvalProtocol) -> dict:
-    """The registered image metrics that ``p`` asks for, each input computed once and only when needed."""
+# The held-out real samples of the memorisation and generalisation metrics: the dataset's test split.
+HELDOUT_TEST = "test"
+
+
+def image_metrics(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.Tensor | None, p: EvalProtocol,
+                  heldout: str | torch.Tensor | None = HELDOUT_TEST) -> dict:  # fmt: skip
+    """The registered image metrics that ``p`` asks for, each input computed once and only when needed.
+
+    ``heldout``: the held-out real samples (``"test"``: the test split; a tensor: these data-space samples;
+    ``None``: none, and the metrics that need them are left out)."""
     specs = metric_specs("image", p.metrics)
     needs = set().union(*(s.inputs for s in specs))
     feats, probs = ext.features_and_probs(fake)
     real_stats, real_feats = ext.real(p) if needs & {"features", "stats"} else (None, None)
+    train_feats = ext.real(dataclasses.replace(p, reference_split="train"))[1] if needs & {"train", "heldout"} else None
     num_modes = ext.dataset.info.num_modes
     ctx = MetricContext(
         p, real_feats=real_feats, fake_feats=feats, real_stats=real_stats,
         fake_stats=GaussianStats().update(feats) if "stats" in needs else None, probs=probs,
         mode_labels=_mode_labels(fake, ext, fake_modes, probs) if "modes" in needs and num_modes else None,
-        num_modes=num_modes)  # fmt: skip
+        num_modes=num_modes, gen_feats=feats, train_feats=train_feats,
+        heldout_feats=_heldout_features(ext, p, heldout) if "heldout" in needs else None)  # fmt: skip
     return compute_metrics(specs, ctx)
+
+
+def _heldout_features(ext: ProtocolExtractor, p: EvalProtocol, heldout: str | torch.Tensor | None) -> np.ndarray | None:
+    if heldout is None:
+        return None
+    if isinstance(heldout, str):
+        if heldout != HELDOUT_TEST:
+            raise UserError(f"held-out samples: {heldout!r} is not a split; use {HELDOUT_TEST!r} or pass samples")
+        n = min(len(ext.dataset.test), MAX_FEATURE_N)
+        return ext.real(dataclasses.replace(p, reference_split="test", n_real=n))[1]
+    return ext.features_and_probs(check_samples(heldout, ext.dataset.info, "the held-out samples"))[0]
 
 
 def _mode_labels(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.Tensor | None,
@@ -50,14 +72,24 @@ def _mode_labels(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.T
     return labels
 
 
-def _point_metrics(fake: torch.Tensor, dataset: Dataset, p: EvalProtocol) -> dict:
-    ctx = MetricContext(p, points=fake, centers=dataset.centers, sd=dataset.sd)
-    return compute_metrics(metric_specs("points2d", p.metrics), ctx)
+def _point_metrics(fake: torch.Tensor, dataset: Dataset, p: EvalProtocol,
+                   heldout: str | torch.Tensor | None = HELDOUT_TEST) -> dict:  # fmt: skip
+    # On 2D sets the points are their own features and the whole training split is compared (no
+    # extractor cost), so a sampler copying any training point is caught.
+    specs = metric_specs("points2d", p.metrics)
+    needs = set().union(*(s.inputs for s in specs))
+    if isinstance(heldout, str) and heldout != HELDOUT_TEST:
+        raise UserError(f"held-out samples: {heldout!r} is not a split; use {HELDOUT_TEST!r} or pass samples")
+    held = dataset.test if isinstance(heldout, str) else heldout
+    ctx = MetricContext(p, points=fake, centers=dataset.centers, sd=dataset.sd, gen_feats=as_float64(fake, "fake"),
+                        train_feats=as_float64(dataset.train, "train") if needs & {"train", "heldout"} else None,
+                        heldout_feats=as_float64(held, "heldout") if "heldout" in needs and held is not None else None)  # fmt: skip
+    return compute_metrics(specs, ctx)
 
 
 @flush_denormals()
 def score(fake: torch.Tensor, dataset: Dataset, protocol: EvalProtocol, extractor: ProtocolExtractor | None = None,
-          fake_modes: torch.Tensor | None = None) -> dict:  # fmt: skip
+          fake_modes: torch.Tensor | None = None, heldout: str | torch.Tensor | None = HELDOUT_TEST) -> dict:  # fmt: skip
     """Score data-space samples. Returns ``{"metrics": {...}, "fingerprint": {...}, "extractor_files": {...}}``
     (the last names the extractor's files on this machine, which the fingerprint leaves out).
 
@@ -67,6 +99,8 @@ def score(fake: torch.Tensor, dataset: Dataset, protocol: EvalProtocol, extracto
         protocol: the evaluation protocol.
         extractor: a loaded extractor (made from the protocol when omitted).
         fake_modes: ``protocol.n_modes`` samples for the mode histogram (defaults to ``fake``).
+        heldout: real samples the model never saw, for the memorisation and generalisation metrics:
+            ``"test"`` (the test split), data-space samples, or ``None`` (those metrics are left out).
     """
     fake = check_samples(fake, dataset.info)
     if len(fake) < protocol.n_fake:
@@ -74,9 +108,9 @@ def score(fake: torch.Tensor, dataset: Dataset, protocol: EvalProtocol, extracto
     fake = fake[: protocol.n_fake]
     ext = extractor or ProtocolExtractor(dataset, protocol)
     if dataset.info.kind == "points2d":
-        metrics = _point_metrics(fake, dataset, protocol)
+        metrics = _point_metrics(fake, dataset, protocol, heldout)
     else:
-        metrics = image_metrics(fake, ext, fake_modes, protocol)
+        metrics = image_metrics(fake, ext, fake_modes, protocol, heldout)
     info = ext.info()
     fp = fingerprint(protocol, info, dataset)
     return {"metrics": metrics, "fingerprint": fp, "extractor_files": extractor_files(info)}
@@ -107,7 +141,9 @@ def score_model(model, dataset: Dataset, protocol: EvalProtocol, extractor: Prot
 def score_reference(dataset: Dataset, protocol: EvalProtocol, extractor: ProtocolExtractor | None = None) -> dict:
     """The real-data row: the test split scored like a model against the reference split.
 
-    It is the floor (or ceiling) a perfect model reaches at this sample size.
+    It is the floor (or ceiling) a perfect model reaches at this sample size. Its samples are the held-out
+    split itself, so the metrics comparing samples with held-out data (``ct``, ``nn_ratio``, ``fd_heldout``,
+    ``fd_gap``) are left out of it.
     """
     test = dataset.test
     idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(protocol.eval_seed + 1))
@@ -116,7 +152,8 @@ def score_reference(dataset: Dataset, protocol: EvalProtocol, extractor: Protoco
         protocol = dataclasses.replace(protocol, n_fake=n, kid_subset_size=min(protocol.kid_subset_size, n),
                                        is_splits=is_splits(n))  # fmt: skip
     test = test[idx]
-    return score(test[:n], dataset, protocol, extractor, fake_modes=test[: min(protocol.n_modes, len(test))])
+    return score(test[:n], dataset, protocol, extractor, fake_modes=test[: min(protocol.n_modes, len(test))],
+                 heldout=None)
 
 
 def save_score(path: Path, result: dict) -> None:
