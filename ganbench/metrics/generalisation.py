@@ -27,22 +27,25 @@ from ganbench.metrics.frechet import feature_statistics, frechet_distance, frech
 __all__ = ["fd_generalisation", "fd_infinity", "fd_inf_counts", "FD_INF_POINTS"]
 
 FD_INF_POINTS = 15
+FD_TRAIN_CHUNKS = 4
 
 
-def fd_generalisation(gen, train, heldout) -> dict[str, float]:
+def fd_generalisation(gen, train, heldout, max_chunks: int = FD_TRAIN_CHUNKS) -> dict[str, float]:
     """``fd_heldout``, ``fd_train_matched`` and ``fd_gap`` (see the module docstring).
 
     Args:
         gen: generated features ``(M, D)``.
-        train: training features ``(N, D)`` in random order (the first ``min(N, L)`` are used for the
-            matched FD).
+        train: training features ``(N, D)`` in random order; ``fd_train_matched`` is the mean FD to its
+            first ``min(max_chunks, N // L)`` disjoint chunks of ``L`` rows (one chunk of all rows if N < L).
         heldout: held-out features ``(L, D)``.
     """
     g = as_features(gen, "generated", min_rows=2)
     t = as_features(train, "train", min_rows=2)
     h = as_features(heldout, "heldout", min_rows=2)
+    size = min(len(h), len(t))
+    chunks = max(1, min(max_chunks, len(t) // size))
     fd_heldout = frechet_distance(h, g)
-    fd_train = frechet_distance(t[: len(h)], g)
+    fd_train = float(np.mean([frechet_distance(t[i * size:(i + 1) * size], g) for i in range(chunks)]))
     return {"fd_heldout": fd_heldout, "fd_train_matched": fd_train, "fd_gap": fd_heldout - fd_train}
 
 
