@@ -13,7 +13,10 @@ from ganbench.metrics.generalisation import fd_inf_counts
 def test_fd_gap_shows_a_copycat_and_not_a_generalising_sampler():
     rng = np.random.default_rng(0)
     cov = np.diag(np.linspace(0.5, 2.0, 8))
-    draw = lambda n: rng.multivariate_normal(np.zeros(8), cov, size=n)  # noqa: E731
+
+    def draw(n):
+        return rng.multivariate_normal(np.zeros(8), cov, size=n)
+
     copy_ratio, gen_ratio = [], []
     for _ in range(8):
         train, held = draw(4000), draw(2000)
