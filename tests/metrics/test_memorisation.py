@@ -1,6 +1,8 @@
 """authenticity, C_T and nn_ratio against independent re-implementations of their published definitions
 (sklearn/scipy), and their verdicts on a copycat and on held-out real data (digits and ring8)."""
 
+import json
+
 import numpy as np
 import pytest
 import scipy.spatial.distance
@@ -9,6 +11,7 @@ import torch
 from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors
 
+from ganbench.cli import main
 from ganbench.data import load_dataset
 from ganbench.errors import UserError
 from ganbench.evaluation.features import ProtocolExtractor
@@ -159,3 +162,15 @@ def test_copycat_is_flagged_and_fresh_points_are_not_on_ring8():
     good = score(fresh, d, p)["metrics"]
     assert copy["authenticity"] == 0.0 and copy["ct"] < -5 and copy["nn_ratio"] == 0.0
     assert good["authenticity"] > 0.3 and abs(good["ct"]) < 2 and 0.9 < good["nn_ratio"] < 1.1
+
+
+def test_eval_json_flags_a_samples_file_of_training_images(capsys, tmp_path):
+    d = load_dataset("digits")
+    np.save(tmp_path / "copies.npy", ((d.train[:360].numpy() + 1) / 2).astype(np.float32))
+    code = main(["eval", "--samples", str(tmp_path / "copies.npy"), "--dataset", "digits", "--json",
+                 "--metrics", "fd,authenticity,ct,nn_ratio"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    m = json.loads(out)["metrics"]
+    assert set(m) == {"fd", "authenticity", "ct", "nn_ratio"}
+    assert m["authenticity"] == 0.0 and m["ct"] < -10 and m["nn_ratio"] < 1e-3  # float32 round trip: ~1e-6
