@@ -11,11 +11,12 @@ import torch
 from ganbench.data import Dataset
 from ganbench.environment import flush_denormals
 from ganbench.errors import UserError
+from ganbench.evaluation.bootstrap import bootstrap_intervals
 from ganbench.evaluation.features import ProtocolExtractor
 from ganbench.evaluation.protocol import MAX_FEATURE_N, EvalProtocol, extractor_files, fingerprint, is_splits
 from ganbench.evaluation.samples import check_samples
 from ganbench.metrics import GaussianStats, MetricContext, compute_metrics, metric_specs
-from ganbench.metrics.base import as_float64
+from ganbench.metrics.base import MetricSpec, as_float64
 from ganbench.runs import files
 
 
@@ -29,6 +30,12 @@ def image_metrics(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.
 
     ``heldout``: the held-out real samples (``"test"``: the test split; a tensor: these data-space samples;
     ``None``: none, and the metrics that need them are left out)."""
+    return compute_metrics(*image_context(fake, ext, fake_modes, p, heldout))
+
+
+def image_context(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.Tensor | None, p: EvalProtocol,
+                  heldout: str | torch.Tensor | None = HELDOUT_TEST) -> tuple[list[MetricSpec], MetricContext]:  # fmt: skip
+    """The specs ``p`` asks for on an image set and the context that computes them (see ``image_metrics``)."""
     specs = metric_specs("image", p.metrics)
     needs = set().union(*(s.inputs for s in specs))
     feats, probs = ext.features_and_probs(fake)
@@ -41,7 +48,7 @@ def image_metrics(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.
         mode_labels=_mode_labels(fake, ext, fake_modes, probs) if "modes" in needs and num_modes else None,
         num_modes=num_modes, gen_feats=feats, train_feats=train_feats,
         heldout_feats=_heldout_features(ext, p, heldout) if "heldout" in needs else None)  # fmt: skip
-    return compute_metrics(specs, ctx)
+    return specs, ctx
 
 
 def _heldout_features(ext: ProtocolExtractor, p: EvalProtocol, heldout: str | torch.Tensor | None) -> np.ndarray | None:
@@ -72,8 +79,8 @@ def _mode_labels(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.T
     return labels
 
 
-def _point_metrics(fake: torch.Tensor, dataset: Dataset, p: EvalProtocol,
-                   heldout: str | torch.Tensor | None = HELDOUT_TEST) -> dict:  # fmt: skip
+def _point_context(fake: torch.Tensor, dataset: Dataset, p: EvalProtocol,
+                   heldout: str | torch.Tensor | None = HELDOUT_TEST) -> tuple[list[MetricSpec], MetricContext]:  # fmt: skip
     # On 2D sets the points are their own features and the whole training split is compared (no
     # extractor cost), so a sampler copying any training point is caught.
     specs = metric_specs("points2d", p.metrics)
@@ -84,12 +91,13 @@ def _point_metrics(fake: torch.Tensor, dataset: Dataset, p: EvalProtocol,
     ctx = MetricContext(p, points=fake, centers=dataset.centers, sd=dataset.sd, gen_feats=as_float64(fake, "fake"),
                         train_feats=as_float64(dataset.train, "train") if needs & {"train", "heldout"} else None,
                         heldout_feats=as_float64(held, "heldout") if "heldout" in needs and held is not None else None)  # fmt: skip
-    return compute_metrics(specs, ctx)
+    return specs, ctx
 
 
 @flush_denormals()
 def score(fake: torch.Tensor, dataset: Dataset, protocol: EvalProtocol, extractor: ProtocolExtractor | None = None,
-          fake_modes: torch.Tensor | None = None, heldout: str | torch.Tensor | None = HELDOUT_TEST) -> dict:  # fmt: skip
+          fake_modes: torch.Tensor | None = None, heldout: str | torch.Tensor | None = HELDOUT_TEST,
+          bootstrap: int = 0) -> dict:  # fmt: skip
     """Score data-space samples. Returns ``{"metrics": {...}, "fingerprint": {...}, "extractor_files": {...}}``
     (the last names the extractor's files on this machine, which the fingerprint leaves out).
 
@@ -101,6 +109,8 @@ def score(fake: torch.Tensor, dataset: Dataset, protocol: EvalProtocol, extracto
         fake_modes: ``protocol.n_modes`` samples for the mode histogram (defaults to ``fake``).
         heldout: real samples the model never saw, for the memorisation and generalisation metrics:
             ``"test"`` (the test split), data-space samples, or ``None`` (those metrics are left out).
+        bootstrap: when 2 or more, also ``eval_ci95``: each metric's 95% interval from that many bootstrap
+            resamples of the generated samples (``ganbench.evaluation.bootstrap``): the evaluation noise.
     """
     fake = check_samples(fake, dataset.info)
     if len(fake) < protocol.n_fake:
@@ -108,12 +118,16 @@ def score(fake: torch.Tensor, dataset: Dataset, protocol: EvalProtocol, extracto
     fake = fake[: protocol.n_fake]
     ext = extractor or ProtocolExtractor(dataset, protocol)
     if dataset.info.kind == "points2d":
-        metrics = _point_metrics(fake, dataset, protocol, heldout)
+        specs, ctx = _point_context(fake, dataset, protocol, heldout)
     else:
-        metrics = image_metrics(fake, ext, fake_modes, protocol, heldout)
+        specs, ctx = image_context(fake, ext, fake_modes, protocol, heldout)
     info = ext.info()
     fp = fingerprint(protocol, info, dataset)
-    return {"metrics": metrics, "fingerprint": fp, "extractor_files": extractor_files(info)}
+    out = {"metrics": compute_metrics(specs, ctx), "fingerprint": fp, "extractor_files": extractor_files(info)}
+    if bootstrap:
+        out["eval_ci95"] = bootstrap_intervals(specs, ctx, bootstrap, seed=protocol.eval_seed, values=out["metrics"])
+        out["bootstrap_resamples"] = bootstrap
+    return out
 
 
 @flush_denormals()
@@ -125,7 +139,8 @@ def sample_model(model, n: int, eval_seed: int, chunk: int = 5000) -> torch.Tens
     return torch.cat(parts)
 
 
-def score_model(model, dataset: Dataset, protocol: EvalProtocol, extractor: ProtocolExtractor | None = None) -> dict:
+def score_model(model, dataset: Dataset, protocol: EvalProtocol, extractor: ProtocolExtractor | None = None,
+                bootstrap: int = 0) -> dict:  # fmt: skip
     """Sample a model under the protocol's evaluation seed and score it."""
     n = max(protocol.n_fake, protocol.n_modes)
     try:
@@ -135,7 +150,8 @@ def score_model(model, dataset: Dataset, protocol: EvalProtocol, extractor: Prot
     except Exception as e:
         raise UserError(f"the model's sample() raised {type(e).__name__}: {e}") from None
     samples = check_samples(samples, dataset.info, "the model's samples")
-    return score(samples[: protocol.n_fake], dataset, protocol, extractor, fake_modes=samples[: protocol.n_modes])
+    return score(samples[: protocol.n_fake], dataset, protocol, extractor, fake_modes=samples[: protocol.n_modes],
+                 bootstrap=bootstrap)
 
 
 def score_reference(dataset: Dataset, protocol: EvalProtocol, extractor: ProtocolExtractor | None = None) -> dict:
