@@ -14,6 +14,7 @@ import pandas as pd
 from scipy.stats import bootstrap
 
 from ganbench.errors import UserError
+from ganbench.evaluation.curves import MIN_POINTS, PLATEAUED, UNKNOWN, eval_curves, last_mean, plateau
 from ganbench.metrics import METRICS, ranking_keys
 from ganbench.runs.layout import iter_bench_files, iter_reference_scores, iter_runs, read_optional
 
@@ -23,7 +24,10 @@ REFERENCE_MODEL = "real-data"
 def collect_scores(runs_dir) -> pd.DataFrame:
     """One row per (run, fingerprint), plus one per reference row and per unscored (diverged, failed) run.
 
-    Columns: dataset, model, seed, status, fingerprint, train_time_s, steps and one per metric.
+    Columns: dataset, model, seed, status, fingerprint, train_time_s, steps and one per metric; then, from
+    the run's evaluation curves in ``metrics.jsonl`` (``evaluation.curves``), per tracked metric
+    ``<m>_last_mean`` (mean of the last evaluations) and ``<m>_plateau`` (``plateaued``, ``improving``,
+    ``worsening`` or ``unknown``), and ``last_n`` (the fewest evaluations a metric's last mean averaged).
     ``runs_dir`` may be a list of folders: their runs are merged (a user's runs with the baselines').
     """
     if isinstance(runs_dir, (list, tuple)):
@@ -42,7 +46,7 @@ def collect_scores(runs_dir) -> pd.DataFrame:
         status = (result or {}).get("status", "running")
         base = {"dataset": cfg["dataset"], "model": cfg.get("name", cfg["model"]), "seed": cfg["seed"],
                 "status": status, "train_time_s": (result or {}).get("wall_time_s"),
-                "steps": (result or {}).get("steps")}  # fmt: skip
+                "steps": (result or {}).get("steps"), **_curve_summary(d, (result or {}).get("steps"))}  # fmt: skip
         scores = d.read_scores()
         if status != "complete" or not scores:
             rows.append({**base, "fingerprint": None})
@@ -54,6 +58,21 @@ def collect_scores(runs_dir) -> pd.DataFrame:
             rows.append({"dataset": res["fingerprint"]["protocol"]["dataset"], "model": REFERENCE_MODEL, "seed": None,
                          "status": "reference", "fingerprint": fp_id, **_numbers(res["metrics"])})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def _curve_summary(run, total_steps) -> dict:
+    """``<m>_last_mean`` and ``<m>_plateau`` per metric tracked during training, and ``last_n``."""
+    out: dict = {}
+    ns = []
+    total = total_steps if isinstance(total_steps, (int, float)) and not isinstance(total_steps, bool) else None
+    for m, (steps, values) in eval_curves(run).items():
+        last = last_mean(steps, values, total_steps=total)
+        out[f"{m}_last_mean"] = last.mean
+        out[f"{m}_plateau"] = plateau(steps, values, METRICS[m].higher_is_better).status
+        ns.append(last.n)
+    if ns:
+        out["last_n"] = min(ns)
+    return out
 
 
 def _numbers(metrics: dict) -> dict:
@@ -80,15 +99,17 @@ def leaderboard(runs_dir) -> pd.DataFrame:
     One row per (dataset, fingerprint, model): ``n_seeds`` (scored runs), ``n_diverged``, ``n_failed``,
     and per metric ``<m>_mean``, ``<m>_std`` (ddof=1), ``<m>_ci95_low``, ``<m>_ci95_high`` (95% percentile
     bootstrap of the mean over training seeds); ``rank`` within (dataset, fingerprint) by the ranking keys
-    of the metric specs (``ranking_keys()``: ``fd`` for images; for 2D ``modes_covered``, then
-    ``hq_fraction``, then ``reverse_kl``), honouring ``higher_is_better``; the real-data
+    of the metric specs (``ranking_keys()``: ``fd`` for images; for 2D ``hq_coverage``, then
+    ``modes_covered``, ``hq_fraction``, ``reverse_kl``), honouring ``higher_is_better``; the real-data
     reference row has model ``real-data`` and no rank; ``train_time_s_mean`` is the mean training time.
+    Last come the columns of the runs' evaluation curves (``_curve_columns``): ``<m>_last_mean``,
+    ``<m>_last_std``, ``last_n``, ``plateau_metric``, ``n_plateaued``, ``n_plateau_unknown``, ``plateaued``.
     """
     scores = collect_scores(runs_dir)
     if scores.empty:
         return pd.DataFrame(columns=["dataset", "model", "n_seeds"])
     metric_cols = [m for m in METRICS if m in scores.columns]
-    rows = []
+    rows, row_runs = [], []
     for (dataset, model), g in scores.groupby(["dataset", "model"], sort=True):
         n_div = int((g["status"] == "diverged").sum())
         n_fail = int((g["status"] == "failed").sum())
@@ -106,15 +127,58 @@ def leaderboard(runs_dir) -> pd.DataFrame:
             times = pd.to_numeric(sg["train_time_s"], errors="coerce").dropna()
             row["train_time_s_mean"] = float(times.mean()) if len(times) else math.nan
             rows.append(row)
+            row_runs.append(sg.iloc[0:0] if not fp else sg)
     board = pd.DataFrame(rows)
     board = _join_bench(board, runs_dir)
     rank_keys = ranking_keys()
     board["primary_metric"] = [_primary(board, i, rank_keys) for i in range(len(board))]
     board["rank"] = _ranks(board, rank_keys)
+    board = _curve_columns(board, row_runs, scores)
     lead = ["dataset", "model", "n_seeds", "n_diverged", "n_failed", "rank", "primary_metric", "fingerprint"]
     cols = lead + [c for c in board.columns if c not in lead]
     board = board[cols].sort_values(["dataset", "fingerprint", "rank", "model"], na_position="last")
     return board.reset_index(drop=True)
+
+
+def _curve_columns(board: pd.DataFrame, row_runs: list[pd.DataFrame], scores: pd.DataFrame) -> pd.DataFrame:
+    """Columns from the runs' evaluation curves, after every other column (so theirs keep their places).
+
+    Per metric tracked during training: ``<m>_last_mean`` and ``<m>_last_std`` (mean and ddof=1 standard
+    deviation over the row's runs of each run's last-evaluations mean); ``last_n`` (the fewest evaluations
+    a run's last mean averaged: under ``MIN_POINTS`` when a curve was that short); ``plateau_metric`` (the
+    row's primary metric), ``n_plateaued`` and ``n_plateau_unknown`` (runs whose curve of it has plateaued,
+    or has fewer than ``MIN_POINTS`` evaluations, none included) and ``plateaued``: ``yes`` when every run
+    has, ``no`` when some run is still improving or worsening, else ``unknown``; empty for the real-data row.
+    """
+    tracked = [m for m in METRICS if f"{m}_last_mean" in scores.columns]
+    cols: dict[str, list] = {c: [] for m in tracked for c in (f"{m}_last_mean", f"{m}_last_std")}
+    cols.update(last_n=[], plateau_metric=[], n_plateaued=[], n_plateau_unknown=[], plateaued=[])
+    for i, runs in enumerate(row_runs):
+        for m in tracked:
+            vals = runs[f"{m}_last_mean"].to_numpy(dtype=np.float64)
+            vals = vals[np.isfinite(vals)]
+            cols[f"{m}_last_mean"].append(float(vals.mean()) if len(vals) else math.nan)
+            cols[f"{m}_last_std"].append(float(vals.std(ddof=1)) if len(vals) > 1 else math.nan)
+        ns = pd.to_numeric(runs["last_n"], errors="coerce").dropna() if "last_n" in runs else pd.Series(dtype=float)
+        cols["last_n"].append(int(ns.min()) if len(ns) else pd.NA)
+        metric = board["primary_metric"].iloc[i]
+        if runs.empty or board["model"].iloc[i] == REFERENCE_MODEL or metric is None:
+            for c in ("plateau_metric", "n_plateaued", "n_plateau_unknown"):
+                cols[c].append(None if c == "plateau_metric" else pd.NA)
+            cols["plateaued"].append("")
+            continue
+        col = f"{metric}_plateau"
+        status = runs[col].fillna(UNKNOWN).tolist() if col in runs else [UNKNOWN] * len(runs)
+        n_yes, n_unknown = status.count(PLATEAUED), status.count(UNKNOWN)
+        cols["plateau_metric"].append(metric)
+        cols["n_plateaued"].append(n_yes)
+        cols["n_plateau_unknown"].append(n_unknown)
+        verdict = "yes" if n_yes == len(status) else "no" if n_yes + n_unknown < len(status) else "unknown"
+        cols["plateaued"].append(verdict)
+    new = pd.DataFrame(cols, index=board.index)
+    for c in ("last_n", "n_plateaued", "n_plateau_unknown"):
+        new[c] = new[c].astype("Int64")
+    return pd.concat([board, new], axis=1)
 
 
 BENCH_COLUMNS = ("step_ms_median", "step_ms_iqr", "samples_per_s", "peak_memory_mb", "utilisation")
@@ -165,15 +229,38 @@ def _ranks(board: pd.DataFrame, rank_keys: dict[str, tuple[str, ...]]) -> pd.Ser
 
 
 def display_table(board: pd.DataFrame) -> pd.DataFrame:
-    """A compact table for reading: ``mean ± std`` per metric, seeds, diverged/failed, rank."""
+    """A compact table for reading: ``mean ± std`` per metric, seeds, diverged/failed, rank; then ``mean ± std``
+    of the last-evaluations means per tracked metric (``(n=k)`` when a curve had fewer than ``MIN_POINTS``
+    evaluations) and the plateau verdict."""
     metric_cols = [m for m in METRICS if f"{m}_mean" in board.columns]
     out = board[["dataset", "model", "n_seeds", "n_diverged", "n_failed"]].copy()
     out["rank"] = board["rank"].map(lambda r: "" if pd.isna(r) else str(int(r)))
     for m in metric_cols:
         arrow = "↑" if METRICS[m].higher_is_better else "↓"
         out[f"{m} {arrow}"] = [_fmt(a, b) for a, b in zip(board[f"{m}_mean"], board[f"{m}_std"])]
+    for m in [m for m in METRICS if f"{m}_last_mean" in board.columns]:
+        arrow = "↑" if METRICS[m].higher_is_better else "↓"
+        out[f"{m} last {arrow}"] = [_last_cell(a, b, n) for a, b, n in zip(board[f"{m}_last_mean"],
+                                                                             board[f"{m}_last_std"], board["last_n"])]
+    if "plateaued" in board.columns:
+        out["plateaued"] = [_plateau_cell(*r) for r in zip(board["plateaued"], board["n_plateaued"],
+                                                           board["n_plateau_unknown"], board["n_seeds"])]  # fmt: skip
     keep = [c for c in out.columns if not (out[c] == "").all()]
     return out[keep]
+
+
+def _last_cell(mean: float, std: float, n) -> str:
+    """``mean ± std`` of the last-evaluations means, ``(n=k)`` after it when a curve had fewer than 5 points."""
+    text = _fmt(mean, std)
+    return f"{text} (n={n})" if text and not pd.isna(n) and n < MIN_POINTS else text
+
+
+def _plateau_cell(verdict: str, n_yes, n_unknown, n: int) -> str:
+    """``yes (3/3)``, ``no (1/3)``, ``unknown (2/3; 1 with under 5 evaluations)``: the verdict, runs plateaued."""
+    if not verdict:
+        return ""
+    short = f"; {n_unknown} with under {MIN_POINTS} evaluations" if n_unknown else ""
+    return f"{verdict} ({n_yes}/{n}{short})"
 
 
 def _fmt(mean: float, std: float) -> str:

@@ -25,10 +25,17 @@ import numpy as np
 import pandas as pd
 
 from ganbench.data import get_dataset_info, load_dataset
+from ganbench.evaluation.curves import (
+    LAST_FRACTION,
+    MIN_POINTS,
+    PLATEAU_ABS_TOL,
+    PLATEAU_FRACTION,
+    PLATEAU_REL_TOL,
+    eval_curves,
+)
 from ganbench.evaluation.evaluate import load_run_model
 from ganbench.evaluation.scoring import sample_model
 from ganbench.evaluation.tracking import collapse_events, coverage_series
-from ganbench.metrics import METRICS
 from ganbench.results.blocks import (
     Block,
     Figure,
@@ -129,6 +136,13 @@ def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict
                             "seeds (the seeds column counts scored runs); 95% bootstrap confidence intervals of the "
                             "mean are in leaderboard.csv. The real-data row scores held-out real data like a model: "
                             "the best value reachable at this sample size. Models are ranked within one protocol."))
+    blocks.append(Paragraph(f"The 'last' columns: the mean over the last evaluations during training (the last "
+                            f"{LAST_FRACTION:.0%} of the steps, at least {MIN_POINTS}; '(n=k)': a shorter curve, "
+                            f"averaged whole), beside the final score. 'plateaued': the seeds whose ranked metric has "
+                            f"flattened (the mean of the last {PLATEAU_FRACTION:.0%} of the evaluations within "
+                            f"{PLATEAU_REL_TOL:.0%}, at least {PLATEAU_ABS_TOL:g}, of the {PLATEAU_FRACTION:.0%} "
+                            "before); 'no': some run was still improving or getting worse when training stopped, so "
+                            "more steps could change the ranking."))
     blocks.append(Table(_board_table(b), "board"))
     fps = [f for f in b["fingerprint"].dropna().unique()]
     if fps:
@@ -136,7 +150,7 @@ def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict
                                 tuple(Link(f, anchor(f"Fingerprint {f}")) for f in fps)))
 
     # Curves over training.
-    series = {m: [(r.seed, _eval_series(r.path)) for r in rs] for m, rs in by_model.items()}
+    series = {m: [(r.seed, eval_curves(r.path)) for r in rs] for m, rs in by_model.items()}
     blocks.append(Heading(3, "Metrics during training"))
     _fig(blocks, f"{slug}_curves.png", metric_curves_figure(series, colors, f"{ds}: metrics during training"),
          "Cheap metrics logged during training: mean over seeds (line) and min-max over seeds (band).")
@@ -212,16 +226,6 @@ def _board_table(b: pd.DataFrame) -> pd.DataFrame:
         t.insert(1, "protocol", b["fingerprint"].fillna("").to_numpy())
     t["train time (s)"] = [f"{v:.1f}" if not pd.isna(v) else "" for v in b["train_time_s_mean"]]
     return t
-
-
-def _eval_series(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    recs = [r for r in files.read_jsonl(RunDir(path).metrics) if isinstance(r.get("eval"), dict)]
-    out = {}
-    for m in METRICS:
-        pts = sorted((r["step"], r["eval"][m]) for r in recs if isinstance(r["eval"].get(m), (int, float)))
-        if pts:
-            out[m] = (np.array([p[0] for p in pts]), np.array([p[1] for p in pts], dtype=np.float64))
-    return out
 
 
 def _event_row(model: str, seed: int, e: dict) -> dict:

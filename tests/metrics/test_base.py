@@ -42,18 +42,19 @@ def test_as_features_accepts_torch_and_numpy_and_rejects_bad_input():
 
 def test_registration_order_is_the_column_order_and_protocol_order():
     memo = ["authenticity", "ct", "nn_ratio"]
-    assert list(METRICS) == ["fd", "is", "kid", "precision", "recall", "density", "coverage", "modes_covered",
-                             "hq_fraction", "reverse_kl", "mode_kl", *memo, "fd_heldout", "fd_gap", "fd_inf",
-                             "vendi"]  # fmt: skip
+    assert list(METRICS) == ["fd", "is", "kid", "precision", "recall", "density", "coverage", "hq_coverage",
+                             "modes_covered", "hq_fraction", "reverse_kl", "mode_kl", *memo, "fd_heldout", "fd_gap",
+                             "fd_inf", "vendi"]  # fmt: skip
     assert metric_names("image") == ("fd", "is", "kid", "precision", "recall", "density", "coverage",
                                      "modes_covered", "mode_kl", *memo, "fd_heldout", "fd_gap", "fd_inf", "vendi")  # fmt: skip
     assert "fd_inf" not in metric_names("image", default_only=True)  # 15 Frechet distances: asked for by name
-    assert metric_names("points2d") == ("modes_covered", "hq_fraction", "reverse_kl", *memo)
+    assert metric_names("points2d") == ("hq_coverage", "modes_covered", "hq_fraction", "reverse_kl", *memo)
 
 
 def test_ranking_keys_come_from_the_specs():
-    assert ranking_keys() == {"fd": ("fd",), "modes_covered": ("modes_covered", "hq_fraction", "reverse_kl")}
-    assert list(ranking_keys()) == ["fd", "modes_covered"]  # an image row reporting both ranks by fd
+    assert ranking_keys() == {"fd": ("fd",), "hq_coverage": ("hq_coverage", "modes_covered", "hq_fraction",
+                                                            "reverse_kl")}  # fmt: skip
+    assert list(ranking_keys()) == ["fd", "hq_coverage"]
 
 
 def test_invalid_spec_is_rejected_naming_the_field():

@@ -49,6 +49,30 @@ def test_threshold_is_a_euclidean_radius_in_sd_units():
     assert mode_coverage_2d(samples, RING, SD, threshold_sd=4.0)["hq_fraction"] == 1.0
 
 
+def test_hq_coverage_hand_computed():
+    # 16 samples on the 8-mode ring (fair share 2 each): 6 on mode 0, 3 on mode 1, 1 on mode 2, 2 on mode 5,
+    # 4 off every mode. min(n_k, 2) summed = 2 + 2 + 1 + 2 = 7, over 16 samples.
+    at = [0] * 6 + [1] * 3 + [2] + [5] * 2
+    samples = np.concatenate([RING[at], np.zeros((4, 2))])
+    out = mode_coverage_2d(samples, RING, SD)
+    assert out["hq_coverage"] == pytest.approx(7 / 16)
+    assert out["hq_fraction"] == pytest.approx(12 / 16)
+
+
+def test_hq_coverage_ranks_sharp_collapse_diffuse_and_true_samples():
+    true = mode_coverage_2d(sample_ring(2500), RING, SD)["hq_coverage"]
+    assert true == pytest.approx(1 - np.exp(-4.5), abs=0.02)  # every mode at its share, 98.9% high quality
+    collapsed = RING[3] + SD * np.random.default_rng(1).normal(size=(2500, 2))
+    assert mode_coverage_2d(collapsed, RING, SD)["hq_coverage"] == pytest.approx(1 / 8 * (1 - np.exp(-4.5)), abs=0.01)
+    # Diffuse: every mode covered (8 of 8) but samples spread 20x wider than the modes.
+    diffuse = mode_coverage_2d(RING[np.arange(2500) % 8] + 20 * SD * np.random.default_rng(2).normal(size=(2500, 2)),
+                               RING, SD)  # fmt: skip
+    assert diffuse["modes_covered"] == 8
+    # P(|N(0, (20 sd)^2 I)| <= 3 sd) = 1 - exp(-(3 / 20)^2 / 2) = 1.1%: a score far below the collapse's.
+    assert diffuse["hq_coverage"] == pytest.approx(1 - np.exp(-(3 / 20) ** 2 / 2), abs=0.006)
+    assert diffuse["hq_coverage"] < 0.1 < mode_coverage_2d(collapsed, RING, SD)["hq_coverage"] < true
+
+
 def test_mode_histogram_metrics_hand_computed():
     labels = np.array([0, 0, 1, 3])  # p = (1/2, 1/4, 0, 1/4) over 4 modes
     out = mode_histogram_metrics(labels, num_modes=4)

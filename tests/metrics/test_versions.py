@@ -25,6 +25,7 @@ GOLDEN: dict[str, tuple[str, dict[str, float]]] = {
     'recall': ('1', {'image': 0.66}),
     'density': ('1', {'image': 1.274}),
     'coverage': ('1', {'image': 0.9166666666666666}),
+    'hq_coverage': ('1', {'points2d': 0.6383333333333334}),
     'modes_covered': ('1', {'points2d': 6.0, 'image': 9.0}),
     'hq_fraction': ('1', {'points2d': 0.89}),
     'reverse_kl': ('1', {'points2d': 0.4082659122695525}),

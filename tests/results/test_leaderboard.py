@@ -1,6 +1,9 @@
-"""The leaderboard's aggregation checked against numbers computed here by hand from the scores."""
+"""The leaderboard's aggregation checked against numbers computed here by hand from the scores and curves."""
 
+import dataclasses
+import io
 import itertools
+import json
 import math
 
 import numpy as np
@@ -9,6 +12,8 @@ import pytest
 
 from ganbench.runs import files
 from ganbench.results.leaderboard import bootstrap_ci, format_leaderboard, leaderboard
+from ganbench.runs.options import RunOptions
+from ganbench.runs.suite import load_suite, run_suite
 
 
 def _run(root, dataset, model, seed, status="complete", metrics=None, fp="fpA", wall=1.0):
@@ -95,3 +100,124 @@ def test_formats(runs):
     assert "12 ± 2" in md and "fd ↓" in md
     assert "\\pm" in format_leaderboard(board, "latex")
     assert "<table" in format_leaderboard(board, "html")
+
+
+# -- columns from the runs' evaluation curves (metrics.jsonl) ------------------------------------------------
+
+
+def _curve_run(root, model, seed, curves, steps):
+    """A complete ring8 run whose metrics.jsonl holds ``curves`` ({metric: values}) at ``steps``, written by
+    the writer training uses."""
+    _run(root, "ring8", model, seed, metrics={"modes_covered": 8.0, "hq_fraction": 0.9, "reverse_kl": 0.1})
+    files.atomic_write_json(root / "ring8" / model / f"seed-{seed}" / "result.json",
+                            {"status": "complete", "wall_time_s": 1.0, "steps": steps[-1]})  # fmt: skip
+    lines = [{"step": s, "loss_d": 1.0} for s in steps]
+    lines += [{"step": s, "eval": {m: v[i] for m, v in curves.items()}} for i, s in enumerate(steps)]
+    files.append_jsonl(root / "ring8" / model / f"seed-{seed}" / "metrics.jsonl", lines)
+
+
+STEPS = list(range(100, 1001, 100))  # 10 evaluations to T = 1000: the last 10% holds 1 -> the last 5 are averaged
+STILL_0 = {"modes_covered": [2, 4, 6, 7, 8, 8, 8, 8, 8, 8],
+           "hq_fraction": [0.1, 0.3, 0.5, 0.6, 0.7, 0.9, 0.5, 0.8, 0.6, 0.7],
+           "reverse_kl": [2.0, 1.0, 0.8, 0.5, 0.3, 0.2, 0.2, 0.2, 0.2, 0.2]}  # fmt: skip
+STILL_1 = {"modes_covered": [1, 3, 5, 6, 6, 7, 7, 7, 7, 7],
+           "hq_fraction": [0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 0.7, 0.8, 0.6, 0.9],
+           "reverse_kl": [1.0, 1.0, 1.0, 0.5, 0.4, 0.3, 0.3, 0.3, 0.3, 0.3]}  # fmt: skip
+RISING = {"modes_covered": [1, 1, 2, 2, 3, 3, 4, 4, 5, 6],
+          "hq_fraction": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+          "reverse_kl": [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]}  # fmt: skip
+
+
+@pytest.fixture
+def curve_runs(tmp_path):
+    # Every curve tells the same story in all three metrics, so the verdicts hold whichever metric ranks.
+    _curve_run(tmp_path, "still", 0, STILL_0, STEPS)
+    _curve_run(tmp_path, "still", 1, STILL_1, STEPS)
+    _curve_run(tmp_path, "rising", 0, RISING, STEPS)
+    _curve_run(tmp_path, "rising", 1, STILL_0, STEPS)
+    _curve_run(tmp_path, "short", 0, {"modes_covered": [2, 4, 6], "hq_fraction": [0.2, 0.2, 0.5],
+                                      "reverse_kl": [1.0, 0.5, 0.3]}, [100, 200, 300])  # fmt: skip
+    _ref(tmp_path, "ring8", {"modes_covered": 8.0, "hq_fraction": 0.98, "reverse_kl": 0.0})
+    return tmp_path
+
+
+def test_last_evaluation_means_and_plateau_columns(curve_runs):
+    board = leaderboard(curve_runs).set_index("model")
+    # Last-evaluations means: the last 5 of 10 evaluations. still: seed 0 -> 8, 0.7, 0.2; seed 1 -> 7,
+    # (0.9 + 0.7 + 0.8 + 0.6 + 0.9) / 5 = 0.78, 0.3. rising seed 0 -> (3 + 4 + 4 + 5 + 6) / 5 = 4.4, 0.8, 0.3.
+    still, rising, short, ref = (board.loc[m] for m in ("still", "rising", "short", "real-data"))
+    assert still.modes_covered_last_mean == pytest.approx(7.5)
+    assert still.modes_covered_last_std == pytest.approx(math.sqrt(0.5))  # (8 - 7.5)^2 * 2 / (2 - 1)
+    assert still.hq_fraction_last_mean == pytest.approx(0.74)
+    assert still.hq_fraction_last_std == pytest.approx(0.08 / math.sqrt(2))
+    assert still.reverse_kl_last_mean == pytest.approx(0.25)
+    assert rising.modes_covered_last_mean == pytest.approx((4.4 + 8) / 2)
+    assert rising.hq_fraction_last_mean == pytest.approx((0.8 + 0.7) / 2)
+    assert still.last_n == 5 and rising.last_n == 5
+    # The final scores are untouched: the same 8 modes in every run's scores.json.
+    assert still.modes_covered_mean == 8.0
+    # Plateau, on the metric the row is ranked by: still's last 2 evaluations equal the 2 before them in
+    # every metric; rising's seed 0 climbs (modes 5.5 against 4; HQ 0.95 against 0.75; rKL 0.15 against 0.35).
+    assert still.plateau_metric == still.primary_metric and still.plateau_metric in STILL_0
+    assert (still.plateaued, still.n_plateaued, still.n_plateau_unknown) == ("yes", 2, 0)
+    assert (rising.plateaued, rising.n_plateaued, rising.n_plateau_unknown) == ("no", 1, 0)
+    # Three evaluations: all are averaged (modes (2 + 4 + 6) / 3 = 4) and n says so; no verdict.
+    assert short.modes_covered_last_mean == pytest.approx(4.0) and short.last_n == 3
+    assert (short.plateaued, short.n_plateaued, short.n_plateau_unknown) == ("unknown", 0, 1)
+    # The real-data row has no curve.
+    assert ref.plateaued == "" and pd.isna(ref.n_plateaued) and math.isnan(ref.modes_covered_last_mean)
+
+    md = format_leaderboard(leaderboard(curve_runs), "md")
+    assert "plateaued" in md and "yes (2/2)" in md and "no (1/2)" in md
+    assert "unknown (0/1; 1 with under 5 evaluations)" in md
+    assert "modes_covered last ↑" in md and "7.5 ± 0.71" in md and "4 (n=3)" in md
+    html = format_leaderboard(leaderboard(curve_runs), "html")
+    assert "<td>no (1/2)</td>" in html and "reverse_kl last ↓" in html
+    latex = format_leaderboard(leaderboard(curve_runs), "latex")
+    assert "no (1/2)" in latex and "plateaued" in latex
+    back = pd.read_csv(io.StringIO(format_leaderboard(leaderboard(curve_runs), "csv"))).set_index("model")
+    assert back.loc["rising", "plateaued"] == "no" and back.loc["rising", "n_plateaued"] == 1
+    assert back.loc["short", "last_n"] == 3 and back.loc["still", "hq_fraction_last_mean"] == pytest.approx(0.74)
+
+
+def test_curve_columns_come_after_the_existing_ones(runs):
+    # Runs without metrics.jsonl: the columns before the curve columns are those the leaderboard always had.
+    root, _ = runs
+    board = leaderboard(root)
+    stats = [f"{m}_{s}" for m in ("fd", "is") for s in ("mean", "std", "ci95_low", "ci95_high")]
+    assert list(board.columns) == ["dataset", "model", "n_seeds", "n_diverged", "n_failed", "rank", "primary_metric",
+                                   "fingerprint", *stats, "train_time_s_mean", "last_n", "plateau_metric",
+                                   "n_plateaued", "n_plateau_unknown", "plateaued"]  # fmt: skip
+    gan = board[board.model == "gan"].iloc[0]
+    assert (gan.plateaued, gan.n_plateaued, gan.n_plateau_unknown) == ("unknown", 0, 3)  # no curve at all
+
+
+def test_curve_columns_of_really_trained_runs(tmp_path):
+    # Two GAN seeds on ring8 trained for 50 steps with an evaluation every 10: five evaluations each.
+    suite = load_suite("quick", models=["gan"], datasets=["ring8"], seeds=[0, 1])
+    budget = {"steps": 50, "eval_every": 10, "checkpoint_every": 50, "log_every": 10}
+    short = [dataclasses.replace(j, config=dataclasses.replace(j.config, train=j.config.train.replace(**budget)))
+             for j in suite.jobs]  # fmt: skip
+    run_suite(dataclasses.replace(suite, jobs=tuple(short)), RunOptions(tmp_path, device="cpu"), jobs=1,
+              log=lambda *a: None)  # fmt: skip
+    evals, finals = [], []
+    for seed in (0, 1):
+        run = tmp_path / "ring8" / "gan" / f"seed-{seed}"
+        lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+        evals.append([x["eval"] for x in lines if "eval" in x])
+        finals.append(next(iter(json.loads((run / "scores.json").read_text()).values()))["metrics"])
+        assert [x["step"] for x in lines if "eval" in x] == [10, 20, 30, 40, 50]
+        # On 2D sets the last training-time evaluation is the final score (2,500 samples, evaluation seed 0).
+        assert {m: evals[-1][-1][m] for m in STILL_0} == {m: finals[-1][m] for m in STILL_0}
+    gan = leaderboard(tmp_path).set_index("model").loc["gan"]
+    for m in STILL_0:  # five evaluations: the last 10% holds one, so all five are averaged
+        per_seed = [np.mean([e[m] for e in ev]) for ev in evals]
+        assert gan[f"{m}_last_mean"] == pytest.approx(np.mean(per_seed))
+        assert gan[f"{m}_last_std"] == pytest.approx(np.std(per_seed, ddof=1))
+        assert gan[f"{m}_mean"] == pytest.approx(np.mean([f[m] for f in finals]))
+    # The rule with windows of one evaluation: the 5th against the 4th, within max(10%, 0.02).
+    m = gan.plateau_metric
+    assert m == gan.primary_metric
+    flat = [abs(ev[4][m] - ev[3][m]) <= max(0.1 * abs(ev[3][m]), 0.02) for ev in evals]
+    assert (gan.last_n, gan.n_plateaued, gan.n_plateau_unknown) == (5, sum(flat), 0)
+    assert gan.plateaued == ("yes" if all(flat) else "no")
