@@ -25,7 +25,7 @@ def toy_metric():
     """A 2D metric ranked after reverse_kl (lower is better), unregistered after the test."""
     spec = register_metric(MetricSpec(name=TOY, higher_is_better=False, description="Mean distance to the origin.",
                                       compute=_mean_radius, kinds=("points2d",), inputs={"modes"}, version="7",
-                                      extras=("toy_radius_max",), rank={"points2d": 3}))  # fmt: skip
+                                      extras=("toy_radius_max",), rank={"points2d": 4}))  # fmt: skip
     yield spec
     METRIC_REGISTRY.unregister(TOY)
     assert TOY not in METRICS
@@ -62,13 +62,13 @@ def _run(root, model, seed, metrics):
 
 
 def test_registered_metric_is_a_leaderboard_column_and_a_ranking_key(toy_metric, tmp_path):
-    assert ranking_keys()["modes_covered"] == ("modes_covered", "hq_fraction", "reverse_kl", TOY)
-    tied = {"modes_covered": 8, "hq_fraction": 0.9, "reverse_kl": 0.01}
+    assert ranking_keys()["hq_coverage"] == ("hq_coverage", "modes_covered", "hq_fraction", "reverse_kl", TOY)
+    tied = {"hq_coverage": 0.9, "modes_covered": 8, "hq_fraction": 0.9, "reverse_kl": 0.01}
     _run(tmp_path, "far", 0, {**tied, TOY: 1.5, "toy_radius_max": 2.0})
     _run(tmp_path, "near", 0, {**tied, TOY: 1.0, "toy_radius_max": 2.0})
     board = leaderboard(tmp_path)
     assert list(board["model"]) == ["near", "far"] and list(board["rank"]) == [1, 2]  # lower is better
     assert list(board[f"{TOY}_mean"]) == [1.0, 1.5] and "toy_radius_max_mean" not in board  # extras not ranked
     metric_cols = [c[: -len("_mean")] for c in board.columns if c.endswith("_mean") and c != "train_time_s_mean"]
-    assert metric_cols == ["modes_covered", "hq_fraction", "reverse_kl", TOY]  # registration order
+    assert metric_cols == ["hq_coverage", "modes_covered", "hq_fraction", "reverse_kl", TOY]  # registration order
     assert f"{TOY} ↓" in display_table(board).columns
