@@ -40,15 +40,27 @@ def image_context(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.
     needs = set().union(*(s.inputs for s in specs))
     feats, probs = ext.features_and_probs(fake)
     real_stats, real_feats = ext.real(p) if needs & {"features", "stats"} else (None, None)
-    train_feats = ext.real(dataclasses.replace(p, reference_split="train"))[1] if needs & {"train", "heldout"} else None
+    train_feats = None
+    if needs & {"train", "heldout"}:
+        train_feats = at_most(ext.real(dataclasses.replace(p, reference_split="train"))[1], MAX_FEATURE_N, p.eval_seed)
     num_modes = ext.dataset.info.num_modes
     ctx = MetricContext(
         p, real_feats=real_feats, fake_feats=feats, real_stats=real_stats,
         fake_stats=GaussianStats().update(feats) if "stats" in needs else None, probs=probs,
         mode_labels=_mode_labels(fake, ext, fake_modes, probs) if "modes" in needs and num_modes else None,
-        num_modes=num_modes, gen_feats=feats, train_feats=train_feats,
+        num_modes=num_modes, gen_feats=feats[:MAX_FEATURE_N], train_feats=train_feats,
         heldout_feats=_heldout_features(ext, p, heldout) if "heldout" in needs else None)  # fmt: skip
     return specs, ctx
+
+
+def at_most(x: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``x``, or ``n`` of its rows drawn without replacement by ``seed`` (in random order) when it has more.
+
+    The memorisation metrics compare at most ``MAX_FEATURE_N`` generated, training and held-out samples: their
+    nearest-neighbour searches cost generated x training x feature dimension."""
+    if len(x) <= n:
+        return x
+    return x[np.random.default_rng(seed).permutation(len(x))[:n]]
 
 
 def _heldout_features(ext: ProtocolExtractor, p: EvalProtocol, heldout: str | torch.Tensor | None) -> np.ndarray | None:

@@ -16,7 +16,7 @@ from ganbench.data import load_dataset
 from ganbench.errors import UserError
 from ganbench.evaluation.features import ProtocolExtractor
 from ganbench.evaluation.protocol import default_protocol
-from ganbench.evaluation.scoring import score, score_reference
+from ganbench.evaluation.scoring import at_most, score, score_reference
 from ganbench.metrics import authenticity, ct_statistic, nn_ratio
 from ganbench.metrics.memorisation import ct_cells, mann_whitney_z, nearest_neighbours
 
@@ -174,3 +174,10 @@ def test_eval_json_flags_a_samples_file_of_training_images(capsys, tmp_path):
     m = json.loads(out)["metrics"]
     assert set(m) == {"fd", "authenticity", "ct", "nn_ratio"}
     assert m["authenticity"] == 0.0 and m["ct"] < -10 and m["nn_ratio"] < 1e-3  # float32 round trip: ~1e-6
+
+
+def test_at_most_draws_distinct_rows_by_seed():
+    x = np.arange(50.0)[:, None]
+    assert at_most(x, 60, 0) is x
+    sub = at_most(x, 20, 3)
+    assert len(np.unique(sub)) == 20 and np.array_equal(sub, at_most(x, 20, 3)) and not np.array_equal(sub, x[:20])
