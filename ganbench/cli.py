@@ -17,6 +17,7 @@ from ganbench.environment import resolve_device
 from ganbench.errors import UserError
 from ganbench.evaluation.evaluate import evaluate_run, evaluate_samples_file
 from ganbench.evaluation.extractors import EXTRACTORS
+from ganbench.evaluation.protocol import OPTION_FIELDS, parse_protocol_options
 from ganbench.evaluation.tracking import training_tracker
 from ganbench.models import MODELS, get_recipe, list_models
 from ganbench.results.compare import compare
@@ -209,7 +210,10 @@ def _add_eval(sub) -> None:
     p.add_argument("--samples", help=".npy or .npz (key 'samples') file of samples")
     p.add_argument("--dataset", help="the dataset the samples imitate (with --samples)")
     p.add_argument("--metrics", type=_str_list, help="metrics to report (default: all for the dataset)")
-    p.add_argument("--n", type=_positive_int, help="number of generated samples to score")
+    p.add_argument("--n", type=_positive_int, help="number of generated samples to score (standard sets: 50,000)")
+    p.add_argument("--protocol", metavar="KEY=VALUE,...",
+                   help="override protocol fields, e.g. is_splits=10,n_real=10000,kid_seed=0 (they enter the "
+                        "fingerprint); keys: " + ", ".join(OPTION_FIELDS))  # fmt: skip
     p.add_argument("--eval-seed", type=int, default=0)
     p.add_argument("--extractor", choices=_RegistryChoices(), help="feature extractor")
     p.add_argument("--inception-weights", help="path of the Inception-v3 weights file (torch-fidelity's)")
@@ -228,7 +232,7 @@ def cmd_eval(args) -> int:
         raise UserError("give either a run directory or --samples FILE --dataset NAME")
     common = dict(eval_seed=args.eval_seed, device=args.device, data_root=args.data_root, extractor=args.extractor,
                   n=args.n, metrics=args.metrics, inception_weights=args.inception_weights, offline=args.offline,
-                  bootstrap=args.bootstrap)
+                  bootstrap=args.bootstrap, options=parse_protocol_options(args.protocol))
     if args.run:
         result = evaluate_run(args.run, **common)
     else:

@@ -35,6 +35,9 @@ from ganbench.models import get_recipe
 BASELINES_DIR = Path(__file__).resolve().parent.parent / "baselines"
 
 
+LR_SCHEDULES = ("constant", "linear")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Training budget and logging cadence.
@@ -47,6 +50,14 @@ class TrainConfig:
         eval_every: steps between cheap metrics (mode coverage, Frechet distance) in ``metrics.jsonl``;
             0 turns them off.
         eval_samples: samples drawn for those metrics.
+        lr_schedule: ``constant`` (default) or ``linear``: every optimizer's learning rate decays linearly
+            from its configured value to ``lr_floor`` times it over the first ``lr_decay_steps`` steps (0: all
+            of them), then stays there (at step ``k``: ``lr * max(floor, 1 - (1 - floor) (k - 1) / D)``).
+            With the defaults (floor 0, D = steps) it is Gulrajani et al.'s WGAN-GP and Miyato et al.'s
+            SNGAN decay to 0 over training. A floor keeps a constant final stretch, over which the plateau
+            rule can tell a converged run; a fixed D keeps the schedule of a longer run identical up to D.
+        lr_floor: the final learning-rate multiplier of the linear schedule, in ``[0, 1]``.
+        lr_decay_steps: the steps the linear decay takes (0: all ``steps``).
     """
 
     steps: int = 2000
@@ -55,13 +66,23 @@ class TrainConfig:
     checkpoint_every: int = 500
     eval_every: int = 500
     eval_samples: int = 2500
+    lr_schedule: str = "constant"
+    lr_floor: float = 0.0
+    lr_decay_steps: int = 0
 
     def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise UserError(f"train.lr_schedule must be one of {', '.join(LR_SCHEDULES)}; got {self.lr_schedule!r}")
+        v = self.lr_floor
+        if not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1):
+            raise UserError(f"train.lr_floor must be a number in [0, 1]; got {v!r}")
         for f in fields(self):
+            if f.name in ("lr_schedule", "lr_floor"):
+                continue
             v = getattr(self, f.name)
             if not isinstance(v, int) or isinstance(v, bool):
                 raise UserError(f"train.{f.name} must be an integer; got {v!r}")
-            low = 0 if f.name == "eval_every" else 1
+            low = 0 if f.name in ("eval_every", "lr_decay_steps") else 1
             if v < low:
                 raise UserError(f"train.{f.name} must be >= {low}; got {v}")
 

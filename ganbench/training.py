@@ -121,6 +121,24 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
     return ckpt
 
 
+def lr_factor(tc: TrainConfig, step: int) -> float:
+    """The learning-rate multiplier of ``tc.lr_schedule`` at ``step`` (1-based) of ``tc.steps``."""
+    if tc.lr_schedule != "linear":
+        return 1.0
+    floor, decay = tc.lr_floor, tc.lr_decay_steps or tc.steps
+    return max(floor, 1.0 - (1.0 - floor) * (step - 1) / decay)
+
+
+def set_learning_rates(model: GenerativeModel, factor: float) -> None:
+    """Every optimizer's learning rate at ``factor`` times its configured value (kept as ``initial_lr``).
+
+    Stateless: the rate depends on the step alone, so a resumed run follows the same schedule.
+    """
+    for opt in model.optimizers().values():
+        for group in opt.param_groups:
+            group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
+
+
 def _finite(losses: dict[str, float]) -> bool:
     return all(math.isfinite(v) for v in losses.values())
 
@@ -193,6 +211,8 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
     result = None
     model.train()
     for step in range(start + 1, tc.steps + 1):
+        if tc.lr_schedule != "constant":
+            set_learning_rates(model, lr_factor(tc, step))
         idx = torch.cat([sampler.indices((step - 1) * k + j) for j in range(k)])
         losses = model.train_step(train_data[idx].to(dev, non_blocking=True))
         bar.update(1)

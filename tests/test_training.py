@@ -4,13 +4,15 @@ import json
 import pytest
 import torch
 
-from ganbench.runs import files
 from ganbench.config import BaselineConfig, TrainConfig, find_baseline
+from ganbench.data import load_dataset
+from ganbench.environment import flush_denormals
 from ganbench.evaluation.tracking import training_tracker
-from ganbench.models import MODELS, ModelRecipe, register_recipe
+from ganbench.models import MODELS, ModelRecipe, build_model, register_recipe
 from ganbench.models.base import GenerativeModel
+from ganbench.runs import files
 from ganbench.runs.layout import RunDir
-from ganbench.training import BatchSampler, train
+from ganbench.training import BatchSampler, lr_factor, train
 
 SMALL = TrainConfig(steps=60, batch_size=32, log_every=10, checkpoint_every=20, eval_every=30, eval_samples=500)
 
@@ -54,9 +56,9 @@ def _crashing_tracker(at_step):
     return tracker
 
 
-@pytest.mark.parametrize("model", ["pacgan", "ae"])
-def test_resume_is_bit_identical_to_uninterrupted(tmp_path, model):
-    cfg = _cfg(model, "ring8")
+@pytest.mark.parametrize("model,schedule", [("pacgan", "constant"), ("ae", "constant"), ("gan", "linear")])
+def test_resume_is_bit_identical_to_uninterrupted(tmp_path, model, schedule):
+    cfg = _cfg(model, "ring8", lr_schedule=schedule)
     train(cfg, 0, tmp_path / "full", progress=False, tracker=training_tracker)
     # the same run dies at step 30 (last checkpoint at 20), then resumes
     with pytest.raises(_Crash):
@@ -73,6 +75,68 @@ def test_resume_is_bit_identical_to_uninterrupted(tmp_path, model):
     assert json.loads(part["result.json"])["resumed_from"] == 20
 
 
+def test_linear_lr_schedule_matches_torch_lambda_lr(tmp_path):
+    """A linear-schedule run ends with the parameters of the same loop driven by torch's LambdaLR."""
+    steps = 40
+    cfg = _cfg("gan", "ring8", steps=steps, eval_every=0, lr_schedule="linear")
+    train(cfg, 5, tmp_path, progress=False)
+    got = torch.load(RunDir.of(tmp_path, "ring8", "gan", 5).checkpoint, weights_only=True)["model"]
+    # The reference: the same model, seed and batches, the rate set by LambdaLR (Gulrajani et al.'s
+    # decay = 1 - iteration / ITERS, iteration counted from 0) and stepped after each update.
+    torch.manual_seed(5)
+    dataset = load_dataset("ring8")
+    model = build_model("gan", dataset.info, **cfg.model_params)
+    scheds = [torch.optim.lr_scheduler.LambdaLR(o, lambda i: 1 - i / steps) for o in model.optimizers().values()]
+    sampler = BatchSampler(len(dataset.train), cfg.train.batch_size, 5)
+    with flush_denormals():  # as train() runs
+        for step in range(steps):
+            model.train_step(dataset.train[sampler.indices(step)])
+            for sch in scheds:
+                sch.step()
+    want = model.training_state()
+    assert got["modules"].keys() == want["modules"].keys()
+    for k, v in want["modules"].items():
+        assert torch.equal(got["modules"][k], v), k
+    for name, opt in want["optimizers"].items():  # Adam's moments, element by element
+        assert torch.equal(torch.cat([t.flatten() for t in _tensors(got["optimizers"][name]["state"])]),
+                           torch.cat([t.flatten() for t in _tensors(opt["state"])])), name  # fmt: skip
+    constant = _constant_run(tmp_path, cfg)["modules"]
+    assert not all(torch.equal(constant[k], v) for k, v in want["modules"].items())
+
+
+def _tensors(state) -> list:
+    if isinstance(state, torch.Tensor):
+        return [state.float()]
+    if isinstance(state, dict):
+        return [t for k in sorted(state, key=str) for t in _tensors(state[k])]
+    if isinstance(state, (list, tuple)):
+        return [t for v in state for t in _tensors(v)]
+    return [torch.tensor(float(state))] if isinstance(state, (int, float)) and not isinstance(state, bool) else []
+
+
+def _constant_run(tmp_path, cfg):
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, lr_schedule="constant"))
+    train(cfg, 5, tmp_path / "constant", progress=False)
+    return torch.load(RunDir.of(tmp_path / "constant", "ring8", "gan", 5).checkpoint, weights_only=True)["model"]
+
+
+def test_lr_schedule_is_validated():
+    with pytest.raises(ValueError, match="train.lr_schedule must be one of constant, linear; got 'cosine'"):
+        TrainConfig(lr_schedule="cosine")
+    with pytest.raises(ValueError, match=r"train.lr_floor must be a number in \[0, 1\]; got 1.5"):
+        TrainConfig(lr_schedule="linear", lr_floor=1.5)
+    with pytest.raises(ValueError, match=r"train.lr_decay_steps must be >= 0; got -1"):
+        TrainConfig(lr_schedule="linear", lr_decay_steps=-1)
+
+
+def test_linear_schedule_with_a_floor_hand_computed():
+    tc = TrainConfig(steps=100, lr_schedule="linear", lr_floor=0.1, lr_decay_steps=60)
+    # 1 - 0.9 (k - 1) / 60 until it reaches 0.1 at k = 61, then 0.1 to the end.
+    assert [lr_factor(tc, k) for k in (1, 31, 61, 62, 100)] == pytest.approx([1.0, 0.55, 0.1, 0.1, 0.1])
+    assert lr_factor(TrainConfig(steps=40, lr_schedule="linear"), 40) == pytest.approx(1 / 40)
+    assert lr_factor(TrainConfig(steps=40), 40) == 1.0
+
+
 def test_metrics_jsonl_has_losses_and_mode_coverage(tmp_path):
     train(_cfg(), 0, tmp_path, progress=False, tracker=training_tracker)
     recs = files.read_jsonl(RunDir.of(tmp_path, "ring8", "gan", 0).path / "metrics.jsonl")
@@ -80,7 +144,7 @@ def test_metrics_jsonl_has_losses_and_mode_coverage(tmp_path):
     evals = [r for r in recs if "eval" in r]
     assert [r["step"] for r in losses] == [10, 20, 30, 40, 50, 60]
     assert [r["step"] for r in evals] == [30, 60]
-    assert set(evals[0]["eval"]) == {"modes_covered", "hq_fraction", "reverse_kl"}
+    assert set(evals[0]["eval"]) == {"hq_coverage", "modes_covered", "hq_fraction", "reverse_kl"}
 
 
 class _Diverging(GenerativeModel):

@@ -13,9 +13,9 @@ from ganbench.environment import flush_denormals
 from ganbench.errors import UserError
 from ganbench.evaluation.bootstrap import bootstrap_intervals
 from ganbench.evaluation.features import ProtocolExtractor
-from ganbench.evaluation.protocol import MAX_FEATURE_N, EvalProtocol, extractor_files, fingerprint, is_splits
+from ganbench.evaluation.protocol import MAX_FEATURE_N, EvalProtocol, at_n_fake, extractor_files, fingerprint
 from ganbench.evaluation.samples import check_samples
-from ganbench.metrics import GaussianStats, MetricContext, compute_metrics, metric_specs
+from ganbench.metrics import PRDC_METRICS, GaussianStats, MetricContext, compute_metrics, metric_specs, prdc_size
 from ganbench.metrics.base import MetricSpec, as_float64
 from ganbench.runs import files
 
@@ -74,6 +74,38 @@ def _heldout_features(ext: ProtocolExtractor, p: EvalProtocol, heldout: str | to
     return ext.features_and_probs(check_samples(heldout, ext.dataset.info, "the held-out samples"))[0]
 
 
+def sample_counts(ctx: MetricContext) -> dict:
+    """How many samples each input of the requested metrics actually held: ``fake`` (generated samples
+    behind the features, probabilities or 2D points), ``real_stats`` (reference samples behind FD's
+    statistics), ``real_features`` (behind KID's feature matrix), ``prdc_fake`` and ``prdc_real`` (the
+    generated and reference features PRDC compares, ``prdc_size`` of each: ``prdc_n``, or all of the
+    smaller set when it is ``None``), ``modes`` (samples in the mode histogram), ``memo_fake``,
+    ``memo_train`` and ``memo_heldout`` (the generated, training and held-out samples the memorisation
+    and generalisation metrics compare: on image sets at most ``MAX_FEATURE_N`` of each, the training ones
+    drawn from the protocol's ``n_real``; on 2D sets the points and the whole splits). Stored with every
+    score, so that tests and readers can check them against the fingerprint's protocol."""
+    p = ctx.params
+    if ctx.points is not None:  # 2D sets: the mode metrics (modes, high quality) are on the points
+        counts = {"fake": len(ctx.points), "modes": len(ctx.points)}
+    else:
+        needs = set().union(*(s.inputs for s in metric_specs("image", p.metrics)))
+        counts = {"fake": len(ctx.fake_feats)}
+        if "stats" in needs:
+            counts["real_stats"] = getattr(ctx.real_stats, "n", None)
+        if "features" in needs:
+            counts["real_features"] = len(ctx.real_feats)
+        if set(PRDC_METRICS) & set(p.metrics):
+            m = prdc_size(len(ctx.real_feats), len(ctx.fake_feats), p.prdc_n)
+            counts["prdc_fake"] = counts["prdc_real"] = m
+        if ctx.mode_labels is not None:
+            counts["modes"] = len(ctx.mode_labels)
+    if ctx.has("train"):
+        counts["memo_fake"], counts["memo_train"] = len(ctx.gen_feats), len(ctx.train_feats)
+    if ctx.has("heldout"):
+        counts["memo_heldout"] = len(ctx.heldout_feats)
+    return counts
+
+
 def _mode_labels(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.Tensor | None,
                  probs: np.ndarray) -> np.ndarray:  # fmt: skip
     # When fake_modes starts with fake (as every caller here passes them), its first labels are the
@@ -110,8 +142,10 @@ def _point_context(fake: torch.Tensor, dataset: Dataset, p: EvalProtocol,
 def score(fake: torch.Tensor, dataset: Dataset, protocol: EvalProtocol, extractor: ProtocolExtractor | None = None,
           fake_modes: torch.Tensor | None = None, heldout: str | torch.Tensor | None = HELDOUT_TEST,
           bootstrap: int = 0) -> dict:  # fmt: skip
-    """Score data-space samples. Returns ``{"metrics": {...}, "fingerprint": {...}, "extractor_files": {...}}``
-    (the last names the extractor's files on this machine, which the fingerprint leaves out).
+    """Score data-space samples. Returns ``{"metrics", "fingerprint", "extractor_files", "sample_counts"}``:
+    ``extractor_files`` names the extractor's files on this machine, which the fingerprint leaves out;
+    ``sample_counts`` the samples each metric input held (see ``sample_counts``); ``bootstrap`` resamples
+    of the generated samples add ``eval_ci95`` and ``bootstrap_resamples``.
 
     Args:
         fake: ``protocol.n_fake`` samples (more are cut, fewer are an error).
@@ -135,7 +169,8 @@ def score(fake: torch.Tensor, dataset: Dataset, protocol: EvalProtocol, extracto
         specs, ctx = image_context(fake, ext, fake_modes, protocol, heldout)
     info = ext.info()
     fp = fingerprint(protocol, info, dataset)
-    out = {"metrics": compute_metrics(specs, ctx), "fingerprint": fp, "extractor_files": extractor_files(info)}
+    out = {"metrics": compute_metrics(specs, ctx), "fingerprint": fp, "extractor_files": extractor_files(info),
+           "sample_counts": sample_counts(ctx)}  # fmt: skip
     if bootstrap:
         out["eval_ci95"] = bootstrap_intervals(specs, ctx, bootstrap, seed=protocol.eval_seed, values=out["metrics"])
         out["bootstrap_resamples"] = bootstrap
@@ -166,22 +201,85 @@ def score_model(model, dataset: Dataset, protocol: EvalProtocol, extractor: Prot
                  bootstrap=bootstrap)
 
 
-def score_reference(dataset: Dataset, protocol: EvalProtocol, extractor: ProtocolExtractor | None = None) -> dict:
-    """The real-data row: the test split scored like a model against the reference split.
+# -- the real-data row ---------------------------------------------------------------------------
 
-    It is the floor (or ceiling) a perfect model reaches at this sample size. Its samples are the held-out
-    split itself, so the metrics comparing samples with held-out data (``ct``, ``nn_ratio``, ``fd_heldout``,
-    ``fd_gap``) are left out of it.
-    """
-    test = dataset.test
-    idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(protocol.eval_seed + 1))
-    n = min(protocol.n_fake, len(test))
-    if n < protocol.n_fake:
-        protocol = dataclasses.replace(protocol, n_fake=n, kid_subset_size=min(protocol.kid_subset_size, n),
-                                       is_splits=is_splits(n))  # fmt: skip
-    test = test[idx]
-    return score(test[:n], dataset, protocol, extractor, fake_modes=test[: min(protocol.n_modes, len(test))],
-                 heldout=None)
+# How the real-data row draws its samples, by the name in a protocol's ``real_row_rule`` (which the
+# fingerprint holds). The row is what a model sampling the data distribution scores under the protocol,
+# so it must hold exactly the protocol's counts, and no real sample may stand for two draws.
+#
+# "test-then-train":
+# - generated-sample inputs (features, probabilities, 2D points): the first n_fake test samples in an
+#   order drawn with seed eval_seed + 1. Never train samples: the train split is the reference they are
+#   compared with (FD, KID, PRDC of train against itself are biased towards zero). When the test split
+#   holds fewer than n_fake, the row's protocol states the smaller n_fake (and the KID subset size and
+#   IS splits that follow from it), so its fingerprint differs from the models' and it is not comparable.
+# - mode counts (n_modes samples): the whole test split in that order, then, only when it holds fewer
+#   (stacked sets count 26,000 against 5,000 or 10,000 test images), train samples in an order drawn with
+#   seed eval_seed + 2 for the rest. Mode counting compares with no reference split, and the train and
+#   test stacks are built alike (three digits drawn at random from a class-stratified split), so their
+#   union is n_modes draws from one mode distribution. Resampling the test split with replacement is
+#   not: each test image would count about five times, keeping the noise of 5,000 draws (stacked-digits'
+#   mode KL 0.10 instead of 0.02 at 26,000). n_modes is cut to the two splits' total if it exceeds it.
+REAL_ROW_RULES = ("test-then-train",)
+HELD_OUT_SEED_OFFSET, MODES_EXTRA_SEED_OFFSET = 1, 2
+
+
+def reference_protocol(dataset: Dataset, protocol: EvalProtocol) -> EvalProtocol:
+    """The protocol the real-data row is scored under, the one place its counts are set: ``protocol`` with
+    ``n_fake`` cut to the test split's size, ``n_real`` to the train split's and ``n_modes`` to both
+    splits' total, what its rule can draw from ``dataset`` without drawing a sample twice (see
+    ``REAL_ROW_RULES``). Where ``n_fake`` or ``n_real`` is cut, the counts bounded by them (KID's subset
+    size, PRDC's ``prdc_n``, the IS splits) follow the dataset's rule at the cut counts (``at_n_fake``: the
+    protocol ``--n`` with that count gives a model), except those ``protocol`` set apart from that rule
+    (``--protocol``), which are kept, cut to the bound. The row's inputs then hold exactly the counts its
+    fingerprint states (``sample_counts``)."""
+    if protocol.real_row_rule not in REAL_ROW_RULES:
+        raise UserError(f"real_row_rule {protocol.real_row_rule!r} is unknown; known: {', '.join(REAL_ROW_RULES)}")
+    if protocol.reference_split != "train":
+        raise UserError(f"the real-data row scores the test split against the train split; this protocol's "
+                        f"reference split is {protocol.reference_split!r}")  # fmt: skip
+    p = protocol
+    n_fake, n_real = min(p.n_fake, len(dataset.test)), min(p.n_real, len(dataset.train))
+    if (n_fake, n_real) != (p.n_fake, p.n_real):
+        ruled = at_n_fake(p, dataset, p.n_fake)  # the rule's bounded counts at the protocol's own counts
+        bounds = {"kid_subset_size": min(n_fake, n_real), "prdc_n": min(n_fake, n_real), "is_splits": n_fake}
+        own = {f: None if getattr(p, f) is None else min(getattr(p, f), bound)
+               for f, bound in bounds.items() if getattr(p, f) != getattr(ruled, f)}  # fmt: skip
+        p = dataclasses.replace(at_n_fake(dataclasses.replace(p, n_real=n_real), dataset, n_fake), **own)
+    # 2D sets count modes on the n_fake points themselves; image sets on n_modes samples of their own.
+    n_modes = p.n_fake if dataset.info.kind == "points2d" else min(p.n_modes, len(dataset.test) + len(dataset.train))
+    return p if n_modes == p.n_modes else dataclasses.replace(p, n_modes=n_modes)
+
+
+def reference_samples(dataset: Dataset, protocol: EvalProtocol) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """The real-data row's samples under ``protocol`` (already cut by ``reference_protocol``): the
+    ``n_fake`` generated-sample stand-ins, the ``n_modes`` mode-count samples and, per input, how many
+    came from each split."""
+    test = dataset.test[_order(len(dataset.test), protocol.eval_seed + HELD_OUT_SEED_OFFSET)]
+    fake = test[: protocol.n_fake]
+    modes, extra = test[: protocol.n_modes], protocol.n_modes - len(test)
+    if extra > 0:
+        train = dataset.train[_order(len(dataset.train), protocol.eval_seed + MODES_EXTRA_SEED_OFFSET)[:extra]]
+        modes = torch.cat([modes, train])
+    sources = {"fake": {"test": len(fake)}, "modes": {"test": min(len(test), protocol.n_modes), "train": max(extra, 0)}}
+    if dataset.info.kind == "points2d":  # the mode metrics are on the points (n_modes == n_fake here)
+        modes, sources["modes"] = fake, dict(sources["fake"])
+    return fake, modes, sources
+
+
+def _order(n: int, seed: int) -> torch.Tensor:
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+
+
+def score_reference(dataset: Dataset, protocol: EvalProtocol, extractor: ProtocolExtractor | None = None) -> dict:
+    """The real-data row under ``protocol`` (see ``REAL_ROW_RULES``): the floor (or ceiling) a model that
+    samples the data distribution reaches at the protocol's counts. Its result adds ``sample_sources``
+    (per input, the samples drawn from each split) to ``score``'s. Its samples are the held-out split
+    itself, so the metrics comparing samples with held-out data (``ct``, ``nn_ratio``, ``fd_heldout``,
+    ``fd_gap``) are left out of it; ``authenticity`` compares them with ``memo_train`` training samples."""
+    protocol = reference_protocol(dataset, protocol)
+    fake, modes, sources = reference_samples(dataset, protocol)
+    return {**score(fake, dataset, protocol, extractor, fake_modes=modes, heldout=None), "sample_sources": sources}
 
 
 def save_score(path: Path, result: dict) -> None:

@@ -29,7 +29,7 @@ from ganbench.metrics.frechet import (  # isort: skip
 )
 from ganbench.metrics.inception_score import inception_score  # isort: skip
 from ganbench.metrics.kid import kernel_inception_distance  # isort: skip
-from ganbench.metrics.prdc import prdc  # isort: skip
+from ganbench.metrics.prdc import PRDC_METRICS, prdc, prdc_reference, prdc_size  # isort: skip
 from ganbench.metrics.mode_coverage import mode_coverage_2d, mode_histogram_metrics, stacked_labels  # isort: skip
 from ganbench.metrics.memorisation import authenticity, ct_statistic, nn_ratio  # isort: skip
 from ganbench.metrics.generalisation import fd_generalisation, fd_infinity  # isort: skip
@@ -54,6 +54,9 @@ __all__ = [
     "inception_score",
     "kernel_inception_distance",
     "prdc",
+    "prdc_reference",
+    "prdc_size",
+    "PRDC_METRICS",
     "mode_coverage_2d",
     "mode_histogram_metrics",
     "stacked_labels",

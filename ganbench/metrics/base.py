@@ -46,8 +46,11 @@ class MetricParams(Protocol):
     eval_seed: int
     kid_subsets: int
     kid_subset_size: int
+    kid_seed: int
     prdc_k: int
+    prdc_n: int | None
     is_splits: int
+    is_shuffle_seed: int | None
     threshold_sd: float
 
 
@@ -267,25 +270,31 @@ def as_float64(x, name: str) -> np.ndarray:
         raise UserError(f"{name} must be a numeric array or tensor, got {type(x).__name__} ({e}).") from None
 
 
-def as_features(x, name: str, min_rows: int = 1) -> np.ndarray:
+def as_features(x, name: str, min_rows: int = 1, keep_float32: bool = False) -> np.ndarray:
     """Convert ``x`` to a finite float64 ``(N, D)`` feature matrix with ``N >= min_rows``.
 
     Args:
         x: features as a numpy array or torch tensor.
         name: argument name, used in error messages.
         min_rows: the smallest acceptable number of samples.
+        keep_float32: return float32 input as it is (a numpy view, or a memory-mapped file unread), for
+            callers that convert the rows they use; the finiteness check then reads it in blocks.
 
     Raises:
         UserError: for a wrong number of dimensions, too few rows, or NaN/Inf values.
     """
-    a = as_float64(x, name)
+    if keep_float32 and isinstance(x, torch.Tensor) and x.dtype == torch.float32:
+        x = x.detach().cpu().numpy()
+    keep = keep_float32 and isinstance(x, np.ndarray) and x.dtype == np.float32
+    a = x if keep else as_float64(x, name)
     if a.ndim != 2:
         raise UserError(f"{name} must be 2D (samples, features), got shape {a.shape}; reshape to (N, D).")
     if a.shape[0] < min_rows or a.shape[1] < 1:
         raise UserError(
             f"{name} needs at least {min_rows} samples and 1 feature, got shape {a.shape}; pass more samples."
         )
-    if not np.isfinite(a).all():
-        bad = int((~np.isfinite(a)).sum())
+    block = max(1, (1 << 24) // max(a.shape[1], 1)) if keep else max(a.shape[0], 1)  # 64 MB of float32 at a time
+    bad = sum(int((~np.isfinite(a[s : s + block])).sum()) for s in range(0, a.shape[0], block))
+    if bad:
         raise UserError(f"{name} contains NaN or Inf ({bad} values); fix the model or features.")
     return a

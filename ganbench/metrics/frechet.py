@@ -69,6 +69,17 @@ class GaussianStats:
         self.n += nb
         return self
 
+    @classmethod
+    def from_moments(cls, n: int, mean, cov) -> GaussianStats:
+        """Statistics of ``n`` samples with this ``mean`` and unbiased covariance (e.g. read from a cache)."""
+        mean, cov = as_float64(mean, "mean"), as_float64(cov, "cov")
+        if mean.ndim != 1 or cov.shape != (mean.shape[0], mean.shape[0]) or n < 2:
+            raise UserError(f"GaussianStats.from_moments: need n >= 2, mean (D,) and cov (D, D); got n={n}, "
+                            f"shapes {mean.shape} and {cov.shape}")  # fmt: skip
+        stats = cls(mean.shape[0])
+        stats.n, stats._mean, stats._m2 = int(n), mean.copy(), cov * (n - 1)
+        return stats
+
     @property
     def mean(self) -> np.ndarray:
         """Feature mean ``(D,)``, float64."""

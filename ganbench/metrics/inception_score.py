@@ -33,11 +33,14 @@ def _chunk_score(p: np.ndarray) -> float:
     return float(np.exp(kl.mean()))
 
 
-def inception_score(probs, splits: int = 10) -> tuple[float, float]:
+def inception_score(probs, splits: int = 10, shuffle_seed: int | None = None) -> tuple[float, float]:
     """Inception score: ``exp(E_x KL(p(y|x) || p(y)))``, averaged over splits.
 
-    The samples are cut, in order and without shuffling, into ``splits`` contiguous chunks with
-    boundaries ``i * N // splits`` (so every sample is used, as in torch-fidelity). Within each
+    The samples are cut into ``splits`` contiguous chunks with boundaries ``i * N // splits`` (so every
+    sample is used, as in openai/improved-gan and torch-fidelity): in sample order when ``shuffle_seed``
+    is ``None`` (the original code), else after the permutation
+    ``numpy.random.RandomState(shuffle_seed).permutation(N)`` (torch-fidelity, whose default seed is
+    2020; the protocol uses it, so both give the same number on the same logits). Within each
     chunk ``p(y)`` is the chunk's mean of ``p(y|x)`` and the score is ``exp`` of the mean KL
     divergence. The result is the mean and the population standard deviation (ddof=0) of the
     chunk scores. It lies in ``[1, C]`` for ``C`` classes.
@@ -45,6 +48,7 @@ def inception_score(probs, splits: int = 10) -> tuple[float, float]:
     Args:
         probs: class probabilities ``(N, C)``, rows non-negative and summing to 1 (within 1e-3).
         splits: number of chunks, ``1 <= splits <= N``. The customary value is 10.
+        shuffle_seed: seed of the permutation applied before splitting; ``None``: no permutation.
 
     Returns:
         ``(mean, std)`` over the chunks.
@@ -56,15 +60,18 @@ def inception_score(probs, splits: int = 10) -> tuple[float, float]:
     n = p.shape[0]
     if isinstance(splits, bool) or not isinstance(splits, (int, np.integer)) or not 1 <= splits <= n:
         raise UserError(f"splits must be an integer in [1, {n}] (the number of samples), got {splits!r}; lower splits.")
+    if shuffle_seed is not None:
+        p = p[np.random.RandomState(shuffle_seed).permutation(n)]
     scores = [_chunk_score(p[i * n // splits : (i + 1) * n // splits]) for i in range(splits)]
     return float(np.mean(scores)), float(np.std(scores))
 
 
 def _is_metric(ctx: MetricContext) -> dict:
-    mean, std = inception_score(ctx.probs, splits=min(ctx.params.is_splits, len(ctx.probs)))
+    p = ctx.params
+    mean, std = inception_score(ctx.probs, splits=min(p.is_splits, len(ctx.probs)), shuffle_seed=p.is_shuffle_seed)
     return {"is": mean, "is_std": std}
 
 
 register_metric(MetricSpec(
-    name="is", higher_is_better=True, compute=_is_metric, kinds=("image",), inputs={"probs"}, extras=("is_std",),
+    name="is", higher_is_better=True, compute=_is_metric, version="2", kinds=("image",), inputs={"probs"}, extras=("is_std",),
     description="Inception score: exp of the mean KL between p(y|x) and p(y)."))  # fmt: skip

@@ -1,8 +1,11 @@
 """Kernel inception distance (Binkowski et al. 2018): unbiased MMD^2 with a polynomial kernel.
 
 Subsets are drawn exactly as torch-fidelity's ``kid_features_to_metric`` draws them (one
-``numpy.random.RandomState(seed)``; per subset, first the real indices then the fake indices, each
-``choice(n, subset_size, replace=False)``), so both give the same numbers for the same seed.
+``numpy.random.RandomState(seed)``; per subset, first the indices of the first set then those of the
+second, each ``choice(n, subset_size, replace=False)``), so both give the same numbers for the same seed.
+Scoring passes the generated features first and the real ones second with torch-fidelity's defaults
+(100 subsets of 1,000, seed 2020), as ``torch_fidelity.calculate_metrics(input1=generated,
+input2=real, kid=True)`` does.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ def _mmd2_unbiased(x: np.ndarray, y: np.ndarray, degree: int, gamma: float | Non
     return float(off_diag / (m * (m - 1)) - 2.0 * k_xy.sum() / (m * m))
 
 
-def _check_params(subsets, subset_size, degree, gamma, n_real: int, n_fake: int) -> None:
+def _check_params(subsets, subset_size, degree, gamma, n_1: int, n_2: int) -> None:
     def is_int(v) -> bool:
         return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
@@ -42,10 +45,10 @@ def _check_params(subsets, subset_size, degree, gamma, n_real: int, n_fake: int)
         raise UserError(f"subsets must be a positive integer, got {subsets!r}; use e.g. 100.")
     if not is_int(subset_size) or subset_size < 2:
         raise UserError(f"subset_size must be an integer >= 2, got {subset_size!r}; use e.g. 1000.")
-    if subset_size > min(n_real, n_fake):
+    if subset_size > min(n_1, n_2):
         raise UserError(
-            f"subset_size={subset_size} exceeds the number of samples (real: {n_real}, fake: {n_fake}); "
-            f"lower subset_size to at most {min(n_real, n_fake)} or pass more samples."
+            f"subset_size={subset_size} exceeds the number of samples (features_1: {n_1}, features_2: {n_2}); "
+            f"lower subset_size to at most {min(n_1, n_2)} or pass more samples."
         )
     if not is_int(degree) or degree < 1:
         raise UserError(f"degree must be a positive integer, got {degree!r}; the KID default is 3.")
@@ -54,8 +57,8 @@ def _check_params(subsets, subset_size, degree, gamma, n_real: int, n_fake: int)
 
 
 def kernel_inception_distance(
-    real,
-    fake,
+    features_1,
+    features_2,
     subsets: int = 100,
     subset_size: int = 1000,
     degree: int = 3,
@@ -65,14 +68,16 @@ def kernel_inception_distance(
 ) -> tuple[float, float]:
     """Kernel inception distance: mean and std of unbiased MMD^2 over random subsets.
 
-    For each of ``subsets`` rounds, ``subset_size`` real and ``subset_size`` fake samples are drawn
-    without replacement and the unbiased MMD^2 with kernel ``k(a, b) = (gamma <a, b> + coef0) ** degree``
+    For each of ``subsets`` rounds, ``subset_size`` samples of each set are drawn without replacement
+    (first set first) and the unbiased MMD^2 with kernel ``k(a, b) = (gamma <a, b> + coef0) ** degree``
     is computed: ``sum_{i!=j} (k(x_i,x_j) + k(y_i,y_j)) / (m(m-1)) - 2 sum_{i,j} k(x_i,y_j) / m^2``
     with ``m = subset_size``. Computation is in float64.
 
     Args:
-        real: reference features ``(N1, D)``, numpy or torch.
-        fake: generated features ``(N2, D)``.
+        features_1: the first feature set ``(N1, D)``, numpy or torch (torch-fidelity's ``input1``: the
+            generated samples' features when scoring). float32 arrays are not copied whole: each subset
+            is converted to float64 on its own.
+        features_2: the second set ``(N2, D)`` (``input2``: the real reference features).
         subsets: number of random subsets.
         subset_size: samples per subset; at most ``min(N1, N2)``.
         degree: polynomial degree (3 in the KID paper).
@@ -87,29 +92,31 @@ def kernel_inception_distance(
     Raises:
         UserError: (a ``ValueError``) for invalid features or parameters.
     """
-    x = as_features(real, "real", min_rows=2)
-    y = as_features(fake, "fake", min_rows=2)
+    x = as_features(features_1, "features_1", min_rows=2, keep_float32=True)
+    y = as_features(features_2, "features_2", min_rows=2, keep_float32=True)
     if x.shape[1] != y.shape[1]:
-        raise UserError(f"real has {x.shape[1]} features but fake has {y.shape[1]}; use the same feature extractor.")
+        raise UserError(f"features_1 has {x.shape[1]} features but features_2 has {y.shape[1]}; "
+                        "use the same feature extractor.")  # fmt: skip
     _check_params(subsets, subset_size, degree, gamma, x.shape[0], y.shape[0])
     rng = np.random.RandomState(seed)
     mmds = np.empty(subsets)
     for i in range(subsets):
-        # Draw order (real, then fake) matches torch-fidelity so equal seeds give equal subsets.
-        xs = x[rng.choice(x.shape[0], subset_size, replace=False)]
-        ys = y[rng.choice(y.shape[0], subset_size, replace=False)]
+        # Draw order (first set, then second) matches torch-fidelity so equal seeds give equal subsets.
+        xs = x[rng.choice(x.shape[0], subset_size, replace=False)].astype(np.float64, copy=False)
+        ys = y[rng.choice(y.shape[0], subset_size, replace=False)].astype(np.float64, copy=False)
         mmds[i] = _mmd2_unbiased(xs, ys, degree, gamma, coef0)
     return float(mmds.mean()), float(mmds.std())
 
 
 def _kid_metric(ctx: MetricContext) -> dict:
     p = ctx.params
-    mean, std = kernel_inception_distance(ctx.real_feats, ctx.fake_feats, subsets=p.kid_subsets,
-                                          subset_size=p.kid_subset_size, seed=p.eval_seed)  # fmt: skip
+    # Generated first, as torch-fidelity's input1; the seed is the protocol's kid_seed (2020 by default).
+    mean, std = kernel_inception_distance(ctx.fake_feats, ctx.real_feats, subsets=p.kid_subsets,
+                                          subset_size=p.kid_subset_size, seed=p.kid_seed)  # fmt: skip
     return {"kid": mean, "kid_std": std}
 
 
 register_metric(MetricSpec(
-    name="kid", higher_is_better=False, compute=_kid_metric, kinds=("image",), inputs={"features"},
+    name="kid", higher_is_better=False, compute=_kid_metric, version="2", kinds=("image",), inputs={"features"},
     extras=("kid_std",),
     description="Kernel inception distance: unbiased MMD^2 with a cubic polynomial kernel."))  # fmt: skip

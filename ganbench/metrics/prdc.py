@@ -13,7 +13,7 @@ import numpy as np
 from ganbench.errors import UserError
 from ganbench.metrics.base import MetricContext, MetricSpec, as_features, register_metric
 
-__all__ = ["prdc"]
+__all__ = ["PRDC_METRICS", "prdc", "prdc_reference", "prdc_size"]
 
 # Elements per distance block: 2**22 float64 values = 32 MB.
 _BLOCK_ELEMENTS = 2**22
@@ -103,16 +103,36 @@ def prdc(real, fake, k: int = 5) -> dict[str, float]:
     }
 
 
+def prdc_size(n_real: int, n_fake: int, prdc_n: int | None = None) -> int:
+    """How many generated and how many real samples PRDC compares (equal sizes, as the PRDC papers do):
+    ``prdc_n``, or as many as the smaller set holds when it is ``None`` or larger."""
+    return min(prdc_n or n_fake, n_fake, n_real)
+
+
+def prdc_reference(real_feats, fake_feats, prdc_n: int | None = None, seed: int = 0):
+    """The real features a protocol's PRDC compares with the first ``prdc_size(...)`` generated ones: all
+    of ``real_feats`` when it holds no more, else that many rows drawn without replacement by
+    ``numpy.random.RandomState(seed).choice`` (the evaluation seed), in their order in ``real_feats``
+    (which may be a whole split in its order)."""
+    m = prdc_size(len(real_feats), len(fake_feats), prdc_n)
+    if len(real_feats) <= m:
+        return real_feats
+    return real_feats[np.sort(np.random.RandomState(seed).choice(len(real_feats), m, replace=False))]
+
+
 def _prdc_metrics(ctx: MetricContext) -> dict:
-    # Equal sizes, as the PRDC papers do.
-    return prdc(ctx.real_feats[: len(ctx.fake_feats)], ctx.fake_feats, k=ctx.params.prdc_k)
+    p, fake = ctx.params, ctx.fake_feats
+    real = prdc_reference(ctx.real_feats, fake, p.prdc_n, p.eval_seed)
+    return prdc(real, fake[: len(real)], k=p.prdc_k)
 
 
-for _name, _description in (
+_PRDC_SPECS = (
     ("precision", "Fraction of generated samples inside the real k-NN manifold."),
     ("recall", "Fraction of real samples inside the generated k-NN manifold."),
     ("density", "Mean count of real k-NN balls containing a generated sample, divided by k."),
     ("coverage", "Fraction of real k-NN balls that contain at least one generated sample."),
-):
+)
+PRDC_METRICS = tuple(name for name, _ in _PRDC_SPECS)
+for _name, _description in _PRDC_SPECS:
     register_metric(MetricSpec(name=_name, higher_is_better=True, description=_description, compute=_prdc_metrics,
-                               kinds=("image",), inputs={"features"}))  # fmt: skip
+                               kinds=("image",), inputs={"features"}, version="2"))  # fmt: skip

@@ -311,6 +311,7 @@ def _protocol_blocks(runs: list[_Run], runs_dir: Path) -> list[Block]:
                 ("n_fake (generated samples)", p.get("n_fake")), ("n_real (reference samples)", p.get("n_real")),
                 ("n_modes (samples for mode counts)", p.get("n_modes")), ("eval seed", p.get("eval_seed")),
                 ("reference split", p.get("reference_split")),
+                ("real-data row rule", p.get("real_row_rule") or "not recorded (an older fingerprint)"),
                 ("metric versions", ", ".join(f"{k} v{v}" for k, v in sorted(fp.get("metric_versions", {}).items()))),
                 ("library versions", ", ".join(f"{k} {v}" for k, v in sorted(fp.get("versions", {}).items()) if v))]
         blocks += [Heading(3, f"Fingerprint {fp_id}", anchored=True),

@@ -66,5 +66,5 @@ def test_invalid_arguments_raise():
         kernel_inception_distance(x, y, subset_size=1)
     with pytest.raises(ValueError, match="gamma must be positive"):
         kernel_inception_distance(x, y, subset_size=10, gamma=-1.0)
-    with pytest.raises(ValueError, match="real has 4 features but fake has 3"):
+    with pytest.raises(ValueError, match="features_1 has 4 features but features_2 has 3"):
         kernel_inception_distance(x, y[:, :3], subset_size=10)

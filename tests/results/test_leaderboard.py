@@ -108,7 +108,8 @@ def test_formats(runs):
 def _curve_run(root, model, seed, curves, steps):
     """A complete ring8 run whose metrics.jsonl holds ``curves`` ({metric: values}) at ``steps``, written by
     the writer training uses."""
-    _run(root, "ring8", model, seed, metrics={"modes_covered": 8.0, "hq_fraction": 0.9, "reverse_kl": 0.1})
+    _run(root, "ring8", model, seed,
+         metrics={"hq_coverage": 0.9, "modes_covered": 8.0, "hq_fraction": 0.9, "reverse_kl": 0.1})
     files.atomic_write_json(root / "ring8" / model / f"seed-{seed}" / "result.json",
                             {"status": "complete", "wall_time_s": 1.0, "steps": steps[-1]})  # fmt: skip
     lines = [{"step": s, "loss_d": 1.0} for s in steps]
@@ -117,13 +118,16 @@ def _curve_run(root, model, seed, curves, steps):
 
 
 STEPS = list(range(100, 1001, 100))  # 10 evaluations to T = 1000: the last 10% holds 1 -> the last 5 are averaged
-STILL_0 = {"modes_covered": [2, 4, 6, 7, 8, 8, 8, 8, 8, 8],
+STILL_0 = {"hq_coverage": [0.1, 0.3, 0.5, 0.6, 0.7, 0.9, 0.5, 0.8, 0.6, 0.7],
+           "modes_covered": [2, 4, 6, 7, 8, 8, 8, 8, 8, 8],
            "hq_fraction": [0.1, 0.3, 0.5, 0.6, 0.7, 0.9, 0.5, 0.8, 0.6, 0.7],
            "reverse_kl": [2.0, 1.0, 0.8, 0.5, 0.3, 0.2, 0.2, 0.2, 0.2, 0.2]}  # fmt: skip
-STILL_1 = {"modes_covered": [1, 3, 5, 6, 6, 7, 7, 7, 7, 7],
+STILL_1 = {"hq_coverage": [0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 0.7, 0.8, 0.6, 0.9],
+           "modes_covered": [1, 3, 5, 6, 6, 7, 7, 7, 7, 7],
            "hq_fraction": [0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 0.7, 0.8, 0.6, 0.9],
            "reverse_kl": [1.0, 1.0, 1.0, 0.5, 0.4, 0.3, 0.3, 0.3, 0.3, 0.3]}  # fmt: skip
-RISING = {"modes_covered": [1, 1, 2, 2, 3, 3, 4, 4, 5, 6],
+RISING = {"hq_coverage": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+          "modes_covered": [1, 1, 2, 2, 3, 3, 4, 4, 5, 6],
           "hq_fraction": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
           "reverse_kl": [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]}  # fmt: skip
 
@@ -135,9 +139,10 @@ def curve_runs(tmp_path):
     _curve_run(tmp_path, "still", 1, STILL_1, STEPS)
     _curve_run(tmp_path, "rising", 0, RISING, STEPS)
     _curve_run(tmp_path, "rising", 1, STILL_0, STEPS)
-    _curve_run(tmp_path, "short", 0, {"modes_covered": [2, 4, 6], "hq_fraction": [0.2, 0.2, 0.5],
+    _curve_run(tmp_path, "short", 0, {"hq_coverage": [0.2, 0.2, 0.5], "modes_covered": [2, 4, 6],
+                                      "hq_fraction": [0.2, 0.2, 0.5],
                                       "reverse_kl": [1.0, 0.5, 0.3]}, [100, 200, 300])  # fmt: skip
-    _ref(tmp_path, "ring8", {"modes_covered": 8.0, "hq_fraction": 0.98, "reverse_kl": 0.0})
+    _ref(tmp_path, "ring8", {"hq_coverage": 0.98, "modes_covered": 8.0, "hq_fraction": 0.98, "reverse_kl": 0.0})
     return tmp_path
 
 
