@@ -19,15 +19,20 @@ from ganbench.evaluation.evaluate import evaluate_run, evaluate_samples_file
 from ganbench.evaluation.extractors import EXTRACTORS
 from ganbench.evaluation.protocol import OPTION_FIELDS, parse_protocol_options
 from ganbench.evaluation.tracking import training_tracker
+from ganbench.human.scoring import format_score, score_study
+from ganbench.human.server import StudyServer
+from ganbench.human.study import prepare_study
 from ganbench.models import MODELS, get_recipe, list_models
 from ganbench.results.compare import compare
 from ganbench.results.leaderboard import format_leaderboard, leaderboard
 from ganbench.results.report import write_report
+from ganbench.runs import files
 from ganbench.runs.executors import make_executor
-from ganbench.runs.layout import RunDir
+from ganbench.runs.layout import RunDir, StudyDir, iter_studies
 from ganbench.runs.options import RunOptions
 from ganbench.runs.suite import load_suite, run_suite
 from ganbench.training import train
+from ganbench.training_batched import train_seeds
 
 
 class _Parser(argparse.ArgumentParser):
@@ -106,6 +111,9 @@ def _add_train(sub) -> None:
     p.add_argument("model", help="a registered model (ganbench list models)")
     p.add_argument("--dataset", required=True, help="a registered dataset or folder:PATH")
     p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--seeds", type=_int_list,
+                   help="several seeds, e.g. 0,1,2: trained together as one batched model (replaces --seed)")
+    p.add_argument("--no-vectorise", action="store_true", help="with --seeds: train the seeds one after another")
     p.add_argument("--steps", type=_positive_int, help="override the baseline's number of steps")
     p.add_argument("--batch-size", type=_positive_int, help="override the baseline's batch size")
     p.add_argument("--config", help="a baseline TOML file (default: baselines/<model>_<dataset>.toml)")
@@ -131,14 +139,18 @@ def cmd_train(args) -> int:
     tracker = None
     if not args.no_eval:
         tracker = training_tracker
-    result = train(cfg, args.seed, args.out, device=args.device, resume=args.resume, data_root=args.data_root,
-                   tracker=tracker)  # fmt: skip
-    where = RunDir.of(args.out, args.dataset, args.model, args.seed).path
-    msg = f"{result.status}: {args.model} on {args.dataset}, seed {args.seed}, {result.steps} steps"
-    msg += f" in {result.wall_time_s:.1f} s -> {where}"
-    if result.reason:
-        msg += f" ({result.reason})"
-    print(msg)
+    common = {"device": args.device, "resume": args.resume, "data_root": args.data_root, "tracker": tracker}
+    if args.seeds is not None:
+        results = train_seeds(cfg, args.seeds, args.out, vectorised=not args.no_vectorise, **common)
+    else:
+        results = {args.seed: train(cfg, args.seed, args.out, **common)}
+    for seed, result in results.items():
+        where = RunDir.of(args.out, args.dataset, args.model, seed).path
+        msg = f"{result.status}: {args.model} on {args.dataset}, seed {seed}, {result.steps} steps"
+        msg += f" in {result.wall_time_s:.1f} s -> {where}"
+        if result.reason:
+            msg += f" ({result.reason})"
+        print(msg)
     return 0
 
 
@@ -158,6 +170,8 @@ def _add_run(sub) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--data-root", help="folder holding real datasets' files")
     p.add_argument("--eval-seed", type=int, default=0, help="evaluation seed (default 0), apart from training seeds")
+    p.add_argument("--no-vectorise", action="store_true",
+                   help="train every seed as its own job (default: a reference model's seeds train as one batch)")
     p.add_argument("--format", default="md", choices=["md", "csv", "html", "latex"], help="leaderboard format")
     p.add_argument("--executor", default="local", choices=["local", "ray", "slurm"],
                    help="where jobs run: local worker processes (default), Ray, or Slurm jobs")
@@ -173,7 +187,8 @@ def _add_run(sub) -> None:
 def cmd_run(args) -> int:
     resolve_device(args.device)
     suite = load_suite(args.suite, args.models, args.datasets, args.seeds)
-    options = RunOptions(args.out or f"runs/{suite.name}", args.device, args.data_root, args.eval_seed)
+    options = RunOptions(args.out or f"runs/{suite.name}", args.device, args.data_root, args.eval_seed,
+                         vectorise=not args.no_vectorise)
     out = options.out
     executor = None  # local: run_suite sizes the worker pool
     if args.ray_address and args.executor != "ray":
@@ -325,6 +340,66 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def _add_human_eval(sub) -> None:
+    p = sub.add_parser("human-eval", help="collect real-vs-generated judgments on a local web page (HYPE-infinity)")
+    p.add_argument("runs", help="runs folder")
+    p.add_argument("--dataset", help="the image dataset to study (default: the only one in RUNS)")
+    p.add_argument("--models", type=_str_list, help="only these models (default: every completed one)")
+    p.add_argument("--n-per-model", type=_positive_int, help="generated images per model (default 50)")
+    p.add_argument("--n-real", type=_positive_int, help="real held-out images (default: --n-per-model)")
+    p.add_argument("--checks", type=int, help="attention checks, images of noise (default 4)")
+    p.add_argument("--max-failed-checks", type=int, help="raters calling more checks real are excluded (default 1)")
+    p.add_argument("--order-seed", type=int, help="seed of the real images' choice and the raters' orders (default 0)")
+    p.add_argument("--eval-seed", type=int, help="seed the models sample under (default 0)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--data-root", help="folder holding real datasets' files")
+    p.add_argument("--score", action="store_true", help="score the study's judgments instead of serving it")
+    p.add_argument("--json", action="store_true", help="with --score: print one JSON object")
+    p.set_defaults(func=cmd_human_eval)
+
+
+def cmd_human_eval(args) -> int:
+    for flag, v in (("--checks", args.checks), ("--max-failed-checks", args.max_failed_checks)):
+        if v is not None and v < 0:
+            raise UserError(f"{flag} must be >= 0; got {v}")
+    if args.score:
+        return _score_study(args)
+    sdir = prepare_study(args.runs, args.dataset, args.models, args.n_per_model, args.n_real, args.checks,
+                         args.max_failed_checks, args.order_seed, args.eval_seed, args.device, args.data_root)
+    try:
+        server = StudyServer(sdir, args.host, args.port)
+    except OSError as e:
+        raise UserError(f"cannot listen on {args.host}:{args.port} ({e.strerror}); pass another --port") from None
+    study = sdir.read_study()
+    print(f"human evaluation of {study['dataset']}: {len(study['items'])} images per rater; judgments go to "
+          f"{sdir.judgments}", file=sys.stderr)  # fmt: skip
+    print(f"open {server.url} (each rater: their own browser, or the page's \"new rater\" link; Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    print(f"stopped; score with: ganbench human-eval {args.runs} --score", file=sys.stderr)
+    return 0
+
+
+def _score_study(args) -> int:
+    studies = [StudyDir.of(args.runs, args.dataset)] if args.dataset else list(iter_studies(args.runs))
+    studies = [s for s in studies if s.read_study() is not None]
+    if len(studies) != 1:
+        raise UserError(f"{args.runs} has no human study{' of ' + args.dataset if args.dataset else ''}; start one "
+                        f"with `ganbench human-eval {args.runs}`" if not studies else
+                        f"{args.runs} has studies of several datasets; pass --dataset")  # fmt: skip
+    sdir = studies[0]
+    result = score_study(sdir.read_study(), files.read_jsonl(sdir.judgments))
+    files.atomic_write_json(sdir.scores, result)
+    print(json.dumps(result, default=float) if args.json else format_score(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ganbench", description="Benchmark generative image models under one recorded protocol.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -335,7 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_EXTRA_COMMANDS: list = [_add_run, _add_leaderboard, _add_eval, _add_report, _add_compare, _add_bench]
+_EXTRA_COMMANDS: list = [_add_run, _add_leaderboard, _add_eval, _add_report, _add_compare, _add_bench,
+                         _add_human_eval]
 
 
 def main(argv: list[str] | None = None) -> int:

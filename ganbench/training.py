@@ -100,9 +100,11 @@ def _canonical(obj):
     return obj
 
 
-def save_checkpoint(path: Path, model: GenerativeModel, step: int, device: torch.device) -> None:
+def save_checkpoint(path: Path, model: GenerativeModel, step: int, device: torch.device, rng: dict | None = None) -> None:
+    """Write the run's checkpoint; ``rng`` is the run's generator state (default: torch's global generators)."""
     buf = io.BytesIO()
-    state = {"format": CHECKPOINT_FORMAT, "step": step, "model": model.training_state(), "rng": _rng_state(device)}
+    rng = _rng_state(device) if rng is None else rng
+    state = {"format": CHECKPOINT_FORMAT, "step": step, "model": model.training_state(), "rng": rng}
     torch.save(_canonical(state), buf)
     files.atomic_write_bytes(path, buf.getvalue())
 
@@ -129,12 +131,12 @@ def lr_factor(tc: TrainConfig, step: int) -> float:
     return max(floor, 1.0 - (1.0 - floor) * (step - 1) / decay)
 
 
-def set_learning_rates(model: GenerativeModel, factor: float) -> None:
-    """Every optimizer's learning rate at ``factor`` times its configured value (kept as ``initial_lr``).
+def set_learning_rates(optimizers, factor: float) -> None:
+    """Each optimizer's learning rate at ``factor`` times its configured value (kept as ``initial_lr``).
 
     Stateless: the rate depends on the step alone, so a resumed run follows the same schedule.
     """
-    for opt in model.optimizers().values():
+    for opt in optimizers:
         for group in opt.param_groups:
             group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
 
@@ -212,7 +214,7 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
     model.train()
     for step in range(start + 1, tc.steps + 1):
         if tc.lr_schedule != "constant":
-            set_learning_rates(model, lr_factor(tc, step))
+            set_learning_rates(model.optimizers().values(), lr_factor(tc, step))
         idx = torch.cat([sampler.indices((step - 1) * k + j) for j in range(k)])
         losses = model.train_step(train_data[idx].to(dev, non_blocking=True))
         bar.update(1)
@@ -240,7 +242,7 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
     wall = time.perf_counter() - t0
     if result is None:
         result = RunResult("complete", tc.steps, wall, final_losses=losses)
-        _write_samples_figure(model, dataset, run.samples)
+        write_samples_figure(model, dataset, run.samples)
     result.wall_time_s = wall
     if result.status == "diverged":
         result.final_losses = losses
@@ -248,7 +250,7 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
     return result
 
 
-def _write_samples_figure(model: GenerativeModel, dataset: Dataset, path: Path) -> None:
+def write_samples_figure(model: GenerativeModel, dataset: Dataset, path: Path) -> None:
     g = torch.Generator().manual_seed(0)
     n = 2500 if dataset.info.kind == "points2d" else 64
     samples = model.sample(n, generator=g).detach().cpu()

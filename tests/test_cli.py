@@ -79,3 +79,18 @@ def test_train_writes_a_run(capsys, tmp_path):
     assert {"versions", "device", "git_commit", "command"} <= set(cfg["environment"])
     assert json.loads((d / "result.json").read_text())["status"] == "complete"
     assert (d / "samples.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_seeds_trains_the_listed_seeds_batched(capsys, tmp_path):
+    code, out, _ = run_cli(capsys, "train", "vae", "--dataset", "ring8", "--seeds", "0,2", "--steps", "20",
+                           "--no-eval", "--out", str(tmp_path))  # fmt: skip
+    lines = out.strip().splitlines()
+    assert code == 0 and len(lines) == 2
+    assert lines[0].startswith("complete: vae on ring8, seed 0, 20 steps")
+    assert lines[1].startswith("complete: vae on ring8, seed 2, 20 steps")
+    for seed in (0, 2):
+        cfg = json.loads((tmp_path / "ring8" / "vae" / f"seed-{seed}" / "config.json").read_text())
+        assert cfg["seed"] == seed and cfg["vectorised"] == 2
+    code, out, _ = run_cli(capsys, "train", "vae", "--dataset", "ring8", "--seeds", "1", "--steps", "5",
+                           "--no-eval", "--no-vectorise", "--out", str(tmp_path))  # fmt: skip
+    assert code == 0 and "vectorised" not in json.loads((tmp_path / "ring8" / "vae" / "seed-1" / "config.json").read_text())

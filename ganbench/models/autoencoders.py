@@ -126,7 +126,7 @@ class Autoencoder(GenerativeModel):
         self.opt.step()
         # The code statistics stay float32 under autocast (ganbench bench --amp), where codes are bf16.
         with torch.no_grad(), torch.autocast(batch.device.type, enabled=False):
-            c = codes.detach().float()
+            c = codes.detach().to(self.code_mean.dtype)
             self.code_mean.lerp_(c.mean(0), self.ema)
             self.code_cov.lerp_(torch.cov(c.T).reshape(self.z_dim, self.z_dim), self.ema)
         return {"loss": loss.item()}

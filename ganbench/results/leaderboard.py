@@ -15,8 +15,16 @@ from scipy.stats import bootstrap
 
 from ganbench.errors import UserError
 from ganbench.evaluation.curves import MIN_POINTS, PLATEAUED, UNKNOWN, eval_curves, last_mean, plateau
+from ganbench.human.scoring import score_study
 from ganbench.metrics import METRICS, ranking_keys
-from ganbench.runs.layout import iter_bench_files, iter_reference_scores, iter_runs, read_optional
+from ganbench.runs import files
+from ganbench.runs.layout import (
+    iter_bench_files,
+    iter_reference_scores,
+    iter_runs,
+    iter_studies,
+    read_optional,
+)
 
 REFERENCE_MODEL = "real-data"
 
@@ -134,6 +142,7 @@ def leaderboard(runs_dir) -> pd.DataFrame:
     board["primary_metric"] = [_primary(board, i, rank_keys) for i in range(len(board))]
     board["rank"] = _ranks(board, rank_keys)
     board = _curve_columns(board, row_runs, scores)
+    board = _join_human(board, runs_dir)  # last: it may add a real-data row that has no runs
     lead = ["dataset", "model", "n_seeds", "n_diverged", "n_failed", "rank", "primary_metric", "fingerprint"]
     cols = lead + [c for c in board.columns if c not in lead]
     board = board[cols].sort_values(["dataset", "fingerprint", "rank", "model"], na_position="last")
@@ -199,6 +208,40 @@ def _join_bench(board: pd.DataFrame, runs_dir) -> pd.DataFrame:
                        on=["dataset", "model"])  # fmt: skip
 
 
+def human_scores(runs_dir) -> dict[str, dict]:
+    """The human studies' scores (``ganbench.human.scoring.score_study``) by dataset, scored afresh."""
+    out = {}
+    for d in runs_dir if isinstance(runs_dir, (list, tuple)) else [runs_dir]:
+        for sdir in iter_studies(d):
+            study = sdir.read_study()
+            if study is not None:
+                out[study["dataset"]] = score_study(study, files.read_jsonl(sdir.judgments))
+    return out
+
+
+def _join_human(board: pd.DataFrame, runs_dir) -> pd.DataFrame:
+    """Human columns from a study (``ganbench human-eval``): per model the rate of its generated images
+    judged real, its Wilson 95% interval, judgments and raters; on the real-data row, the real images' rate."""
+    rows = []
+    for ds, res in human_scores(runs_dir).items():
+        for model, r in [*res["models"].items(), (REFERENCE_MODEL, res["real"])]:
+            if r["judgments"]:
+                rows.append({"dataset": ds, "model": model, "human_rate": r["rate"], "human_ci95_low": r["ci95_low"],
+                             "human_ci95_high": r["ci95_high"], "human_judgments": r["judgments"],
+                             "human_raters": res["raters"], "human_fingerprint": res["fingerprint"]["id"]})  # fmt: skip
+    if not rows:
+        return board
+    human = pd.DataFrame(rows)
+    keys = set(zip(board["dataset"], board["model"]))
+    missing = human[[(d, m) not in keys for d, m in zip(human["dataset"], human["model"])]]
+    extra = pd.DataFrame({"dataset": missing["dataset"], "model": missing["model"], "fingerprint": None, "n_seeds": 0,
+                          "n_diverged": 0, "n_failed": 0})  # fmt: skip
+    if "plateaued" in board.columns:  # as _curve_columns leaves a row without runs
+        extra["plateaued"] = ""
+    board = pd.concat([board, extra], ignore_index=True) if len(extra) else board
+    return board.merge(human, how="left", on=["dataset", "model"])
+
+
 def _primary(board: pd.DataFrame, i: int, rank_keys: dict[str, tuple[str, ...]]) -> str | None:
     """The first primary metric (in ``rank_keys`` order) that row ``i`` reports."""
     row = board.iloc[i]
@@ -245,6 +288,9 @@ def display_table(board: pd.DataFrame) -> pd.DataFrame:
     if "plateaued" in board.columns:
         out["plateaued"] = [_plateau_cell(*r) for r in zip(board["plateaued"], board["n_plateaued"],
                                                            board["n_plateau_unknown"], board["n_seeds"])]  # fmt: skip
+    if "human_rate" in board.columns:  # generated images judged real by people, Wilson 95% interval
+        out["human ↑"] = ["" if pd.isna(r) else f"{r:.2f} [{lo:.2f}, {hi:.2f}]"
+                          for r, lo, hi in zip(board["human_rate"], board["human_ci95_low"], board["human_ci95_high"])]
     keep = [c for c in out.columns if not (out[c] == "").all()]
     return out[keep]
 

@@ -50,7 +50,13 @@ from ganbench.results.blocks import (
     render_html,
     render_markdown,
 )
-from ganbench.results.leaderboard import REFERENCE_MODEL, display_table, format_leaderboard, leaderboard
+from ganbench.results.leaderboard import (
+    REFERENCE_MODEL,
+    display_table,
+    format_leaderboard,
+    human_scores,
+    leaderboard,
+)
 from ganbench.results.memorisation import memorisation_blocks
 from ganbench.results.plots import (
     coverage_events_figure,
@@ -61,7 +67,13 @@ from ganbench.results.plots import (
     scatter_panels_figure,
 )
 from ganbench.runs import files
-from ganbench.runs.layout import ReferenceDir, RunDir, iter_reference_scores, iter_runs, read_optional
+from ganbench.runs.layout import (
+    ReferenceDir,
+    RunDir,
+    iter_reference_scores,
+    iter_runs,
+    read_optional,
+)
 
 __all__ = ["write_report"]
 
@@ -149,6 +161,8 @@ def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict
         blocks.append(Paragraph("Scored under protocol fingerprint",
                                 tuple(Link(f, anchor(f"Fingerprint {f}")) for f in fps)))
 
+    blocks += _human_blocks(human_scores(runs_dir).get(ds))
+
     # Curves over training.
     series = {m: [(r.seed, eval_curves(r.path)) for r in rs] for m, rs in by_model.items()}
     blocks.append(Heading(3, "Metrics during training"))
@@ -209,6 +223,30 @@ def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict
     else:
         blocks.append(Paragraph("Every run completed."))
     return blocks
+
+
+def _human_blocks(res: dict | None) -> list[Block]:
+    """The human study's scores (``ganbench human-eval``), when there is one for this dataset."""
+    if res is None:
+        return []
+    fp, rules = res["fingerprint"], res["fingerprint"]["rules"]
+
+    def row(name: str, r: dict) -> dict:
+        ci = f"[{r['ci95_low']:.3f}, {r['ci95_high']:.3f}]" if r["judgments"] else ""
+        rate = f"{r['rate']:.3f}" if r["judgments"] else ""
+        return {"images": name, "judged real": rate, "Wilson 95% CI": ci, "judgments": r["judgments"],
+                "HYPE-infinity": f"{r['hype_infinity']:.3f}" if r.get("judgments") and "hype_infinity" in r else ""}
+
+    rows = [row(m, r) for m, r in res["models"].items()] + [row("real (the ceiling)", res["real"])]
+    excluded = res["raters_excluded"]
+    return [Heading(3, "Human evaluation"),
+            Paragraph(f"People judged each image real or generated, one at a time with unlimited time (HYPE-infinity, "
+                      f"Zhou et al. 2019). {res['raters']} raters, {res['judgments']} judgments; {len(excluded)} "
+                      f"raters excluded ({res['exclusion_rule']}). HYPE-infinity is the error rate over the model's "
+                      f"and the real images (0.5: indistinguishable). Study fingerprint {fp['id']}: "
+                      f"{rules['n_per_model']} images per model, {rules['n_real']} real, {rules['n_checks']} "
+                      f"attention checks, order seed {rules['order_seed']}, evaluation seed {rules['eval_seed']}."),
+            Table(pd.DataFrame(rows))]  # fmt: skip
 
 
 def _info(ds: str) -> dict:

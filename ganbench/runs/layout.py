@@ -7,6 +7,8 @@
     <out>/<dataset>/<model>/bench.json   timings from ``ganbench bench --out`` (``ModelDir``)
     <out>/<dataset>/_reference/          the real-data row, scores.json (``ReferenceDir``)
     <out>/_slurm/                        submitit's pickles and logs (``slurm_dir``)
+    <out>/_human/<dataset>/              a human study (``StudyDir``): study.json, judgments.jsonl,
+                                         scores.json, study-images/<item>.png
 
 ``<dataset>`` is the dataset name with ``/`` and ``:`` replaced by ``_`` (``folder:/data/x`` is one
 folder); ``<model>`` is the baseline's name. Readers find runs with ``iter_runs`` only.
@@ -36,9 +38,16 @@ SEED_PREFIX = "seed-"
 BENCH = "bench.json"  # in a model's folder
 REFERENCE = "_reference"  # a dataset's real-data row, in place of a model's folder
 SLURM = "_slurm"  # in the runs folder
+HUMAN = "_human"  # in the runs folder: one human study per dataset
+
+# A human study's files.
+STUDY = "study.json"  # the items (ids, kinds, sources, hashes), order seed and rules; written once
+JUDGMENTS = "judgments.jsonl"  # one line per judgment, appended as each is made
+STUDY_IMAGES = "study-images"  # the items' upscaled PNGs, named <item id>.png
 
 RUN_FILES = (CONFIG, METRICS, CHECKPOINT, SAMPLES, RESULT, SCORES, JOB, LOCK)
-NAMES = (*RUN_FILES, BENCH, REFERENCE, SLURM)  # every file and folder name of the layout
+STUDY_FILES = (STUDY, JUDGMENTS, STUDY_IMAGES)
+NAMES = (*RUN_FILES, BENCH, REFERENCE, SLURM, HUMAN, *STUDY_FILES)  # every file and folder name of the layout
 
 
 def read_optional(path: str | os.PathLike) -> Any:
@@ -188,6 +197,51 @@ class ReferenceDir(_Folder):
     def read_scores(self) -> dict:
         """The reference scores by fingerprint id; empty when there are none (or they are unreadable)."""
         return read_optional(self.scores) or {}
+
+
+@dataclass(frozen=True)
+class StudyDir(_Folder):
+    """A human study of one dataset's models, ``<out>/_human/<dataset>``, and the paths of its files."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    @classmethod
+    def of(cls, out: str | os.PathLike, dataset: str) -> StudyDir:
+        return cls(dataset_dir(Path(out) / HUMAN, dataset))
+
+    @property
+    def study(self) -> Path:
+        return self.path / STUDY
+
+    @property
+    def judgments(self) -> Path:
+        return self.path / JUDGMENTS
+
+    @property
+    def scores(self) -> Path:
+        return self.path / SCORES
+
+    @property
+    def images(self) -> Path:
+        return self.path / STUDY_IMAGES
+
+    def image(self, item_id: str) -> Path:
+        """The PNG of one item (``item_id`` must come from the study, never from a request)."""
+        return self.images / f"{item_id}.png"
+
+    def read_study(self) -> dict | None:
+        """The study's definition, or None when there is none (or it is corrupt)."""
+        study = read_optional(self.study)
+        return study if isinstance(study, dict) else None
+
+
+def iter_studies(runs_dir: str | os.PathLike) -> Iterator[StudyDir]:
+    """Every human study in a runs folder (a folder ``_human/<dataset>`` with a study), in path order."""
+    for study in sorted(Path(runs_dir).glob(f"{HUMAN}/*/{STUDY}")):
+        yield StudyDir(study.parent)
 
 
 def iter_runs(runs_dir: str | os.PathLike) -> Iterator[RunDir]:

@@ -19,6 +19,8 @@ class RunOptions:
         data_root: the folder holding real datasets' files (``--data-root``; default ``$GANBENCH_DATA``).
         eval_seed: the evaluation seed (``--eval-seed``), apart from the training seeds.
         progress: show a training progress bar.
+        vectorise: train the seeds of each reference baseline together as one vectorised model
+            (``ganbench.training_batched``); ``--no-vectorise`` turns it off.
     """
 
     out: Path
@@ -26,6 +28,7 @@ class RunOptions:
     data_root: str | None = None
     eval_seed: int = 0
     progress: bool = False
+    vectorise: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.out, (str, Path)) or not str(self.out):
@@ -41,5 +44,7 @@ class RunOptions:
             raise UserError(f"--data-root must be a folder; got {self.data_root!r}")
         if isinstance(self.eval_seed, bool) or not isinstance(self.eval_seed, int):
             raise UserError(f"--eval-seed must be an integer; got {self.eval_seed!r}")
+        if not isinstance(self.vectorise, bool):
+            raise TypeError(f"RunOptions.vectorise must be True or False; got {self.vectorise!r}")
         if not isinstance(self.progress, bool):
             raise TypeError(f"RunOptions.progress must be True or False; got {self.progress!r}")

@@ -30,6 +30,8 @@ from ganbench.config import BASELINES_DIR, BaselineConfig, TrainConfig, find_bas
 from ganbench.data import get_dataset_info, load_dataset
 from ganbench.errors import UserError
 from ganbench.evaluation.extractors import get_classifier
+from ganbench.models import get_recipe
+from ganbench.models.vectorised import vectorisable
 from ganbench.runs.executors.local import LocalExecutor
 from ganbench.runs.options import RunOptions
 from ganbench.runs.worker import Job, Task, job_done
@@ -117,8 +119,26 @@ def _ensure_evaluator(dataset_name: str, data_root: str | None) -> None:
 
 
 def _collect(rec: dict, records: list, n: int, t0: float, log) -> None:
-    if "reference" not in rec:
-        records.append(_report(rec, len(records) + 1, n, t0, log))
+    for r in rec.get("batch", [rec]):
+        if "reference" not in r:
+            records.append(_report(r, len(records) + 1, n, t0, log))
+
+
+def job_tasks(jobs: list[Job], options: RunOptions) -> list[Task]:
+    """One ``batch`` task per baseline whose model has a vectorised form (its seeds trained as one model),
+    when ``options.vectorise``; a ``job`` task for every other job. Every executor runs the same tasks, so a
+    suite's results do not depend on where it runs."""
+    groups: dict[tuple[str, str], list[Job]] = {}
+    for j in jobs:
+        groups.setdefault((j.config.name, j.config_hash), []).append(j)
+    tasks = []
+    for group in groups.values():
+        model = group[0].config.model
+        if options.vectorise and len(group) > 1 and vectorisable(get_recipe(model).cls):
+            tasks.append(Task("batch", tuple(group), options))
+        else:
+            tasks += [Task("job", j, options) for j in group]
+    return tasks
 
 
 def run_suite(suite: Suite, options: RunOptions, jobs: int | None = None, log=print, executor=None) -> list[dict]:
@@ -142,7 +162,7 @@ def run_suite(suite: Suite, options: RunOptions, jobs: int | None = None, log=pr
     # the real-data rows are then scored beside the jobs.
     for name in suite.datasets():
         _ensure_evaluator(name, options.data_root)
-    tasks = [Task("reference", name, options) for name in suite.datasets()] + [Task("job", j, options) for j in todo]
+    tasks = [Task("reference", name, options) for name in suite.datasets()] + job_tasks(todo, options)
     records: list[dict] = []
     executor(tasks, lambda rec: _collect(rec, records, len(todo), t0, log))
     failed = [r for r in records if r.get("status") == "failed"]

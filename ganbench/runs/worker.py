@@ -29,12 +29,13 @@ from ganbench.runs.layout import RunDir
 from ganbench.runs.locks import JobLock
 from ganbench.runs.options import RunOptions
 from ganbench.training import train
+from ganbench.training_batched import train_seeds
 
 # CPU results depend on the number of threads (reduction order), so every job runs with the same
 # count wherever it runs: serially, in a worker process, or on a cluster.
 JOB_THREADS = 1
 
-TASK_KINDS = ("job", "reference")
+TASK_KINDS = ("job", "reference", "batch")
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,10 @@ class Job:
 
 @dataclass(frozen=True)
 class Task:
-    """What an executor runs: a ``job`` (train and score a ``Job``) or a ``reference`` (score the real
-    data of the dataset named ``item``: the leaderboard's real-data row), under ``options``."""
+    """What an executor runs: a ``job`` (train and score a ``Job``), a ``batch`` (a tuple of jobs of one
+    baseline with different seeds, trained together as one vectorised model, each scored as a job) or a
+    ``reference`` (score the real data of the dataset named ``item``: the leaderboard's real-data row),
+    under ``options``."""
 
     kind: str
     item: Job | str
@@ -68,16 +71,21 @@ class Task:
 
     def __post_init__(self) -> None:
         if self.kind not in TASK_KINDS:
-            raise ValueError(f"Task.kind must be job or reference; got {self.kind!r}")
-        expected = Job if self.kind == "job" else str
+            raise ValueError(f"Task.kind must be job, batch or reference; got {self.kind!r}")
+        expected = {"job": Job, "reference": str, "batch": tuple}[self.kind]
         if not isinstance(self.item, expected):
             raise TypeError(f"a {self.kind} task holds a {expected.__name__}; got {type(self.item).__name__}")
+        if self.kind == "batch" and (not self.item or not all(isinstance(j, Job) for j in self.item)
+                                     or len({(j.config.name, j.config_hash) for j in self.item}) != 1):  # fmt: skip
+            raise TypeError("a batch task holds a tuple of jobs of one baseline")
         if not isinstance(self.options, RunOptions):
             raise TypeError(f"Task.options must be RunOptions; got {type(self.options).__name__}")
 
     @property
     def label(self) -> str:
-        """The job's id, or the dataset's name for its real-data row."""
+        """The job's id, a batch's jobs' ids, or the dataset's name for its real-data row."""
+        if self.kind == "batch":
+            return " + ".join(j.id for j in self.item)
         return self.item.id if isinstance(self.item, Job) else self.item
 
 
@@ -89,6 +97,8 @@ def run_task(task: Task) -> dict:
             reference_scores(task.item, opts.out, eval_seed=opts.eval_seed, device=opts.device,
                              data_root=opts.data_root)  # fmt: skip
         return {"reference": task.item}
+    if task.kind == "batch":
+        return {"batch": run_batch(task.item, opts)}
     try:
         return run_job(task.item, opts)
     except UserError as e:
@@ -147,6 +157,72 @@ def _run_job(job: Job, opts: RunOptions) -> dict:
         files.atomic_write_json(run.result, {"status": "failed", "error": record["error"]})
     files.atomic_write_json(run.job, record)
     return record
+
+
+def run_batch(jobs: tuple[Job, ...], options: RunOptions) -> list[dict]:
+    """Train the jobs (one baseline, several seeds) as one vectorised model, then score each; one record per
+    job, as ``run_job`` gives. Each job keeps its own lock: a job another runner holds, or one already
+    finished, is left out of the batch."""
+    records: dict[str, dict] = {}
+    with contextlib.ExitStack() as stack:
+        todo = []
+        for job in jobs:
+            if not stack.enter_context(JobLock(job.run_dir(options.out).path)):
+                records[job.id] = {"id": job.id, "status": "locked"}
+                continue
+            try:
+                rec = _start_job(job, options)
+            except UserError as e:
+                rec = {"id": job.id, "status": "failed", "error": str(e)}
+            if rec is not None:
+                records[job.id] = rec
+            else:
+                todo.append(job)
+        with single_threaded():
+            for job, rec in zip(todo, _train_batch(todo, options)):
+                records[job.id] = rec
+    return [records[j.id] for j in jobs]
+
+
+def _start_job(job: Job, opts: RunOptions) -> dict | None:
+    """The record of a job with nothing to do (finished), or None after marking it running."""
+    run = job.run_dir(opts.out)
+    run.remove_stale_temp_files()
+    if job_done(job, opts.out):
+        return {**run.read_job(), "skipped": True}
+    rec = run.read_job()
+    if rec and rec.get("id") != job.id:
+        raise UserError(f"{run.path} holds another configuration ({rec.get('id')}); use another --out")
+    run.path.mkdir(parents=True, exist_ok=True)
+    files.atomic_write_json(run.job, {"id": job.id, "status": "running"})
+    return None
+
+
+def _train_batch(jobs: list[Job], opts: RunOptions) -> list[dict]:
+    if not jobs:
+        return []
+    records = [{"id": j.id, "dataset": j.config.dataset, "model": j.config.name, "seed": j.seed} for j in jobs]
+    try:
+        results = train_seeds(jobs[0].config, [j.seed for j in jobs], opts.out, device=opts.device, resume=True,
+                              data_root=opts.data_root, progress=opts.progress, tracker=training_tracker)  # fmt: skip
+    except Exception as e:  # the batch's failure is every job's, recorded as data
+        results = {}
+        for rec in records:
+            rec.update(status="failed", error=f"{type(e).__name__}: {e}")
+    for job, rec in zip(jobs, records):
+        run = job.run_dir(opts.out)
+        result = results.get(job.seed)
+        try:
+            if result is not None:
+                rec.update(status=result.status, steps=result.steps, wall_time_s=result.wall_time_s)
+                if result.status == "complete":
+                    evaluate_run(run.path, eval_seed=opts.eval_seed, device=opts.device, data_root=opts.data_root)
+        except Exception as e:
+            rec.update(status="failed", error=f"{type(e).__name__}: {e}")
+        if rec["status"] == "failed":
+            files.atomic_write_json(run.result, {"status": "failed", "error": rec["error"]})
+        files.atomic_write_json(run.job, rec)
+    return records
 
 
 def init_worker_process(threads: int = JOB_THREADS) -> None:

@@ -15,7 +15,8 @@ PACKAGE = Path(ganbench.__file__).resolve().parent
 
 # What is on disk today (README, scripts and other people's runs folders rely on these names).
 ON_DISK = {"config.json", "metrics.jsonl", "checkpoint.pt", "samples.png", "result.json", "scores.json", "job.json",
-           "job.lock", "bench.json", "_reference", "_slurm"}  # fmt: skip
+           "job.lock", "bench.json", "_reference", "_slurm",
+           "_human", "study.json", "judgments.jsonl", "study-images"}  # fmt: skip
 
 
 def _layout_literals(source: str, names: set[str]) -> list[tuple[int, str]]:

@@ -8,6 +8,7 @@ from ganbench.errors import UserError
 from ganbench.results.leaderboard import leaderboard
 from ganbench.models import MODELS, ModelRecipe, register_recipe
 from ganbench.models.base import GenerativeModel
+from ganbench.runs.layout import RunDir
 from ganbench.runs.options import RunOptions
 from ganbench.runs.suite import Job, Suite, load_suite, run_suite
 from ganbench.runs.worker import Task
@@ -130,7 +131,7 @@ def test_run_options_and_tasks_are_checked_where_they_are_built(tmp_path):
     assert Task("job", job, RunOptions(tmp_path)).label == job.id
     with pytest.raises(TypeError, match="a reference task holds a str; got Job"):
         Task("reference", job, RunOptions(tmp_path))
-    with pytest.raises(ValueError, match="Task.kind must be job or reference; got 'train'"):
+    with pytest.raises(ValueError, match="Task.kind must be job, batch or reference; got 'train'"):
         Task("train", job, RunOptions(tmp_path))
 
 
@@ -150,3 +151,29 @@ def test_a_rerun_removes_what_a_writer_killed_mid_write_left_but_not_lock_attemp
     run_suite(Suite("t", "", (job,)), RunOptions(tmp_path), jobs=1, log=lambda m: None)
     assert run.read_job()["status"] == "complete"
     assert not killed.exists() and not scores.exists() and attempt.exists()
+
+
+def test_a_reference_baselines_seeds_train_as_one_batch_unless_turned_off(tmp_path):
+    suite = tiny(load_suite("quick", models=["gan"], datasets=["ring8"], seeds=[0, 1, 2]), steps=20)
+    logs = []
+    recs = run_suite(suite, RunOptions(tmp_path / "b"), jobs=1, log=logs.append)
+    assert [(r["seed"], r["status"]) for r in recs] == [(0, "complete"), (1, "complete"), (2, "complete")]
+    assert len([m for m in logs if "complete" in m]) == 3  # one progress line per job, as serial jobs
+    for seed in (0, 1, 2):
+        run = RunDir.of(tmp_path / "b", "ring8", "gan", seed)
+        assert files.read_json(run.config)["vectorised"] == 3
+        assert files.read_json(run.job)["status"] == "complete"
+        assert run.read_scores()
+    assert run_suite(suite, RunOptions(tmp_path / "b"), jobs=1, log=lambda m: None) == []  # finished: skipped
+    run_suite(suite, RunOptions(tmp_path / "s", vectorise=False), jobs=1, log=lambda m: None)
+    assert "vectorised" not in files.read_json(RunDir.of(tmp_path / "s", "ring8", "gan", 1).config)
+    a, b = leaderboard(tmp_path / "b"), leaderboard(tmp_path / "s")
+    assert list(a.columns) == list(b.columns) and list(a.model) == list(b.model)
+
+
+def test_batch_tasks_hold_jobs_of_one_baseline(tmp_path):
+    jobs = load_suite("quick", models=["gan", "vae"], datasets=["ring8"], seeds=[0, 1]).jobs
+    opts = RunOptions(tmp_path)
+    assert Task("batch", jobs[:2], opts).label == f"{jobs[0].id} + {jobs[1].id}"
+    with pytest.raises(TypeError, match="one baseline"):
+        Task("batch", (jobs[0], jobs[2]), opts)

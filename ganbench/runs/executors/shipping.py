@@ -24,9 +24,9 @@ def task_recipe(task: Task):
 
     Workers import ganbench afresh: a recipe registered here at run time (``register_recipe``, a plugin
     loaded by name) would be unknown there, so it travels with the task."""
-    if task.kind != "job":
+    if task.kind not in ("job", "batch"):
         return None
-    name = task.item.config.model
+    name = (task.item[0] if task.kind == "batch" else task.item).config.model
     return (name, MODELS.get(name)) if name in MODELS else None
 
 
@@ -60,7 +60,10 @@ def task_owner() -> str | None:
 
 
 def failed_record(task: Task, error: str) -> dict:
-    """The record of a job task that could not run to its end on the executor (not a model failure)."""
+    """The record of a job task that could not run to its end on the executor (not a model failure); for a
+    batch task, ``{"batch": [one such record per job]}``, as ``run_task`` returns for a batch."""
+    if task.kind == "batch":
+        return {"batch": [failed_record(Task("job", job, task.options), error) for job in task.item]}
     job = task.item
     return {"id": job.id, "dataset": job.config.dataset, "model": job.config.name, "seed": job.seed,
             "status": "failed", "error": error}  # fmt: skip
@@ -88,11 +91,11 @@ def collect_results(finished: Iterable[tuple[Task, Handle]], result: Callable[[H
             try:
                 rec = result(handle)
             except Exception as e:  # the worker died on every try, or the executor could not run it
-                if task.kind != "job":
+                if task.kind == "reference":
                     reference_error = reference_error or (f"real-data row of {task.item}: {explain(handle, e)}", e)
                     continue
                 rec = failed_record(task, explain(handle, e))
-            records.append(rec)
+            records.extend(rec.get("batch", [rec]))  # a batch's jobs' records, one each
             on_result(rec)
     except BaseException:  # Ctrl-C or a failing on_result: do not leave tasks queued or running
         cancel()
@@ -105,14 +108,16 @@ def collect_results(finished: Iterable[tuple[Task, Handle]], result: Callable[[H
 
 def missing_runs(tasks: Sequence[Task], records: Sequence[dict]) -> list[Path]:
     """Run directories of jobs that a worker reported finished but that this machine cannot see."""
-    by_id = {t.item.id: t for t in tasks if t.kind == "job"}
+    by_id = {job.id: (job, t.options) for t in tasks if t.kind != "reference"
+             for job in (t.item if t.kind == "batch" else (t.item,))}  # fmt: skip
     missing = []
     for rec in records:
-        task = by_id.get(rec.get("id"))
-        if task is None or rec.get("status") not in ("complete", "diverged"):  # these always write job.json
+        found = by_id.get(rec.get("id"))
+        if found is None or rec.get("status") not in ("complete", "diverged"):  # these always write job.json
             continue
-        if not job_done(task.item, task.options.out):
-            missing.append(task.item.run_dir(task.options.out).path)
+        job, options = found
+        if not job_done(job, options.out):
+            missing.append(job.run_dir(options.out).path)
     return missing
 
 

@@ -1,0 +1,141 @@
+"""Seed-steps per second: S seeds trained as one vectorised model against S serial runs (issue #14).
+
+Both sides run the same training steps (``train_step`` on the trainer's batches, models built from their
+seeds) with the same number of worker processes: serially, each worker trains its share of the seeds one
+after another; vectorised, each worker trains its share as one stack. Model building and ``--warmup`` steps
+are not timed. Configurations: the quick suite's 2D networks (baselines/gan_ring8.toml), PacGAN's 2D
+networks (baselines/pacgan2d/pacgan3_ring8.toml) and the 8x8 conv nets (baselines/gan_digits.toml).
+
+    python scripts/bench_seeds.py --seeds 10 --steps 200 --workers 2 [--device cuda] [--out FILE.md]
+
+A smoke run: ``--seeds 2 --steps 3 --warmup 1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ganbench.config import BASELINES_DIR, find_baseline, load_baseline
+from ganbench.data import load_dataset
+from ganbench.environment import resolve_device
+from ganbench.errors import UserError
+from ganbench.models import build_model
+from ganbench.models.vectorised import vectorise
+from ganbench.training import BatchSampler, seed_everything
+
+CONFIGS = {
+    "2D, quick suite (gan_ring8)": lambda: find_baseline("gan", "ring8"),
+    "2D, PacGAN's sizes (pacgan2d/pacgan3_ring8)": lambda: load_baseline(BASELINES_DIR / "pacgan2d" / "pacgan3_ring8.toml"),
+    "8x8 conv (gan_digits)": lambda: find_baseline("gan", "digits"),
+}
+
+
+def _models(cfg, ds, seeds, dev):
+    models, generators = [], []
+    for s in seeds:
+        seed_everything(s)
+        models.append(build_model(cfg.model, ds.info, **cfg.model_params).to(dev))
+        g = torch.Generator(device=dev)
+        g.set_state(torch.cuda.get_rng_state(dev) if dev.type == "cuda" else torch.get_rng_state())
+        generators.append(g)
+    return models, generators
+
+
+def _batch(ds, sampler, step, k, dev):
+    return ds.train[torch.cat([sampler.indices(step * k + j) for j in range(k)])].to(dev)
+
+
+def _sync(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def worker(args) -> float:
+    """Seconds this worker spends on ``steps`` timed steps of its seeds (serially or as one stack)."""
+    name, seeds, steps, warmup, vectorised, device, threads = args
+    torch.set_num_threads(threads)
+    dev = resolve_device(device)
+    cfg = CONFIGS[name]()
+    ds = load_dataset(cfg.dataset)
+    models, generators = _models(cfg, ds, seeds, dev)
+    samplers = [BatchSampler(len(ds.train), cfg.train.batch_size, s) for s in seeds]
+    k = models[0].batches_per_step
+    if vectorised:
+        vm = vectorise(models, generators)
+
+        def step(i):
+            vm.train_step(torch.stack([_batch(ds, sm, i, k, dev) for sm in samplers]))["loss_d"].tolist()
+
+        runs = [step]
+    else:
+        def one(m, sm):
+            return lambda i: m.train_step(_batch(ds, sm, i, k, dev))
+
+        runs = [one(m, sm) for m, sm in zip(models, samplers)]
+    total = 0.0
+    for run in runs:  # serial seeds one after another, as serial jobs
+        for i in range(warmup):
+            run(i)
+        _sync(dev)
+        t0 = time.perf_counter()
+        for i in range(warmup, warmup + steps):
+            run(i)
+        _sync(dev)
+        total += time.perf_counter() - t0
+    return total
+
+
+def measure(name, n_seeds, steps, warmup, workers, device, vectorised) -> float:
+    """Seed-steps per second of ``n_seeds`` seeds over ``workers`` processes."""
+    shares = [list(range(n_seeds))[w::workers] for w in range(workers)]
+    jobs = [(name, share, steps, warmup, vectorised, device, 1) for share in shares if share]
+    if len(jobs) == 1:
+        wall = worker(jobs[0])
+    else:
+        with mp.get_context("spawn").Pool(len(jobs)) as pool:
+            wall = max(pool.map(worker, jobs))  # the workers run side by side: the slowest sets the pace
+    return n_seeds * steps / wall
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--steps", type=int, default=200, help="timed steps per seed")
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=1, help="worker processes on each side (1 thread each)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--configs", help="comma-separated substrings of the configuration names (default: all)")
+    ap.add_argument("--out", help="also write the markdown table here")
+    args = ap.parse_args()
+    resolve_device(args.device)  # fails here, before any worker starts, when the device is missing
+    names = [n for n in CONFIGS if not args.configs or any(c in n for c in args.configs.split(","))]
+    lines = [(f"Seed-steps/s, {args.seeds} seeds, {args.steps} timed steps each, {args.workers} worker process(es), "
+              f"device {args.device}, torch {torch.__version__}"), "",
+             "| networks | serial | vectorised | ratio |", "|---|---:|---:|---:|"]  # fmt: skip
+    for name in names:
+        serial = measure(name, args.seeds, args.steps, args.warmup, args.workers, args.device, False)
+        batched = measure(name, args.seeds, args.steps, args.warmup, args.workers, args.device, True)
+        lines.append(f"| {name} | {serial:.1f} | {batched:.1f} | {batched / serial:.2f}x |")
+        print(lines[-1], flush=True)
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except UserError as e:  # e.g. --device cuda without a GPU: one line, exit 2
+        print(f"bench_seeds: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,160 @@
+"""train_seeds: per-seed run folders as serial runs write them, divergence of one seed, resume."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from ganbench.config import BaselineConfig, TrainConfig, find_baseline
+from ganbench.evaluation.tracking import training_tracker
+from ganbench.models import MODELS, ModelRecipe, register_recipe
+from ganbench.models.base import GenerativeModel
+from ganbench.runs import files
+from ganbench.runs.layout import RunDir
+from ganbench.training import load_checkpoint, train
+from ganbench.training_batched import train_seeds
+
+# No bias before batch norm: such a bias has a zero gradient in exact arithmetic, so in float32 Adam turns its
+# gradient's rounding noise into full steps, different for any other summation order (see
+# tests/models/test_vectorised.py, which compares every model in float64).
+NO_ZERO_GRADIENT = {"g_hidden_bias": False}
+SMALL = TrainConfig(steps=60, batch_size=32, log_every=10, checkpoint_every=20, eval_every=30, eval_samples=500)
+
+
+def _cfg(model, dataset="ring8", params=None, **train_):
+    base = find_baseline(model, dataset)
+    return dataclasses.replace(base, model_params={**base.model_params, **(params or {})},
+                               train=dataclasses.replace(SMALL, **train_))  # fmt: skip
+
+
+def _run(out, cfg, seed):
+    return RunDir.of(out, cfg.dataset, cfg.name, seed)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Jobs train with one thread (runs/worker.py); so do these comparisons. With two, the serial and the
+    batched products sum in other orders, and a rounding difference can flip a ReLU or maxout choice."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("schedule", ["constant", "linear"])
+def test_each_seed_writes_the_serial_run_folder(tmp_path, schedule):
+    cfg = _cfg("gan", params=NO_ZERO_GRADIENT, steps=20 if schedule == "constant" else 16, eval_every=0,
+               lr_schedule=schedule)  # fmt: skip
+    results = train_seeds(cfg, [3, 4], tmp_path / "batched", progress=False)
+    assert [r.status for r in results.values()] == ["complete", "complete"]
+    for seed in (3, 4):
+        train(cfg, seed, tmp_path / "serial", progress=False)
+        a, b = _run(tmp_path / "batched", cfg, seed), _run(tmp_path / "serial", cfg, seed)
+        assert sorted(p.name for p in a.path.iterdir()) == sorted(p.name for p in b.path.iterdir())
+        ca, cb = files.read_json(a.config), files.read_json(b.config)
+        assert ca.pop("vectorised") == 2 and "vectorised" not in cb
+        ca.pop("environment"), cb.pop("environment")
+        assert ca == cb
+        ra, rb = files.read_json(a.result), files.read_json(b.result)
+        for r in (ra, rb):
+            r.pop("wall_time_s"), r.pop("final_losses")
+        assert ra == rb
+        ma, mb = files.read_jsonl(a.metrics), files.read_jsonl(b.metrics)
+        assert [sorted(r) for r in ma] == [sorted(r) for r in mb] and [r["step"] for r in ma] == [10, cfg.train.steps]
+        for x, y in zip(ma, mb):
+            assert x["loss_d"] == pytest.approx(y["loss_d"], rel=1e-4)
+            assert x["loss_g"] == pytest.approx(y["loss_g"], rel=1e-4)
+        ka, kb = load_checkpoint(a.checkpoint), load_checkpoint(b.checkpoint)
+        assert ka["step"] == kb["step"] == cfg.train.steps
+        # the seed's generator drew exactly what the serial run drew from torch's global one
+        assert torch.equal(ka["rng"]["torch"], kb["rng"]["torch"])
+        assert ka["model"]["modules"].keys() == kb["model"]["modules"].keys()
+        for k, v in kb["model"]["modules"].items():
+            assert torch.allclose(ka["model"]["modules"][k], v, rtol=1e-4, atol=1e-4 * v.abs().max().item()), k
+        for name in ("g", "d"):
+            assert ka["model"]["optimizers"][name]["state"].keys() == kb["model"]["optimizers"][name]["state"].keys()
+            # the same learning rate at the end (1/steps of the configured one under the linear schedule)
+            ga, gb = ka["model"]["optimizers"][name]["param_groups"], kb["model"]["optimizers"][name]["param_groups"]
+            assert ga == gb
+            if schedule == "linear":
+                assert ga[0]["lr"] == pytest.approx(ga[0]["initial_lr"] / cfg.train.steps)
+
+
+def _crash_at(step):
+    def tracker(model, dataset, at):
+        if at == step:
+            raise RuntimeError("interrupted")
+        return training_tracker(model, dataset, at)
+
+    return tracker
+
+
+@pytest.mark.parametrize("schedule", ["constant", "linear"])
+def test_resume_is_bit_identical_to_uninterrupted(tmp_path, schedule):
+    cfg = _cfg("pacgan", lr_schedule=schedule)
+    train_seeds(cfg, [0, 1], tmp_path / "full", progress=False, tracker=training_tracker)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        train_seeds(cfg, [0, 1], tmp_path / "cut", progress=False, tracker=_crash_at(60))
+    results = train_seeds(cfg, [0, 1], tmp_path / "cut", resume=True, progress=False, tracker=training_tracker)
+    assert all(r.status == "complete" for r in results.values())
+    for seed in (0, 1):
+        a, b = _run(tmp_path / "full", cfg, seed), _run(tmp_path / "cut", cfg, seed)
+        assert files.read_json(b.result)["resumed_from"] == 40
+        assert a.metrics.read_bytes() == b.metrics.read_bytes()
+        ka, kb = load_checkpoint(a.checkpoint), load_checkpoint(b.checkpoint)
+        assert torch.equal(ka["rng"]["torch"], kb["rng"]["torch"])
+        for k, v in ka["model"]["modules"].items():
+            assert torch.equal(v, kb["model"]["modules"][k]), k
+
+
+def test_a_diverged_seed_stops_and_the_others_go_on(tmp_path):
+    cfg = _cfg("gan", params=NO_ZERO_GRADIENT)
+    calls = []
+
+    def tracker(model, dataset, step):  # called for the active seeds in order: the second at step 30 is seed 1
+        calls.append(step)
+        if step == 30 and calls.count(30) == 2:
+            return {"non_finite_samples": True}
+        return training_tracker(model, dataset, step)
+
+    results = train_seeds(cfg, [0, 1, 2], tmp_path / "b", progress=False, tracker=tracker)
+    assert results[1].status == "diverged" and results[1].diverged_at == 30
+    assert results[0].status == results[2].status == "complete"
+    assert calls == [30, 30, 30, 60, 60]
+    res = files.read_json(_run(tmp_path / "b", cfg, 1).result)
+    assert res["status"] == "diverged" and res["diverged_at"] == 30 and "non-finite samples" in res["reason"]
+    assert load_checkpoint(_run(tmp_path / "b", cfg, 1).checkpoint)["step"] == 20  # as a serial run: none at 30
+    # the seeds that go on are as if seed 1 had never been in the stack
+    train_seeds(cfg, [0, 2], tmp_path / "s", progress=False, tracker=training_tracker)
+    for seed in (0, 2):
+        ka = load_checkpoint(_run(tmp_path / "b", cfg, seed).checkpoint)
+        kb = load_checkpoint(_run(tmp_path / "s", cfg, seed).checkpoint)
+        assert ka["step"] == kb["step"] == 60 and torch.equal(ka["rng"]["torch"], kb["rng"]["torch"])
+        for k, v in kb["model"]["modules"].items():
+            assert torch.allclose(ka["model"]["modules"][k], v, rtol=1e-5, atol=1e-5 * v.abs().max().item()), k
+
+
+class _Mine(GenerativeModel):
+    """A user's model: no vectorised form."""
+
+    def __init__(self, info):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(2))
+
+    def train_step(self, batch):
+        return {"loss": float(batch.mean())}
+
+    def sample(self, n, generator=None):
+        return torch.randn(n, 2, generator=generator)
+
+
+def test_a_model_without_a_vectorised_form_trains_serially(tmp_path):
+    register_recipe(ModelRecipe("test-mine", "gan", _Mine))
+    try:
+        cfg = BaselineConfig("test-mine", "ring8", train=dataclasses.replace(SMALL, eval_every=0))
+        results = train_seeds(cfg, [0, 1], tmp_path, progress=False)
+    finally:
+        MODELS.unregister("test-mine")
+    assert [r.status for r in results.values()] == ["complete", "complete"]
+    for seed in (0, 1):
+        assert "vectorised" not in files.read_json(_run(tmp_path, cfg, seed).config)
