@@ -13,12 +13,24 @@ from ganbench.environment import flush_denormals
 from ganbench.errors import UserError
 from ganbench.evaluation.bootstrap import bootstrap_intervals
 from ganbench.evaluation.features import ProtocolExtractor
-from ganbench.evaluation.protocol import MAX_FEATURE_N, EvalProtocol, at_n_fake, extractor_files, fingerprint
+from ganbench.evaluation.protocol import (
+    MAX_FEATURE_N,
+    EvalProtocol,
+    at_n_fake,
+    extractor_files,
+    fingerprint,
+)
 from ganbench.evaluation.samples import check_samples
-from ganbench.metrics import PRDC_METRICS, GaussianStats, MetricContext, compute_metrics, metric_specs, prdc_size
+from ganbench.metrics import (
+    PRDC_METRICS,
+    GaussianStats,
+    MetricContext,
+    compute_metrics,
+    metric_specs,
+    prdc_size,
+)
 from ganbench.metrics.base import MetricSpec, as_float64
 from ganbench.runs import files
-
 
 # The held-out real samples of the memorisation and generalisation metrics: the dataset's test split.
 HELDOUT_TEST = "test"

@@ -21,10 +21,19 @@ from __future__ import annotations
 import numpy as np
 
 from ganbench.errors import UserError
-from ganbench.metrics.base import MetricContext, MetricSpec, as_features, register_metric
-from ganbench.metrics.frechet import feature_statistics, frechet_distance, frechet_distance_from_stats
+from ganbench.metrics.base import (
+    MetricContext,
+    MetricSpec,
+    as_features,
+    register_metric,
+)
+from ganbench.metrics.frechet import (
+    feature_statistics,
+    frechet_distance,
+    frechet_distance_from_stats,
+)
 
-__all__ = ["fd_generalisation", "fd_infinity", "fd_inf_counts", "FD_INF_POINTS"]
+__all__ = ["FD_INF_POINTS", "fd_generalisation", "fd_inf_counts", "fd_infinity"]
 
 FD_INF_POINTS = 15
 FD_TRAIN_CHUNKS = 4

@@ -40,9 +40,14 @@ import scipy.stats
 from sklearn.cluster import KMeans
 
 from ganbench.errors import UserError
-from ganbench.metrics.base import MetricContext, MetricSpec, as_features, register_metric
+from ganbench.metrics.base import (
+    MetricContext,
+    MetricSpec,
+    as_features,
+    register_metric,
+)
 
-__all__ = ["nearest_neighbours", "authenticity", "ct_statistic", "mann_whitney_z", "nn_ratio", "ct_cells"]
+__all__ = ["authenticity", "ct_cells", "ct_statistic", "mann_whitney_z", "nearest_neighbours", "nn_ratio"]
 
 # Brute-force distance blocks of 2**22 float64 values (32 MB); low-dimensional sets use a k-d tree.
 _BLOCK_ELEMENTS = 2**22

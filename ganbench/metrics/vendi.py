@@ -16,7 +16,13 @@ import numpy as np
 import scipy.linalg
 
 from ganbench.errors import UserError
-from ganbench.metrics.base import MetricContext, MetricSpec, as_features, as_float64, register_metric
+from ganbench.metrics.base import (
+    MetricContext,
+    MetricSpec,
+    as_features,
+    as_float64,
+    register_metric,
+)
 
 __all__ = ["vendi_score", "vendi_score_from_kernel"]
 
