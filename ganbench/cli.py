@@ -224,7 +224,8 @@ def _add_eval(sub) -> None:
     p.add_argument("run", nargs="?", help="a run directory (runs/<dataset>/<model>/seed-<N>)")
     p.add_argument("--samples", help=".npy or .npz (key 'samples') file of samples")
     p.add_argument("--dataset", help="the dataset the samples imitate (with --samples)")
-    p.add_argument("--metrics", type=_str_list, help="metrics to report (default: all for the dataset)")
+    p.add_argument("--metrics", type=_str_list,
+                   help="metrics to report (default: the dataset's default protocol; fd_inf only when named)")
     p.add_argument("--n", type=_positive_int, help="number of generated samples to score (standard sets: 50,000)")
     p.add_argument("--protocol", metavar="KEY=VALUE,...",
                    help="override protocol fields, e.g. is_splits=10,n_real=10000,kid_seed=0 (they enter the "
