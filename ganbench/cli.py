@@ -224,7 +224,8 @@ def _add_eval(sub) -> None:
     p.add_argument("run", nargs="?", help="a run directory (runs/<dataset>/<model>/seed-<N>)")
     p.add_argument("--samples", help=".npy or .npz (key 'samples') file of samples")
     p.add_argument("--dataset", help="the dataset the samples imitate (with --samples)")
-    p.add_argument("--metrics", type=_str_list, help="metrics to report (default: all for the dataset)")
+    p.add_argument("--metrics", type=_str_list,
+                   help="metrics to report (default: the dataset's default protocol; fd_inf only when named)")
     p.add_argument("--n", type=_positive_int, help="number of generated samples to score (standard sets: 50,000)")
     p.add_argument("--protocol", metavar="KEY=VALUE,...",
                    help="override protocol fields, e.g. is_splits=10,n_real=10000,kid_seed=0 (they enter the "
@@ -235,6 +236,9 @@ def _add_eval(sub) -> None:
     p.add_argument("--offline", action="store_true", help="never download anything")
     p.add_argument("--device", default="auto")
     p.add_argument("--data-root", help="folder holding real datasets' files")
+    p.add_argument("--bootstrap", type=_positive_int, default=0, metavar="B",
+                   help="also a 95%% interval per metric over B bootstrap resamples of the generated samples "
+                        "(evaluation noise, apart from the spread over training seeds)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_eval)
 
@@ -244,19 +248,22 @@ def cmd_eval(args) -> int:
         raise UserError("give either a run directory or --samples FILE --dataset NAME")
     common = dict(eval_seed=args.eval_seed, device=args.device, data_root=args.data_root, extractor=args.extractor,
                   n=args.n, metrics=args.metrics, inception_weights=args.inception_weights, offline=args.offline,
-                  options=parse_protocol_options(args.protocol))
+                  bootstrap=args.bootstrap, options=parse_protocol_options(args.protocol))
     if args.run:
         result = evaluate_run(args.run, **common)
     else:
         if not args.dataset:
             raise UserError("--samples needs --dataset NAME (the dataset the samples imitate)")
         result = evaluate_samples_file(args.samples, args.dataset, **common)
+    ci = result.get("eval_ci95", {})
     if args.json:
-        print(json.dumps({"metrics": result["metrics"], "fingerprint": result["fingerprint"]}, default=float))
+        extra = {"eval_ci95": ci, "bootstrap_resamples": result["bootstrap_resamples"]} if ci else {}
+        print(json.dumps({"metrics": result["metrics"], **extra, "fingerprint": result["fingerprint"]}, default=float))
     else:
         for k, v in result["metrics"].items():
             if not isinstance(v, list):
-                print(f"{k:<14} {v:.6g}" if isinstance(v, float) else f"{k:<14} {v}")
+                line = f"{k:<14} {v:.6g}" if isinstance(v, float) else f"{k:<14} {v}"
+                print(line + (f"  [{ci[k][0]:.6g}, {ci[k][1]:.6g}]" if k in ci else ""))
         print(f"fingerprint    {result['fingerprint']['id']}")
     return 0
 

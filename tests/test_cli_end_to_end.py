@@ -271,7 +271,8 @@ def test_compare_places_the_example_plugin_among_the_baselines(suite_run, tmp_pa
         assert board[board.model == model].iloc[0].modes_covered_mean == base.loc[model, "modes_covered_mean"]
     sig = pd.read_csv(out / "significance.csv")
     assert set(sig.baseline) == set(MODELS)
-    assert set(sig.metric) == {"hq_coverage", "modes_covered", "hq_fraction", "reverse_kl"}
+    assert set(sig.metric) == {"hq_coverage", "modes_covered", "hq_fraction", "reverse_kl", "authenticity", "ct",
+                               "nn_ratio"}  # every metric the 2D protocol reports
     assert (sig.n_new == len(SEEDS)).all() and (sig.n_baseline == len(SEEDS)).all()
     assert sig.mean_new[sig.metric == "modes_covered"].tolist() == pytest.approx([np.mean(vals)] * len(MODELS))
     readme = (out / "README.md").read_text(encoding="utf-8")

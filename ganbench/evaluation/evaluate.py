@@ -45,16 +45,17 @@ def load_run_model(directory: str | Path, device: str = "cpu"):
 
 def evaluate_run(directory: str | Path, eval_seed: int = 0, device: str = "auto", data_root: str | None = None,
                  extractor: str | None = None, n: int | None = None, metrics: list[str] | None = None,
-                 inception_weights: str | None = None, offline: bool = False,
+                 inception_weights: str | None = None, offline: bool = False, bootstrap: int = 0,
                  options: dict | None = None) -> dict:  # fmt: skip
     """Score a trained run and add the score to its ``scores.json`` (keyed by fingerprint id). ``options``
-    override protocol fields (``--protocol``, see ``default_protocol``)."""
+    override protocol fields (``--protocol``, see ``default_protocol``); ``bootstrap`` resamples of the
+    generated samples add ``eval_ci95`` (see ``score``)."""
     dev = str(resolve_device(device))
     model, cfg = load_run_model(directory, dev)
     dataset = load_dataset(cfg["dataset"], data_root=data_root)
     protocol = default_protocol(dataset, extractor, n, eval_seed, metrics, options)
     ext = ProtocolExtractor(dataset, protocol, dev, inception_weights, offline)
-    result = score_model(model, dataset, protocol, ext)
+    result = score_model(model, dataset, protocol, ext, bootstrap=bootstrap)
     result["train_seed"] = cfg["seed"]
     save_score(RunDir(directory).scores, result)
     return result
@@ -87,9 +88,9 @@ def reference_scores(dataset_name: str, out: str | Path, eval_seed: int = 0, dev
 def evaluate_samples_file(path: str | Path, dataset_name: str, eval_seed: int = 0, device: str = "auto",
                           data_root: str | None = None, extractor: str | None = None, n: int | None = None,
                           metrics: list[str] | None = None, inception_weights: str | None = None,
-                          offline: bool = False, options: dict | None = None) -> dict:  # fmt: skip
-    """Score a samples file made by any framework (see ``ganbench.evaluation.samples``); ``options`` as
-    in ``evaluate_run``."""
+                          offline: bool = False, bootstrap: int = 0, options: dict | None = None) -> dict:  # fmt: skip
+    """Score a samples file made by any framework (see ``ganbench.evaluation.samples``); ``options`` and
+    ``bootstrap`` as in ``evaluate_run``."""
     info = get_dataset_info(dataset_name)
     samples = read_samples_file(path, info)
     dataset = load_dataset(dataset_name, data_root=data_root)
@@ -99,4 +100,5 @@ def evaluate_samples_file(path: str | Path, dataset_name: str, eval_seed: int = 
     if len(samples) < protocol.n_modes:
         protocol = dataclasses.replace(protocol, n_modes=len(samples))
     ext = ProtocolExtractor(dataset, protocol, str(resolve_device(device)), inception_weights, offline)
-    return score(samples[: protocol.n_fake], dataset, protocol, ext, fake_modes=samples[: protocol.n_modes])
+    return score(samples[: protocol.n_fake], dataset, protocol, ext, fake_modes=samples[: protocol.n_modes],
+                 bootstrap=bootstrap)

@@ -23,10 +23,10 @@ from ganbench.data import Dataset
 from ganbench.environment import package_versions
 from ganbench.errors import UserError
 from ganbench.evaluation.extractors import resolve_extractor
-from ganbench.metrics import METRICS, metric_names
+from ganbench.metrics import METRICS, metric_names, metric_specs
 
-# The built-in 2D metrics (the training tracker reports them); protocols read the registry itself.
-POINT_METRICS = metric_names("points2d")
+# The built-in 2D mode metrics (the training tracker reports them); protocols read the registry itself.
+POINT_METRICS = tuple(s.name for s in metric_specs("points2d") if s.inputs <= {"modes"})
 # VEEGAN/PacGAN count modes of 2D mixtures on 2,500 samples and of stacked sets on 26,000.
 POINTS_N = 2500
 STACKED_MODE_N = 26000
@@ -133,7 +133,7 @@ def default_protocol(dataset: Dataset, extractor: str | None = None, n: int | No
     info = dataset.info
     allowed = metric_names(info.kind)
     extractor = resolve_extractor(dataset, extractor)  # the kind's default, or the name checked against it
-    chosen = tuple(metrics) if metrics else allowed
+    chosen = tuple(metrics) if metrics else metric_names(info.kind, default_only=True)
     for m in chosen:
         if m not in allowed:
             raise UserError(f"--metrics: {m!r} is not available for {info.name}; choose from {', '.join(allowed)}")

@@ -11,30 +11,79 @@ import torch
 from ganbench.data import Dataset
 from ganbench.environment import flush_denormals
 from ganbench.errors import UserError
+from ganbench.evaluation.bootstrap import bootstrap_intervals
 from ganbench.evaluation.features import ProtocolExtractor
-from ganbench.evaluation.protocol import EvalProtocol, at_n_fake, extractor_files, fingerprint
+from ganbench.evaluation.protocol import (
+    MAX_FEATURE_N,
+    EvalProtocol,
+    at_n_fake,
+    extractor_files,
+    fingerprint,
+)
 from ganbench.evaluation.samples import check_samples
-from ganbench.metrics import PRDC_METRICS, GaussianStats, MetricContext, compute_metrics, metric_specs, prdc_size
+from ganbench.metrics import (
+    PRDC_METRICS,
+    GaussianStats,
+    MetricContext,
+    compute_metrics,
+    metric_specs,
+    prdc_size,
+)
+from ganbench.metrics.base import MetricSpec, as_float64
 from ganbench.runs import files
 
-
-def image_metrics(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.Tensor | None, p: EvalProtocol) -> dict:
-    """The registered image metrics that ``p`` asks for, each input computed once and only when needed."""
-    return compute_metrics(metric_specs("image", p.metrics), image_context(fake, ext, fake_modes, p))
+# The held-out real samples of the memorisation and generalisation metrics: the dataset's test split.
+HELDOUT_TEST = "test"
 
 
-def image_context(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.Tensor | None,
-                  p: EvalProtocol) -> MetricContext:  # fmt: skip
-    """The inputs of the image metrics ``p`` asks for, each computed once and only when needed."""
-    needs = set().union(*(s.inputs for s in metric_specs("image", p.metrics)))
+def image_metrics(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.Tensor | None, p: EvalProtocol,
+                  heldout: str | torch.Tensor | None = HELDOUT_TEST) -> dict:  # fmt: skip
+    """The registered image metrics that ``p`` asks for, each input computed once and only when needed.
+
+    ``heldout``: the held-out real samples (``"test"``: the test split; a tensor: these data-space samples;
+    ``None``: none, and the metrics that need them are left out)."""
+    return compute_metrics(*image_context(fake, ext, fake_modes, p, heldout))
+
+
+def image_context(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.Tensor | None, p: EvalProtocol,
+                  heldout: str | torch.Tensor | None = HELDOUT_TEST) -> tuple[list[MetricSpec], MetricContext]:  # fmt: skip
+    """The specs ``p`` asks for on an image set and the context that computes them (see ``image_metrics``)."""
+    specs = metric_specs("image", p.metrics)
+    needs = set().union(*(s.inputs for s in specs))
     feats, probs = ext.features_and_probs(fake)
     real_stats, real_feats = ext.real(p) if needs & {"features", "stats"} else (None, None)
+    train_feats = None
+    if needs & {"train", "heldout"}:
+        train_feats = at_most(ext.real(dataclasses.replace(p, reference_split="train"))[1], MAX_FEATURE_N, p.eval_seed)
     num_modes = ext.dataset.info.num_modes
-    return MetricContext(
+    ctx = MetricContext(
         p, real_feats=real_feats, fake_feats=feats, real_stats=real_stats,
         fake_stats=GaussianStats().update(feats) if "stats" in needs else None, probs=probs,
         mode_labels=_mode_labels(fake, ext, fake_modes, probs) if "modes" in needs and num_modes else None,
-        num_modes=num_modes)  # fmt: skip
+        num_modes=num_modes, gen_feats=feats[:MAX_FEATURE_N], train_feats=train_feats,
+        heldout_feats=_heldout_features(ext, p, heldout) if "heldout" in needs else None)  # fmt: skip
+    return specs, ctx
+
+
+def at_most(x: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``x``, or ``n`` of its rows drawn without replacement by ``seed`` (in random order) when it has more.
+
+    The memorisation metrics compare at most ``MAX_FEATURE_N`` generated, training and held-out samples: their
+    nearest-neighbour searches cost generated x training x feature dimension."""
+    if len(x) <= n:
+        return x
+    return x[np.random.default_rng(seed).permutation(len(x))[:n]]
+
+
+def _heldout_features(ext: ProtocolExtractor, p: EvalProtocol, heldout: str | torch.Tensor | None) -> np.ndarray | None:
+    if heldout is None:
+        return None
+    if isinstance(heldout, str):
+        if heldout != HELDOUT_TEST:
+            raise UserError(f"held-out samples: {heldout!r} is not a split; use {HELDOUT_TEST!r} or pass samples")
+        n = min(len(ext.dataset.test), MAX_FEATURE_N)
+        return ext.real(dataclasses.replace(p, reference_split="test", n_real=n))[1]
+    return ext.features_and_probs(check_samples(heldout, ext.dataset.info, "the held-out samples"))[0]
 
 
 def sample_counts(ctx: MetricContext) -> dict:
@@ -42,22 +91,30 @@ def sample_counts(ctx: MetricContext) -> dict:
     behind the features, probabilities or 2D points), ``real_stats`` (reference samples behind FD's
     statistics), ``real_features`` (behind KID's feature matrix), ``prdc_fake`` and ``prdc_real`` (the
     generated and reference features PRDC compares, ``prdc_size`` of each: ``prdc_n``, or all of the
-    smaller set when it is ``None``), ``modes`` (samples in the mode histogram). Stored with every
+    smaller set when it is ``None``), ``modes`` (samples in the mode histogram), ``memo_fake``,
+    ``memo_train`` and ``memo_heldout`` (the generated, training and held-out samples the memorisation
+    and generalisation metrics compare: on image sets at most ``MAX_FEATURE_N`` of each, the training ones
+    drawn from the protocol's ``n_real``; on 2D sets the points and the whole splits). Stored with every
     score, so that tests and readers can check them against the fingerprint's protocol."""
     p = ctx.params
-    if ctx.points is not None:  # 2D sets: every metric (modes, high quality) is on the points
-        return {"fake": len(ctx.points), "modes": len(ctx.points)}
-    needs = set().union(*(s.inputs for s in metric_specs("image", p.metrics)))
-    counts = {"fake": len(ctx.fake_feats)}
-    if "stats" in needs:
-        counts["real_stats"] = getattr(ctx.real_stats, "n", None)
-    if "features" in needs:
-        counts["real_features"] = len(ctx.real_feats)
-    if set(PRDC_METRICS) & set(p.metrics):
-        m = prdc_size(len(ctx.real_feats), len(ctx.fake_feats), p.prdc_n)
-        counts["prdc_fake"] = counts["prdc_real"] = m
-    if ctx.mode_labels is not None:
-        counts["modes"] = len(ctx.mode_labels)
+    if ctx.points is not None:  # 2D sets: the mode metrics (modes, high quality) are on the points
+        counts = {"fake": len(ctx.points), "modes": len(ctx.points)}
+    else:
+        needs = set().union(*(s.inputs for s in metric_specs("image", p.metrics)))
+        counts = {"fake": len(ctx.fake_feats)}
+        if "stats" in needs:
+            counts["real_stats"] = getattr(ctx.real_stats, "n", None)
+        if "features" in needs:
+            counts["real_features"] = len(ctx.real_feats)
+        if set(PRDC_METRICS) & set(p.metrics):
+            m = prdc_size(len(ctx.real_feats), len(ctx.fake_feats), p.prdc_n)
+            counts["prdc_fake"] = counts["prdc_real"] = m
+        if ctx.mode_labels is not None:
+            counts["modes"] = len(ctx.mode_labels)
+    if ctx.has("train"):
+        counts["memo_fake"], counts["memo_train"] = len(ctx.gen_feats), len(ctx.train_feats)
+    if ctx.has("heldout"):
+        counts["memo_heldout"] = len(ctx.heldout_feats)
     return counts
 
 
@@ -78,12 +135,29 @@ def _mode_labels(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.T
     return labels
 
 
+def _point_context(fake: torch.Tensor, dataset: Dataset, p: EvalProtocol,
+                   heldout: str | torch.Tensor | None = HELDOUT_TEST) -> tuple[list[MetricSpec], MetricContext]:  # fmt: skip
+    # On 2D sets the points are their own features and the whole training split is compared (no
+    # extractor cost), so a sampler copying any training point is caught.
+    specs = metric_specs("points2d", p.metrics)
+    needs = set().union(*(s.inputs for s in specs))
+    if isinstance(heldout, str) and heldout != HELDOUT_TEST:
+        raise UserError(f"held-out samples: {heldout!r} is not a split; use {HELDOUT_TEST!r} or pass samples")
+    held = dataset.test if isinstance(heldout, str) else heldout
+    ctx = MetricContext(p, points=fake, centers=dataset.centers, sd=dataset.sd, gen_feats=as_float64(fake, "fake"),
+                        train_feats=as_float64(dataset.train, "train") if needs & {"train", "heldout"} else None,
+                        heldout_feats=as_float64(held, "heldout") if "heldout" in needs and held is not None else None)  # fmt: skip
+    return specs, ctx
+
+
 @flush_denormals()
 def score(fake: torch.Tensor, dataset: Dataset, protocol: EvalProtocol, extractor: ProtocolExtractor | None = None,
-          fake_modes: torch.Tensor | None = None) -> dict:  # fmt: skip
+          fake_modes: torch.Tensor | None = None, heldout: str | torch.Tensor | None = HELDOUT_TEST,
+          bootstrap: int = 0) -> dict:  # fmt: skip
     """Score data-space samples. Returns ``{"metrics", "fingerprint", "extractor_files", "sample_counts"}``:
     ``extractor_files`` names the extractor's files on this machine, which the fingerprint leaves out;
-    ``sample_counts`` the samples each metric input held (see ``sample_counts``).
+    ``sample_counts`` the samples each metric input held (see ``sample_counts``); ``bootstrap`` resamples
+    of the generated samples add ``eval_ci95`` and ``bootstrap_resamples``.
 
     Args:
         fake: ``protocol.n_fake`` samples (more are cut, fewer are an error).
@@ -91,6 +165,10 @@ def score(fake: torch.Tensor, dataset: Dataset, protocol: EvalProtocol, extracto
         protocol: the evaluation protocol.
         extractor: a loaded extractor (made from the protocol when omitted).
         fake_modes: ``protocol.n_modes`` samples for the mode histogram (defaults to ``fake``).
+        heldout: real samples the model never saw, for the memorisation and generalisation metrics:
+            ``"test"`` (the test split), data-space samples, or ``None`` (those metrics are left out).
+        bootstrap: when 2 or more, also ``eval_ci95``: each metric's 95% interval from that many bootstrap
+            resamples of the generated samples (``ganbench.evaluation.bootstrap``): the evaluation noise.
     """
     fake = check_samples(fake, dataset.info)
     if len(fake) < protocol.n_fake:
@@ -98,14 +176,17 @@ def score(fake: torch.Tensor, dataset: Dataset, protocol: EvalProtocol, extracto
     fake = fake[: protocol.n_fake]
     ext = extractor or ProtocolExtractor(dataset, protocol)
     if dataset.info.kind == "points2d":
-        ctx = MetricContext(protocol, points=fake, centers=dataset.centers, sd=dataset.sd)
+        specs, ctx = _point_context(fake, dataset, protocol, heldout)
     else:
-        ctx = image_context(fake, ext, fake_modes, protocol)
-    metrics = compute_metrics(metric_specs(dataset.info.kind, protocol.metrics), ctx)
+        specs, ctx = image_context(fake, ext, fake_modes, protocol, heldout)
     info = ext.info()
     fp = fingerprint(protocol, info, dataset)
-    return {"metrics": metrics, "fingerprint": fp, "extractor_files": extractor_files(info),
-            "sample_counts": sample_counts(ctx)}  # fmt: skip
+    out = {"metrics": compute_metrics(specs, ctx), "fingerprint": fp, "extractor_files": extractor_files(info),
+           "sample_counts": sample_counts(ctx)}  # fmt: skip
+    if bootstrap:
+        out["eval_ci95"] = bootstrap_intervals(specs, ctx, bootstrap, seed=protocol.eval_seed, values=out["metrics"])
+        out["bootstrap_resamples"] = bootstrap
+    return out
 
 
 @flush_denormals()
@@ -117,7 +198,8 @@ def sample_model(model, n: int, eval_seed: int, chunk: int = 5000) -> torch.Tens
     return torch.cat(parts)
 
 
-def score_model(model, dataset: Dataset, protocol: EvalProtocol, extractor: ProtocolExtractor | None = None) -> dict:
+def score_model(model, dataset: Dataset, protocol: EvalProtocol, extractor: ProtocolExtractor | None = None,
+                bootstrap: int = 0) -> dict:  # fmt: skip
     """Sample a model under the protocol's evaluation seed and score it."""
     n = max(protocol.n_fake, protocol.n_modes)
     try:
@@ -127,7 +209,8 @@ def score_model(model, dataset: Dataset, protocol: EvalProtocol, extractor: Prot
     except Exception as e:
         raise UserError(f"the model's sample() raised {type(e).__name__}: {e}") from None
     samples = check_samples(samples, dataset.info, "the model's samples")
-    return score(samples[: protocol.n_fake], dataset, protocol, extractor, fake_modes=samples[: protocol.n_modes])
+    return score(samples[: protocol.n_fake], dataset, protocol, extractor, fake_modes=samples[: protocol.n_modes],
+                 bootstrap=bootstrap)
 
 
 # -- the real-data row ---------------------------------------------------------------------------
@@ -203,10 +286,12 @@ def _order(n: int, seed: int) -> torch.Tensor:
 def score_reference(dataset: Dataset, protocol: EvalProtocol, extractor: ProtocolExtractor | None = None) -> dict:
     """The real-data row under ``protocol`` (see ``REAL_ROW_RULES``): the floor (or ceiling) a model that
     samples the data distribution reaches at the protocol's counts. Its result adds ``sample_sources``
-    (per input, the samples drawn from each split) to ``score``'s."""
+    (per input, the samples drawn from each split) to ``score``'s. Its samples are the held-out split
+    itself, so the metrics comparing samples with held-out data (``ct``, ``nn_ratio``, ``fd_heldout``,
+    ``fd_gap``) are left out of it; ``authenticity`` compares them with ``memo_train`` training samples."""
     protocol = reference_protocol(dataset, protocol)
     fake, modes, sources = reference_samples(dataset, protocol)
-    return {**score(fake, dataset, protocol, extractor, fake_modes=modes), "sample_sources": sources}
+    return {**score(fake, dataset, protocol, extractor, fake_modes=modes, heldout=None), "sample_sources": sources}
 
 
 def save_score(path: Path, result: dict) -> None:

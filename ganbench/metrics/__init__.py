@@ -31,6 +31,9 @@ from ganbench.metrics.inception_score import inception_score  # isort: skip
 from ganbench.metrics.kid import kernel_inception_distance  # isort: skip
 from ganbench.metrics.prdc import PRDC_METRICS, prdc, prdc_reference, prdc_size  # isort: skip
 from ganbench.metrics.mode_coverage import mode_coverage_2d, mode_histogram_metrics, stacked_labels  # isort: skip
+from ganbench.metrics.memorisation import authenticity, ct_statistic, nn_ratio  # isort: skip
+from ganbench.metrics.generalisation import fd_generalisation, fd_infinity  # isort: skip
+from ganbench.metrics.vendi import vendi_score, vendi_score_from_kernel  # isort: skip
 
 __all__ = [
     "METRICS",
@@ -57,4 +60,11 @@ __all__ = [
     "mode_coverage_2d",
     "mode_histogram_metrics",
     "stacked_labels",
+    "authenticity",
+    "ct_statistic",
+    "nn_ratio",
+    "fd_generalisation",
+    "fd_infinity",
+    "vendi_score",
+    "vendi_score_from_kernel",
 ]

@@ -28,8 +28,8 @@ __all__ = ["MetricSpec", "MetricInfo", "MetricContext", "METRICS", "METRIC_REGIS
 
 # The evaluation inputs scoring can hand a metric, per data kind (see MetricContext for their fields).
 KIND_INPUTS: Mapping[str, frozenset[str]] = MappingProxyType({
-    "points2d": frozenset({"modes"}),
-    "image": frozenset({"features", "stats", "probs", "modes"}),
+    "points2d": frozenset({"modes", "train", "heldout"}),
+    "image": frozenset({"features", "stats", "probs", "modes", "train", "heldout"}),
 })  # fmt: skip
 
 
@@ -65,6 +65,9 @@ class MetricContext:
         probs: input ``probs``: class probabilities of the generated samples.
         points, centers, sd: input ``modes`` on 2D sets: the generated points and the mixture's modes.
         mode_labels, num_modes: input ``modes`` on labelled image sets: predicted mode labels.
+        gen_feats, train_feats: input ``train``: generated features (the points on 2D sets) and features
+            of the training split, what memorisation is measured against.
+        heldout_feats: input ``heldout``: features of real samples the model never saw (the test split).
     """
 
     params: MetricParams
@@ -78,6 +81,9 @@ class MetricContext:
     sd: float | None = None
     mode_labels: np.ndarray | None = None
     num_modes: int | None = None
+    gen_feats: np.ndarray | None = None
+    train_feats: np.ndarray | None = None
+    heldout_feats: np.ndarray | None = None
 
     def has(self, name: str) -> bool:
         """Whether input ``name`` is available (an unlabelled image set has no ``modes``)."""
@@ -86,6 +92,8 @@ class MetricContext:
             "stats": self.real_stats is not None and self.fake_stats is not None,
             "probs": self.probs is not None,
             "modes": self.points is not None or self.mode_labels is not None,
+            "train": self.gen_feats is not None and self.train_feats is not None,
+            "heldout": self.gen_feats is not None and self.train_feats is not None and self.heldout_feats is not None,
         }[name]
 
 
@@ -107,6 +115,8 @@ class MetricSpec:
         extras: further values reported beside it (``is_std``, ``mode_histogram``); not ranked.
         rank: per data kind, its position among the ranking keys (0: the primary metric, 1: the first
             tie-break, ...); kinds it does not rank are absent.
+        default: whether default protocols compute it; an expensive metric is ``False`` and computed only
+            when a protocol names it (``--metrics``).
     """
 
     name: str
@@ -118,6 +128,7 @@ class MetricSpec:
     version: str = "1"
     extras: tuple[str, ...] = ()
     rank: Mapping[str, int] = field(default_factory=dict)
+    default: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kinds", tuple(self.kinds))
@@ -203,9 +214,10 @@ def metric_specs(kind: str, names=None) -> list[MetricSpec]:
     return [s for s in METRIC_REGISTRY.specs(kind) if names is None or s.name in names]
 
 
-def metric_names(kind: str) -> tuple[str, ...]:
-    """The names of the metrics available on ``kind`` sets, in registration order."""
-    return tuple(s.name for s in metric_specs(kind))
+def metric_names(kind: str, default_only: bool = False) -> tuple[str, ...]:
+    """The names of the metrics available on ``kind`` sets, in registration order (only those default
+    protocols compute when ``default_only``)."""
+    return tuple(s.name for s in metric_specs(kind) if s.default or not default_only)
 
 
 def ranking_keys() -> dict[str, tuple[str, ...]]:

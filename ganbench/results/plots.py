@@ -276,3 +276,21 @@ def scatter_panels_figure(panels: list, centers: np.ndarray | None, sd: float | 
                Line2D([], [], color="tab:red", marker="x", linestyle="none", markersize=7)]  # fmt: skip
     _figure_legend(fig, handles, ["samples (colour: model)", "true modes"], 2)
     return figure_png(fig)
+
+
+def neighbours_figure(samples: torch.Tensor, neighbours: torch.Tensor, distances: np.ndarray, title: str = "") -> bytes:
+    """Generated images (top row) above their nearest training images (bottom row), each pair's distance
+    under it, as PNG bytes."""
+    n = len(samples)
+    fig, axes = plt.subplots(2, n, figsize=(1.1 * n, 2.6), squeeze=False)
+    for j in range(n):
+        for row, img in ((0, samples[j]), (1, neighbours[j])):
+            grid = image_grid(img[None], nrow=1)
+            axes[row, j].imshow(grid.squeeze(-1) if grid.shape[-1] == 1 else grid, cmap="gray",
+                                interpolation="nearest")  # fmt: skip
+            axes[row, j].set_axis_off()
+        axes[1, j].set_title(f"{distances[j]:.3g}", fontsize=7, y=-0.25)
+    axes[0, 0].text(-0.2, 0.5, "generated", transform=axes[0, 0].transAxes, ha="right", va="center", fontsize=7)
+    axes[1, 0].text(-0.2, 0.5, "nearest train", transform=axes[1, 0].transAxes, ha="right", va="center", fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    return figure_png(fig)

@@ -9,7 +9,8 @@
 
 Per dataset: the leaderboard with the real-data row and training times, metric curves over training
 (mean and min-max band over seeds), mode coverage over training with collapse events, samples,
-mode histograms, the collapse events and the runs that diverged or failed. A final "Protocol"
+memorisation (the memorisation metrics, and on image sets generated samples above their nearest
+training images), mode histograms, the collapse events and the runs that diverged or failed. A final "Protocol"
 section lists every fingerprint's protocol and the command lines and commits that made the runs.
 Every file goes through ganbench's atomic writers; ``index.html`` is written last.
 """
@@ -56,6 +57,7 @@ from ganbench.results.leaderboard import (
     human_scores,
     leaderboard,
 )
+from ganbench.results.memorisation import memorisation_blocks
 from ganbench.results.plots import (
     coverage_events_figure,
     metric_curves_figure,
@@ -200,6 +202,8 @@ def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict
             gallery.append((f"{slug}_samples_real-data.png", real, "real data (test split)"))
         blocks.append(Gallery(tuple(Figure(*g) for g in gallery)) if gallery
                       else Paragraph("No samples.png in these runs."))
+
+    blocks += memorisation_blocks(ds, kind, by_model, board, _slug)
 
     # Mode histograms.
     hists = _histograms(ds, by_model, fps[0] if fps else None, runs_dir)

@@ -77,6 +77,12 @@ def _check_counts_against_fingerprint(row: dict, complete: bool = True) -> dict:
     if ds["kind"] == "image":
         prdc_n = min(p["prdc_n"] or p["n_fake"], p["n_fake"], p["n_real"])
         expected.update(real_stats=p["n_real"], real_features=p["n_real"], prdc_fake=prdc_n, prdc_real=prdc_n)
+        # Memorisation (authenticity): at most 10,000 generated samples and 10,000 of the n_real train ones.
+        expected.update(memo_fake=min(p["n_fake"], 10_000), memo_train=min(p["n_real"], 10_000))
+    else:  # 2D sets: the points against the whole train split
+        expected.update(memo_fake=p["n_fake"], memo_train=ds["n_train"])
+    # The row's samples are the held-out split, so no metric compares them with held-out samples.
+    assert "memo_heldout" not in counts and not {"ct", "nn_ratio", "fd_heldout", "fd_gap"} & set(row["metrics"])
     assert {k: counts[k] for k in expected if k in counts} == {k: v for k, v in expected.items() if k in counts}
     assert set(counts) == set(expected) if complete else set(counts) <= set(expected)
     assert sources["fake"] == {"test": counts["fake"]} and counts["fake"] <= ds["n_test"]
@@ -132,6 +138,11 @@ def test_digits_row_is_the_test_split_against_the_train_split(rows):
     assert m["precision"] == pytest.approx(_inside_knn_balls(fake, prdc_real).mean(), abs=1e-12)
     assert m["recall"] == pytest.approx(_inside_knn_balls(prdc_real, fake).mean(), abs=1e-12)
     assert m["mode_kl"] == pytest.approx(_kl_to_uniform(fake_probs.argmax(1), 10), abs=1e-12)
+    # Authenticity (Alaa et al.): a test image is authentic when its nearest train image lies closer to
+    # that image's nearest other train image than to it; all 1,437 train images (under the 10,000 cap).
+    dist, nearest = NearestNeighbors(n_neighbors=1).fit(real).kneighbors(fake)
+    own = NearestNeighbors(n_neighbors=2).fit(real).kneighbors(real)[0][:, 1]
+    assert m["authenticity"] == pytest.approx((own[nearest[:, 0]] < dist[:, 0]).mean(), abs=1e-12)
 
 
 def test_stacked_row_counts_modes_on_26000_real_samples_and_is_the_floor_at_that_count(rows):

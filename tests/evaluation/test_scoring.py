@@ -113,7 +113,9 @@ def test_eval_samples_file_layouts_agree(capsys, tmp_path, digits):
     fds = [r["metrics"]["fd"] for r in results]
     assert fds[0] == fds[1] == fds[2] and abs(fds[3] - fds[0]) < 0.02 * fds[0]  # uint8 rounding aside
     assert set(results[0]["metrics"]) >= {"fd", "is", "kid", "precision", "recall", "density", "coverage",
-                                          "modes_covered", "mode_kl"}  # fmt: skip
+                                          "modes_covered", "mode_kl", "authenticity", "ct", "nn_ratio",
+                                          "fd_heldout", "fd_gap", "fd_train_matched", "vendi"}  # fmt: skip
+    assert "fd_inf" not in results[0]["metrics"]  # asked for by name only
     assert results[0]["fingerprint"]["protocol"]["dataset"] == "digits"
 
 

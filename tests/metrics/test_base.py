@@ -41,11 +41,14 @@ def test_as_features_accepts_torch_and_numpy_and_rejects_bad_input():
 
 
 def test_registration_order_is_the_column_order_and_protocol_order():
+    memo = ["authenticity", "ct", "nn_ratio"]
     assert list(METRICS) == ["fd", "is", "kid", "precision", "recall", "density", "coverage", "hq_coverage",
-                             "modes_covered", "hq_fraction", "reverse_kl", "mode_kl"]  # fmt: skip
+                             "modes_covered", "hq_fraction", "reverse_kl", "mode_kl", *memo, "fd_heldout", "fd_gap",
+                             "fd_inf", "vendi"]  # fmt: skip
     assert metric_names("image") == ("fd", "is", "kid", "precision", "recall", "density", "coverage",
-                                     "modes_covered", "mode_kl")  # fmt: skip
-    assert metric_names("points2d") == ("hq_coverage", "modes_covered", "hq_fraction", "reverse_kl")
+                                     "modes_covered", "mode_kl", *memo, "fd_heldout", "fd_gap", "fd_inf", "vendi")  # fmt: skip
+    assert "fd_inf" not in metric_names("image", default_only=True)  # 15 Frechet distances: asked for by name
+    assert metric_names("points2d") == ("hq_coverage", "modes_covered", "hq_fraction", "reverse_kl", *memo)
 
 
 def test_ranking_keys_come_from_the_specs():

@@ -33,7 +33,8 @@ def toy_metric():
 
 def test_registered_metric_is_in_the_protocol_of_its_kind_only(toy_metric):
     ring = default_protocol(load_dataset("ring8"))
-    assert ring.metrics == ("hq_coverage", "modes_covered", "hq_fraction", "reverse_kl", TOY)
+    assert ring.metrics == ("hq_coverage", "modes_covered", "hq_fraction", "reverse_kl", "authenticity", "ct", "nn_ratio",
+                            TOY)
     assert TOY not in default_protocol(load_dataset("digits")).metrics
     assert default_protocol(load_dataset("ring8"), metrics=[TOY]).metrics == (TOY,)
 

@@ -34,6 +34,14 @@ GOLDEN: dict[str, tuple[str, dict[str, float]]] = {
     'hq_fraction': ('1', {'points2d': 0.89}),
     'reverse_kl': ('1', {'points2d': 0.4082659122695525}),
     'mode_kl': ('1', {'image': 0.2469567623003005}),
+    # issue 15's metrics, filled 2026-11-29 (ct's cells come from scikit-learn's KMeans)
+    'authenticity': ('1', {'points2d': 0.2833333333333333, 'image': 0.3233333333333333}),
+    'ct': ('1', {'points2d': -3.295101722290457, 'image': -5.837519799405739}),
+    'nn_ratio': ('1', {'points2d': 0.6744783387558917, 'image': 0.7827522776497253}),
+    'fd_heldout': ('1', {'image': 0.6385017729005007}),
+    'fd_gap': ('1', {'image': -0.007867726926409802, 'image/fd_train_matched': 0.6463694998269105}),
+    'fd_inf': ('1', {'image': 1.2842138696439356, 'image/fd_inf_slope': 20.854471080513655}),
+    'vendi': ('1', {'image': 7.670184510750706}),
 }
 
 PARAMS = EvalProtocol("golden", "golden", (), n_fake=300, n_real=300, n_modes=300, eval_seed=0,
@@ -53,11 +61,19 @@ def _contexts() -> dict[str, MetricContext]:
     logits = 2.0 * rng.standard_normal((300, 10))
     probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     labels = rng.choice(10, size=300, p=[0.2, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.0])
+    # Memorisation inputs (drawn after the others, so their values are unchanged): a third of the generated
+    # samples are near-copies of training samples.
+    train_points = centers[rng.choice(8, size=600)] + sd * rng.standard_normal((600, 2))
+    held_points = centers[rng.choice(8, size=300)] + sd * rng.standard_normal((300, 2))
+    gen_points = np.concatenate([points[:200], train_points[:100] + 1e-3])
+    held = rng.standard_normal((300, 8))
+    gen = np.concatenate([fake[:200], real[:100] + 1e-3])
     return {
-        "points2d": MetricContext(PARAMS, points=torch.tensor(points, dtype=torch.float32), centers=centers, sd=sd),
+        "points2d": MetricContext(PARAMS, points=torch.tensor(points, dtype=torch.float32), centers=centers, sd=sd,
+                                  gen_feats=gen_points, train_feats=train_points, heldout_feats=held_points),
         "image": MetricContext(PARAMS, real_feats=real, fake_feats=fake, real_stats=GaussianStats().update(real),
                                fake_stats=GaussianStats().update(fake), probs=probs, mode_labels=labels,
-                               num_modes=10),  # fmt: skip
+                               num_modes=10, gen_feats=gen, train_feats=real, heldout_feats=held),  # fmt: skip
     }
 
 

@@ -6,8 +6,11 @@ from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
+import torch
 
+from ganbench.data import load_dataset
 from ganbench.results.blocks import Figure, Gallery, Heading, Link, Paragraph, Table, Toc, render_html, render_markdown
+from ganbench.results.memorisation import nearest_training_images
 from ganbench.results.report import write_report
 from ganbench.runs import files
 from ganbench.runs.options import RunOptions
@@ -100,6 +103,27 @@ def test_image_dataset_renders_gallery_and_leaderboard(report):
     assert "*gan (seed 0); vae (seed 0); real data (test split)*" in readme
     for name in ("gan", "vae", "real-data"):
         assert (out / f"digits_samples_{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_memorisation_section_shows_metrics_and_nearest_training_images(report):
+    index, out = report
+    digits = _section(index.read_text(encoding="utf-8"), "digits")
+    section = digits[digits.index("<h3>Memorisation</h3>"):]
+    section = section[:section.index("<h3>", 5)]
+    for column in ("authenticity ↑", "ct ↑", "nn_ratio ↑", "fd_gap ↓"):
+        assert column in section
+    assert section.count('src="data:image/png;base64,') == 2  # gan and vae, generated above nearest training
+    for name in ("gan", "vae"):
+        assert (out / f"digits_neighbours_{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ring = _section(index.read_text(encoding="utf-8"), "ring8")
+    assert "<h3>Memorisation</h3>" in ring and "ring8_neighbours" not in ring  # images only for image sets
+
+
+def test_nearest_training_images_finds_copies():
+    d = load_dataset("digits")
+    picked = d.train[[5, 100, 7]]
+    neighbours, dist = nearest_training_images(picked + 0.01, d.train)
+    assert torch.equal(neighbours, picked) and float(dist.max()) == pytest.approx(0.08, rel=1e-5)
 
 
 def _github_slug(heading: str) -> str:

@@ -1,0 +1,77 @@
+"""The report's memorisation section: the memorisation metrics per model and, on image sets, generated
+samples beside their nearest training images."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import torch
+
+from ganbench.data import load_dataset
+from ganbench.evaluation.evaluate import load_run_model
+from ganbench.evaluation.scoring import sample_model
+from ganbench.metrics.memorisation import nearest_neighbours
+from ganbench.results.blocks import Block, Figure, Heading, Paragraph, Table
+from ganbench.results.leaderboard import display_table
+from ganbench.results.plots import neighbours_figure
+
+__all__ = ["MEMORISATION_METRICS", "memorisation_blocks", "nearest_training_images"]
+
+MEMORISATION_METRICS = ("authenticity", "ct", "nn_ratio", "fd_heldout", "fd_gap")
+N_SHOWN = 8
+
+
+def nearest_training_images(samples: torch.Tensor, train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training image nearest to each sample in pixel space (Euclidean), and the distances."""
+    dist, idx = nearest_neighbours(samples.reshape(len(samples), -1).double().numpy(),
+                                   train.reshape(len(train), -1).double().numpy())  # fmt: skip
+    return train[torch.as_tensor(idx)], torch.as_tensor(dist)
+
+
+def memorisation_blocks(ds: str, kind: str | None, by_model: dict, board: pd.DataFrame,
+                        file_name: Callable[[str], str]) -> list[Block]:  # fmt: skip
+    """The section for dataset ``ds``: ``by_model`` maps a model name to its runs (objects with ``status``,
+    ``path``, ``seed`` and ``dir``); ``board`` is the leaderboard; ``file_name(text)`` makes a file-name part."""
+    b = board[board["dataset"] == ds]
+    cols = [m for m in MEMORISATION_METRICS if f"{m}_mean" in b.columns and b[f"{m}_mean"].notna().any()]
+    if not cols:
+        return []
+    blocks: list[Block] = [Heading(3, "Memorisation")]
+    blocks.append(Paragraph(
+        "Are generated samples copies of training samples? authenticity: fraction of generated samples that are "
+        "not copies (0: a sampler returning training data); ct: the data-copying test statistic C_T (about 0 "
+        "when generalising, strongly negative when copying); nn_ratio: median distance to the nearest training "
+        "sample over that of held-out real samples (1 when generalising, 0 for copies); fd_gap: Frechet distance "
+        "to held-out data minus that to as much training data (positive when closer to the training data). "
+        "The real-data row has no held-out comparison: its samples are the held-out split."))
+    table = display_table(b)
+    keep = ["model", "n_seeds"] + [c for c in table.columns if c.rsplit(" ", 1)[0] in cols]
+    blocks.append(Table(table[keep].rename(columns={"n_seeds": "seeds"}), "board"))
+    if kind == "image":
+        blocks += _neighbour_figures(ds, by_model, file_name)
+    return blocks
+
+
+def _neighbour_figures(ds: str, by_model: dict, file_name: Callable[[str], str]) -> list[Block]:
+    try:
+        dataset = load_dataset(ds)
+    except Exception:  # a dataset whose files are not on this machine: no images
+        return []
+    out: list[Block] = []
+    for m, rs in by_model.items():
+        r = next((r for r in rs if r.status == "complete" and r.dir.checkpoint.is_file()), None)
+        if r is None:
+            continue
+        try:
+            model, _ = load_run_model(r.path)
+            samples = sample_model(model, N_SHOWN, eval_seed=0).clamp(-1, 1)
+        except Exception:  # an unreadable checkpoint is skipped, not fatal to the report
+            continue
+        neighbours, dist = nearest_training_images(samples, dataset.train)
+        png = neighbours_figure(samples, neighbours, dist.numpy(), f"{m} (seed {r.seed})")
+        out.append(Figure(f"{file_name(ds)}_neighbours_{file_name(m)}.png", png,
+                          f"{m}: {N_SHOWN} generated samples (top, evaluation seed 0) and their nearest training "
+                          "images in pixel space (bottom), with the Euclidean distance; a distance of 0 is a copy."))
+    return out
+
