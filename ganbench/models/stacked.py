@@ -244,14 +244,9 @@ class StackedBlocksBatchNorm1d(Stacked):
             self._calls += 1
         return (x - mean) * (w / stdev) + b
 
-    @torch.no_grad()
-    def update_population(self) -> None:
-        if self._sums is None:
-            return
-        rate = self.momentum
-        self.population_mean.mul_(1 - rate).add_(self._sums[0] / self._calls, alpha=rate)
-        self.population_stdev.mul_(1 - rate).add_(self._sums[1] / self._calls, alpha=rate)
-        self._sums, self._calls = None, 0
+    # The same moving-average step as the serial module's, on every seed's statistics at once (the sums
+    # and population buffers carry the seed dimension; the arithmetic is element-wise).
+    update_population = BlocksBatchNorm1d.update_population
 
     def select(self, keep: list[int]) -> None:
         if self._sums is not None:

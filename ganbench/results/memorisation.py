@@ -3,7 +3,7 @@ samples beside their nearest training images."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pandas as pd
 import torch
@@ -16,7 +16,7 @@ from ganbench.results.blocks import Block, Figure, Heading, Paragraph, Table
 from ganbench.results.leaderboard import display_table
 from ganbench.results.plots import neighbours_figure
 
-__all__ = ["MEMORISATION_METRICS", "memorisation_blocks", "nearest_training_images"]
+__all__ = ["MEMORISATION_METRICS", "final_samples", "memorisation_blocks", "nearest_training_images"]
 
 MEMORISATION_METRICS = ("authenticity", "ct", "nn_ratio", "fd_heldout", "fd_gap")
 N_SHOWN = 8
@@ -53,21 +53,29 @@ def memorisation_blocks(ds: str, kind: str | None, by_model: dict, board: pd.Dat
     return blocks
 
 
-def _neighbour_figures(ds: str, by_model: dict, file_name: Callable[[str], str]) -> list[Block]:
-    try:
-        dataset = load_dataset(ds)
-    except Exception:  # a dataset whose files are not on this machine: no images
-        return []
-    out: list[Block] = []
+def final_samples(by_model: dict, n: int) -> Iterator[tuple[str, object, torch.Tensor]]:
+    """``(model, run, samples)``: ``n`` samples (evaluation seed 0) of each model's first complete run with a
+    checkpoint; a model without one, or whose checkpoint cannot be read, is skipped (not fatal to a report)."""
     for m, rs in by_model.items():
         r = next((r for r in rs if r.status == "complete" and r.dir.checkpoint.is_file()), None)
         if r is None:
             continue
         try:
             model, _ = load_run_model(r.path)
-            samples = sample_model(model, N_SHOWN, eval_seed=0).clamp(-1, 1)
-        except Exception:  # an unreadable checkpoint is skipped, not fatal to the report
+            samples = sample_model(model, n, eval_seed=0)
+        except Exception:  # noqa: BLE001 - an unreadable checkpoint is skipped, not fatal to the report
             continue
+        yield m, r, samples
+
+
+def _neighbour_figures(ds: str, by_model: dict, file_name: Callable[[str], str]) -> list[Block]:
+    try:
+        dataset = load_dataset(ds)
+    except Exception:  # a dataset whose files are not on this machine: no images
+        return []
+    out: list[Block] = []
+    for m, r, samples in final_samples(by_model, N_SHOWN):
+        samples = samples.clamp(-1, 1)
         neighbours, dist = nearest_training_images(samples, dataset.train)
         png = neighbours_figure(samples, neighbours, dist.numpy(), f"{m} (seed {r.seed})")
         out.append(Figure(f"{file_name(ds)}_neighbours_{file_name(m)}.png", png,

@@ -33,8 +33,6 @@ from ganbench.evaluation.curves import (
     PLATEAU_REL_TOL,
     eval_curves,
 )
-from ganbench.evaluation.evaluate import load_run_model
-from ganbench.evaluation.scoring import sample_model
 from ganbench.evaluation.tracking import collapse_events, coverage_series
 from ganbench.results.blocks import (
     Block,
@@ -57,7 +55,7 @@ from ganbench.results.leaderboard import (
     human_scores,
     leaderboard,
 )
-from ganbench.results.memorisation import memorisation_blocks
+from ganbench.results.memorisation import final_samples, memorisation_blocks
 from ganbench.results.plots import (
     coverage_events_figure,
     metric_curves_figure,
@@ -290,16 +288,8 @@ def _scatter_samples(ds: str, by_model: dict, colors: dict) -> bytes | None:
     except Exception:  # a dataset that cannot be loaded here: no scatter
         return None
     panels = []
-    for m, rs in by_model.items():
-        r = next((r for r in rs if r.status == "complete" and r.dir.checkpoint.is_file()), None)
-        if r is None:
-            continue
-        try:
-            model, _ = load_run_model(r.path)
-            pts = sample_model(model, 2500, eval_seed=0).numpy()
-        except Exception:  # an unreadable checkpoint is skipped, not fatal to the report
-            continue
-        panels.append((f"{m} (seed {r.seed})", pts, colors.get(m)))
+    for m, r, samples in final_samples(by_model, 2500):
+        panels.append((f"{m} (seed {r.seed})", samples.numpy(), colors.get(m)))
     idx = np.random.default_rng(0).permutation(len(dataset.test))[:2500]
     panels.append(("real data (test split)", dataset.test[idx].numpy(), None))
     return scatter_panels_figure(panels, dataset.centers, dataset.sd, f"{ds}: samples over the true modes")
