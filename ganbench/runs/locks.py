@@ -103,6 +103,16 @@ class JobLock:
                 self.path.unlink(missing_ok=True)
             self.held = False
 
+    def clear_if_stale(self) -> bool:
+        """Remove the lock when its owner is dead (a runner killed after the job finished, before it let go);
+        a live owner's lock stays. Returns whether a lock was removed."""
+        if not self.path.exists():
+            return False
+        if not self.acquire():  # a live owner: leave it
+            return False
+        self.release()
+        return True
+
     def __enter__(self) -> bool:
         return self.acquire()
 

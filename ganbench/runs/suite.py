@@ -33,6 +33,7 @@ from ganbench.evaluation.extractors import get_classifier
 from ganbench.models import get_recipe
 from ganbench.models.vectorised import vectorisable
 from ganbench.runs.executors.local import LocalExecutor
+from ganbench.runs.locks import JobLock
 from ganbench.runs.options import RunOptions
 from ganbench.runs.worker import Job, Task, job_done
 
@@ -152,6 +153,10 @@ def run_suite(suite: Suite, options: RunOptions, jobs: int | None = None, log=pr
     """
     out = options.out
     todo = [j for j in suite.jobs if not job_done(j, out)]
+    left = {j.id for j in todo}
+    for job in suite.jobs:  # a runner killed after finishing a job, before letting go, left its lock behind
+        if job.id not in left:
+            JobLock(job.run_dir(out).path).clear_if_stale()
     if executor is None:
         executor = LocalExecutor(max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1)))
     where = f"{executor.workers} worker(s)" if isinstance(executor, LocalExecutor) else type(executor).__name__

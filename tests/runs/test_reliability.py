@@ -145,3 +145,25 @@ def test_live_lock_of_the_same_task_on_this_host_is_kept_and_release_spares_a_ne
     (tmp_path / "job.lock").write_text(other)
     first.release()
     assert (tmp_path / "job.lock").read_text() == other
+
+
+def test_rerun_removes_the_lock_a_killed_runner_left_on_a_finished_job(suite_file, uninterrupted, tmp_path):
+    """A runner killed after a job's record was written, before it let go of the lock (in a batch the
+    locks are held until every seed is scored), leaves a finished job with a dead owner's lock; the next
+    run skips that job, and must still remove the lock. A live owner's lock stays."""
+    import json
+    import shutil
+
+    out = tmp_path / "runs"
+    shutil.copytree(uninterrupted, out)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    dead_lock = out / "ring8" / "gan" / "seed-0" / "job.lock"
+    dead_lock.write_text(json.dumps({"host": os.uname().nodename, "pid": dead.pid}))
+    live_lock = out / "ring8" / "vae" / "seed-1" / "job.lock"
+    live_lock.write_text(json.dumps({"host": os.uname().nodename, "pid": os.getpid()}))
+    done = subprocess.run(_cmd(suite_file, out), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "4 already done" in done.stderr + done.stdout
+    assert not dead_lock.exists()
+    assert json.loads(live_lock.read_text())["pid"] == os.getpid()
