@@ -202,7 +202,7 @@ def cmd_run(args) -> int:
     board = board[board["dataset"].isin(suite.datasets())]
     print(format_leaderboard(board, args.format))
     if args.report:
-        index = write_report(out, args.report)
+        index = write_report(out, args.report, data_root=args.data_root)
         print(f"report: {index}", file=sys.stderr)
     return 0
 
@@ -272,11 +272,13 @@ def _add_report(sub) -> None:
     p = sub.add_parser("report", help="write an HTML + Markdown report of a runs folder")
     p.add_argument("runs", help="runs folder")
     p.add_argument("-o", "--out", required=True, help="output folder (index.html, README.md, figures)")
+    p.add_argument("--data-root", help="folder of the real datasets' files, for the real-image figures "
+                                       "(default: $GANBENCH_DATA or ~/.cache/ganbench/data)")
     p.set_defaults(func=cmd_report)
 
 
 def cmd_report(args) -> int:
-    print(write_report(args.runs, args.out))
+    print(write_report(args.runs, args.out, data_root=args.data_root))
     return 0
 
 
