@@ -114,6 +114,26 @@ def curves_figure(dataset: str, group: dict, budgets: dict) -> bytes:
     return figure_png(fig)
 
 
+def extension_pays(dataset: str, curves: dict, budget: int) -> bool:
+    """Whether the seed mean of the last-evaluations means at the end of the extension is better than at the
+    budget by more than the plateau rule's tolerance: a curve can look flat at the budget (a slow start) and
+    still rise later, which the extension shows and the rule alone cannot."""
+    higher = METRICS[MAIN_METRIC[dataset]].higher_is_better
+    at_budget = float(np.mean([last_mean(*cut(s, v, budget), total_steps=budget).mean for s, v in curves.values()]))
+    at_end = float(np.mean([last_mean(s, v).mean for s, v in curves.values()]))
+    if max(int(s.max()) for s, _ in curves.values()) <= budget:
+        return False  # no extension to judge by
+    gain = (at_end - at_budget) if higher else (at_budget - at_end)
+    return gain > max(PLATEAU_REL_TOL * abs(at_budget), PLATEAU_ABS_TOL)
+
+
+def justified(dataset: str, curves: dict, budget: int) -> bool:
+    """A budget is justified when every seed has plateaued at it and training longer does not pay."""
+    higher = METRICS[MAIN_METRIC[dataset]].higher_is_better
+    verdicts = [plateau(*cut(s, v, budget), higher).status for s, v in curves.values()]
+    return all(v == "plateaued" for v in verdicts) and not extension_pays(dataset, curves, budget)
+
+
 def _row(dataset: str, model: str, curves: dict, budget: int, quick: set) -> str:
     metric = MAIN_METRIC[dataset]
     higher = METRICS[metric].higher_is_better
@@ -125,7 +145,8 @@ def _row(dataset: str, model: str, curves: dict, budget: int, quick: set) -> str
     n_ok = sum(v == "plateaued" for v in verdicts)
     return (f"| {dataset} | {model} | {'yes' if (dataset, model) in quick else 'no'} | {budget} | {len(curves)} | "
             f"{n_ok}/{len(verdicts)} ({', '.join(sorted(set(verdicts)))}) | {np.mean(at_budget):.3g} | "
-            f"{np.mean(at_end):.3g} (step {int(steps[-1])}) | {first if first else 'not within the study'} |")
+            f"{np.mean(at_end):.3g} (step {int(steps[-1])}) | {'yes' if extension_pays(dataset, curves, budget) else 'no'} | "
+            f"{first if first else 'not within the study'} | {'yes' if justified(dataset, curves, budget) else '**no**'} |")
 
 
 def report(runs: Path, out: Path) -> str:
@@ -148,12 +169,15 @@ def report(runs: Path, out: Path) -> str:
         "them (at least 5 evaluations). The metric is the one each dataset ranks by: `hq_coverage` on 2D sets, "
         "`fd` on image sets. *Seeds plateaued* applies it to each seed's curve cut at the budget; the "
         "*last-evaluations mean* (last 10% of the steps, at least 5 evaluations) at the budget and at the end "
-        "of the extension shows whether training longer still pays; *first stable plateau* is the first step "
-        "from which the seed-mean curve, cut there, is plateaued at every later step of the study."),
+        "of the extension shows whether training longer still pays (*longer pays*: the seed mean at the end is "
+        "better than at the budget by more than the rule's tolerance, which catches a curve that is flat at the "
+        "budget only because it has not started to rise); *first stable plateau* is the first step "
+        "from which the seed-mean curve, cut there, is plateaued at every later step of the study. A budget is "
+        "*justified* when every seed has plateaued at it and training longer does not pay."),
         "",
         ("| dataset | model | in quick suite | budget | seeds | seeds plateaued at budget | last-evals mean at "
-        "budget | last-evals mean at end | first stable plateau |"),
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "budget | last-evals mean at end | longer pays | first stable plateau | justified |"),
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for dataset in DATASETS:
         models = sorted(m for d, m in group if d == dataset)
@@ -161,17 +185,19 @@ def report(runs: Path, out: Path) -> str:
         if models:
             files.atomic_write_bytes(out.parent / "budgets" / f"curves_{dataset}.png",
                                      curves_figure(dataset, group, budgets))  # fmt: skip
-    lines += ["", "## Not plateaued at the budget", "",
-              ("Rows where not every seed's curve is plateaued at the baseline budget by the rule above; the "
-              "leaderboard's `plateaued` column marks them wherever they are run. Their budgets are not justified "
-              "yet: a longer study (past the end of this one) has to find where they level off."), ""]
+    lines += ["", "## Budgets not justified", "",
+              ("Rows where not every seed's curve is plateaued at the baseline budget by the rule above, or where "
+              "training longer still pays; the leaderboard's `plateaued` column marks the first kind wherever they "
+              "are run. A longer study (past the end of this one) has to find where they level off."), ""]
     for dataset in DATASETS:
         higher = METRICS[MAIN_METRIC[dataset]].higher_is_better
         for model in sorted(m for d, m in group if d == dataset):
-            verdicts = [plateau(*cut(s_, v, budgets[(dataset, model)]), higher).status
-                        for s_, v in group[(dataset, model)].values()]  # fmt: skip
-            if any(v != "plateaued" for v in verdicts):
-                lines.append(f"- {dataset} / {model}: {', '.join(verdicts)}")
+            curves, budget = group[(dataset, model)], budgets[(dataset, model)]
+            if justified(dataset, curves, budget):
+                continue
+            verdicts = [plateau(*cut(s_, v, budget), higher).status for s_, v in curves.values()]
+            pays = "; training longer pays" if extension_pays(dataset, curves, budget) else ""
+            lines.append(f"- {dataset} / {model}: {', '.join(verdicts)}{pays}")
     lines += ["", "## Curves", ""]
     for dataset in DATASETS:
         if any(d == dataset for d, _ in group):
