@@ -102,7 +102,7 @@ def _bench_model(name, dataset, batch_size, steps, warmup, dev, amp, compile, pe
         data = load_dataset(dataset)
         torch.manual_seed(0)
         model = build_model(cfg.model, data.info, **cfg.model_params).to(dev)
-        batch = data.train[torch.randperm(len(data.train))[: bs * model.batches_per_step]].to(dev)
+        batch = data.as_float(data.train[torch.randperm(len(data.train))[: bs * model.batches_per_step]].to(dev))
         if len(batch) < bs * model.batches_per_step:
             raise ValueError(f"batch size {bs} x {model.batches_per_step} exceeds the training set")
         def autocast():  # a fresh context per step: bf16 autocast with --amp, nothing otherwise

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from ganbench.config import BaselineConfig, TrainConfig
 from ganbench.data import Dataset, load_dataset
+from ganbench.data.batches import TrainingData
 from ganbench.environment import environment, flush_denormals, resolve_device
 from ganbench.errors import UserError
 from ganbench.models import build_model, get_recipe
@@ -45,12 +46,16 @@ def seed_everything(seed: int) -> None:
 
 
 class BatchSampler:
-    """Epoch-wise shuffled batches; batch ``step`` depends only on (seed, step), so resuming needs no state."""
+    """Epoch-wise shuffled batches; batch ``step`` depends only on (seed, step), so resuming needs no state.
 
-    def __init__(self, n: int, batch_size: int, seed: int) -> None:
+    Each epoch's permutation is drawn on the CPU and, with ``device``, moved there once: indices on the
+    device of the data they index cost no copy per step.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, device: torch.device | str = "cpu") -> None:
         if batch_size > n:
             raise UserError(f"batch_size {batch_size} is larger than the training set ({n}); lower --batch-size")
-        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.n, self.batch_size, self.seed, self.device = n, batch_size, seed, torch.device(device)
         self.per_epoch = n // batch_size
         self._epoch, self._perm = -1, None
 
@@ -59,7 +64,7 @@ class BatchSampler:
         epoch, pos = divmod(k, self.per_epoch)
         if epoch != self._epoch:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self._epoch, self._perm = epoch, torch.randperm(self.n, generator=g)
+            self._epoch, self._perm = epoch, torch.randperm(self.n, generator=g).to(self.device)
         return self._perm[pos * self.batch_size : (pos + 1) * self.batch_size]
 
 
@@ -201,9 +206,9 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
         **resolved.to_dict(), "seed": seed, "dataset_info": dataset.info.to_dict(),
         "environment": environment(dev)})  # fmt: skip
 
-    sampler = BatchSampler(len(dataset.train), tc.batch_size, seed)
+    train_data = TrainingData(dataset, dev)
+    sampler = BatchSampler(len(train_data), tc.batch_size, seed, train_data.index_device)
     k = model.batches_per_step
-    train_data = dataset.train
     t0 = time.perf_counter()
     show = sys.stderr.isatty() if progress is None else progress
 
@@ -216,7 +221,7 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
         if tc.lr_schedule != "constant":
             set_learning_rates(model.optimizers().values(), lr_factor(tc, step))
         idx = torch.cat([sampler.indices((step - 1) * k + j) for j in range(k)])
-        losses = model.train_step(train_data[idx].to(dev, non_blocking=True))
+        losses = model.train_step(train_data.batch(idx))
         bar.update(1)
         if not _finite(losses):
             bad = ", ".join(f"{n}={v}" for n, v in losses.items() if not math.isfinite(v))
@@ -226,7 +231,7 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
         if step % tc.log_every == 0 or step == tc.steps:
             pending.append({"step": step, **losses})
         if step == tc.steps:
-            model.prepare_sampling(train_data)
+            model.prepare_sampling(train_data.float_chunks())
         if tracker is not None and tc.eval_every and (step % tc.eval_every == 0 or step == tc.steps):
             metrics = tracker(model, dataset, step)
             pending.append({"step": step, "eval": metrics})
