@@ -63,7 +63,7 @@ def bare_loop(dataset, params: dict, steps: int, batch_size: int, seed: int) -> 
         D = nets.conv_discriminator(info.shape, 1, params["width"], "batch")
     opt_g = torch.optim.Adam(G.parameters(), lr=params["lr_g"], betas=tuple(params["betas"]))
     opt_d = torch.optim.Adam(D.parameters(), lr=params["lr_d"], betas=tuple(params["betas"]))
-    data = dataset.train
+    data = dataset.train_float()  # a plain loop holds its data as floats
     n = len(data) // batch_size
     perm = torch.randperm(len(data))
     t0 = time.perf_counter()
