@@ -11,6 +11,7 @@ uninterrupted one on the same machine.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import math
@@ -26,7 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ganbench.config import BaselineConfig, TrainConfig
-from ganbench.data import Dataset, load_dataset
+from ganbench.data import Dataset, DatasetInfo, load_dataset
 from ganbench.data.batches import TrainingData
 from ganbench.environment import environment, flush_denormals, resolve_device
 from ganbench.errors import UserError
@@ -146,6 +147,27 @@ def set_learning_rates(optimizers, factor: float) -> None:
             group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
 
 
+def step_autocast(precision: str, device: torch.device):
+    """The context each training step runs in: bfloat16 autocast for ``"bf16"``, none for ``"fp32"``.
+
+    It holds the whole ``train_step`` (a model's step runs its own backward pass and optimizer step): the
+    backward ops run in the dtype autocast chose for their forward ops, and Adam's element-wise updates are
+    on no autocast list, so weights and optimizer states stay float32.
+    """
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def memory_format(tc: TrainConfig, info: DatasetInfo) -> torch.memory_format:
+    """The memory layout of the model's weights and batches under ``tc``: channels-last when set (images only)."""
+    if not tc.channels_last:
+        return torch.contiguous_format
+    if info.kind != "image":
+        raise UserError(f"train.channels_last applies to images; {info.name} holds {info.kind}: leave it off")
+    return torch.channels_last
+
+
 def _finite(losses: dict[str, float]) -> bool:
     return all(math.isfinite(v) for v in losses.values())
 
@@ -186,9 +208,12 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
     run.path.mkdir(parents=True, exist_ok=True)
     ckpt_path, metrics_path = run.checkpoint, run.metrics
 
+    tc = config.train
+    fmt = memory_format(tc, dataset.info)
     seed_everything(seed)
     model = build_model(config.model, dataset.info, **config.model_params).to(dev)
-    tc = config.train
+    if fmt != torch.contiguous_format:
+        model.to(memory_format=fmt)  # 4-D weights (convolutions) only; the optimizers keep the same parameters
     start = 0
     if resume and ckpt_path.exists():
         ckpt = load_checkpoint(ckpt_path, map_location=dev)
@@ -206,7 +231,7 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
         **resolved.to_dict(), "seed": seed, "dataset_info": dataset.info.to_dict(),
         "environment": environment(dev)})  # fmt: skip
 
-    train_data = TrainingData(dataset, dev)
+    train_data = TrainingData(dataset, dev, fmt)
     sampler = BatchSampler(len(train_data), tc.batch_size, seed, train_data.index_device)
     k = model.batches_per_step
     t0 = time.perf_counter()
@@ -221,7 +246,9 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
         if tc.lr_schedule != "constant":
             set_learning_rates(model.optimizers().values(), lr_factor(tc, step))
         idx = torch.cat([sampler.indices((step - 1) * k + j) for j in range(k)])
-        losses = model.train_step(train_data.batch(idx))
+        batch = train_data.batch(idx)
+        with step_autocast(tc.precision, dev):
+            losses = model.train_step(batch)
         bar.update(1)
         if not _finite(losses):
             bad = ", ".join(f"{n}={v}" for n, v in losses.items() if not math.isfinite(v))

@@ -46,6 +46,7 @@ from ganbench.training import (
     save_checkpoint,
     seed_everything,
     set_learning_rates,
+    step_autocast,
     train,
     write_samples_figure,
 )
@@ -93,7 +94,7 @@ def train_seeds(
     if not seeds or len(set(seeds)) != len(seeds):
         raise UserError(f"--seeds must list distinct seeds; got {seeds}")
     serial = {"device": device, "resume": resume, "data_root": data_root, "progress": progress, "tracker": tracker}
-    if not vectorised or len(seeds) == 1:
+    if not vectorised or len(seeds) == 1 or config.train.channels_last:  # stacked convolutions are NCHW only
         return {s: train(config, s, out, **serial) for s in seeds}
     dev = resolve_device(device)
     with flush_denormals():
@@ -185,9 +186,10 @@ def _train_group(items: list[_Seed], config: BaselineConfig, dataset: Dataset, t
             set_learning_rates([opt for opt, _ in vm.opts.values()], lr_factor(tc, step))
         batch = train_data.batch(torch.stack([torch.cat([it.sampler.indices((step - 1) * k + j) for j in range(k)])
                                               for it in active]))  # fmt: skip
-        out = vm.train_step(batch)
+        with step_autocast(tc.precision, dev):
+            out = vm.train_step(batch)
         names = list(out)
-        values = torch.stack([out[n] for n in names]).tolist()  # one synchronisation for every seed's losses
+        values = torch.stack([out[n].float() for n in names]).tolist()  # one synchronisation for every seed's losses
         bar.update(1)
         for i, it in enumerate(active):
             it.losses = {n: values[j][i] for j, n in enumerate(names)}
