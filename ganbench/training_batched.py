@@ -14,7 +14,8 @@ What is identical to the serial runs: the initial state, the data order, every r
 mathematics of each step. What is not: rounding (batched kernels sum in another order), so a seed's
 numbers agree with its serial run's to float32 rounding for tens of steps and then drift apart as any
 two runs of chaotic training do (in float64, far longer). Models with no vectorised form (a user's own
-model class) train serially.
+model class), and configs with ``train.channels_last`` (the seed-stacked convolutions are NCHW only), train
+serially; ``train.precision`` bf16 runs each batched step under autocast, as a serial step.
 """
 
 from __future__ import annotations
