@@ -38,6 +38,8 @@ def test_class_subfolders_give_labels(tmp_path):
     assert (ds.info.kind, ds.info.source, ds.info.shape, ds.info.num_modes) == ("image", "folder", (1, 6, 8), 3)
     assert ds.train.shape == (27, 1, 6, 8) and ds.test.shape == (3, 1, 6, 8)  # 90/10
     assert ds.train.dtype == ds.test.dtype == torch.uint8 and ds.train_labels.dtype == torch.int64  # a byte a pixel
+    # read straight into split order: both splits are views of one array, no copy of the pixels at any point
+    assert ds.test.data_ptr() == ds.train.data_ptr() + ds.train.nbytes
     assert ds.extra["classes"] == ["cat", "dog", "eel"]
     splits = [(ds.train, ds.train_labels, ds.extra["train_files"]), (ds.test, ds.test_labels, ds.extra["test_files"])]
     for x, y, files in splits:
