@@ -77,7 +77,7 @@ def _neighbour_figures(ds: str, by_model: dict, file_name: Callable[[str], str],
     out: list[Block] = []
     for m, r, samples in final_samples(by_model, N_SHOWN):
         samples = samples.clamp(-1, 1)
-        neighbours, dist = nearest_training_images(samples, dataset.train)
+        neighbours, dist = nearest_training_images(samples, dataset.train_float())
         png = neighbours_figure(samples, neighbours, dist.numpy(), f"{m} (seed {r.seed})")
         out.append(Figure(f"{file_name(ds)}_neighbours_{file_name(m)}.png", png,
                           f"{m}: {N_SHOWN} generated samples (top, evaluation seed 0) and their nearest training "

@@ -292,7 +292,7 @@ def _scatter_samples(ds: str, by_model: dict, colors: dict, data_root: str | Non
     for m, r, samples in final_samples(by_model, 2500):
         panels.append((f"{m} (seed {r.seed})", samples.numpy(), colors.get(m)))
     idx = np.random.default_rng(0).permutation(len(dataset.test))[:2500]
-    panels.append(("real data (test split)", dataset.test[idx].numpy(), None))
+    panels.append(("real data (test split)", dataset.as_float(dataset.test[idx]).numpy(), None))
     return scatter_panels_figure(panels, dataset.centers, dataset.sd, f"{ds}: samples over the true modes")
 
 
@@ -301,7 +301,7 @@ def _real_grid(ds: str, data_root: str | None) -> bytes | None:
         dataset = load_dataset(ds, data_root=data_root)
     except Exception:  # e.g. a real dataset whose files are not on this machine
         return None
-    return samples_figure(dataset.test[:64], dataset, "real data")
+    return samples_figure(dataset.as_float(dataset.test[:64]), dataset, "real data")
 
 
 def _histograms(ds: str, by_model: dict, fp: str | None, runs_dir: Path) -> dict[str, list]:
