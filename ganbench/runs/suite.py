@@ -40,7 +40,7 @@ from ganbench.runs.worker import Job, Task, job_done
 __all__ = ["Job", "Suite", "load_suite", "run_suite", "suite_names"]
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
-_SUITE_KEYS = {"name", "description", "seeds", "models", "datasets", "baselines_dir", "train"}
+_SUITE_KEYS = {"name", "description", "seeds", "models", "datasets", "exclude", "baselines_dir", "train"}
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,16 @@ def _suite_baselines(raw: dict, path: Path, cli: dict) -> list[BaselineConfig]:
         configs = list_baselines(BASELINES_DIR / raw["baselines_dir"])
     else:
         configs = [find_baseline(m, d) for d in raw.get("datasets", []) for m in raw.get("models", [])]
+    # ``exclude = ["dataset/model", ...]``: pairs of the grid left out (a model whose budget on that set is
+    # not justified within the suite's time); each must name a pair of the grid, so a typo cannot pass.
+    excluded = raw.get("exclude", [])
+    pairs = {f"{c.dataset}/{c.name}" for c in configs}
+    for pair in excluded:
+        if pair not in pairs:
+            close = difflib.get_close_matches(str(pair), sorted(pairs), n=1)
+            hint = f" Did you mean: {close[0]}?" if close else ""
+            raise UserError(f"{path}: exclude {pair!r} is not a dataset/model pair of the suite.{hint}")
+    configs = [c for c in configs if f"{c.dataset}/{c.name}" not in excluded]
     overrides = raw.get("train", {})
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     for kind, changes in overrides.items():

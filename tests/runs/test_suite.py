@@ -64,6 +64,11 @@ def test_suite_file_with_a_misspelt_train_section_or_key_is_an_error(tmp_path):
     (tmp_path / "key.toml").write_text(head + "[train.points2d]\nstep = 3\n")
     with pytest.raises(UserError, match="unknown key train.points2d.'step'"):
         load_suite(str(tmp_path / "key.toml"))
+    (tmp_path / "typo.toml").write_text(head.replace('["gan"]', '["gan", "vae"]') + 'exclude = ["ring8/gna"]\n')
+    with pytest.raises(UserError, match="exclude 'ring8/gna' is not a dataset/model pair of the suite. Did you mean: ring8/gan"):
+        load_suite(str(tmp_path / "typo.toml"))
+    (tmp_path / "ex.toml").write_text(head.replace('["gan"]', '["gan", "vae"]') + 'exclude = ["ring8/gan"]\n')
+    assert [j.config.name for j in load_suite(str(tmp_path / "ex.toml")).jobs] == ["vae"]
     (tmp_path / "ok.toml").write_text(head + "[train.points2d]\nsteps = 3\n")
     assert load_suite(str(tmp_path / "ok.toml")).jobs[0].config.train.steps == 3
 
