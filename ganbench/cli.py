@@ -243,7 +243,7 @@ def _add_eval(sub) -> None:
                         "fingerprint); keys: " + ", ".join(OPTION_FIELDS))  # fmt: skip
     p.add_argument("--eval-seed", type=int, default=0)
     p.add_argument("--extractor", choices=_RegistryChoices(), help="feature extractor")
-    p.add_argument("--inception-weights", help="path of the Inception-v3 weights file (torch-fidelity's)")
+    p.add_argument("--extractor-weights", "--inception-weights", metavar="PATH", help="the --extractor's weights file")
     p.add_argument("--offline", action="store_true", help="never download anything")
     p.add_argument("--device", default="auto")
     p.add_argument("--data-root", help="folder holding real datasets' files")
@@ -258,7 +258,7 @@ def cmd_eval(args) -> int:
     if bool(args.run) == bool(args.samples):
         raise UserError("give either a run directory or --samples FILE --dataset NAME")
     common = dict(eval_seed=args.eval_seed, device=args.device, data_root=args.data_root, extractor=args.extractor,
-                  n=args.n, metrics=args.metrics, inception_weights=args.inception_weights, offline=args.offline,
+                  n=args.n, metrics=args.metrics, extractor_weights=args.extractor_weights, offline=args.offline,
                   bootstrap=args.bootstrap, options=parse_protocol_options(args.protocol))
     if args.run:
         result = evaluate_run(args.run, **common)

@@ -45,7 +45,7 @@ def load_run_model(directory: str | Path, device: str = "cpu"):
 
 def evaluate_run(directory: str | Path, eval_seed: int = 0, device: str = "auto", data_root: str | None = None,
                  extractor: str | None = None, n: int | None = None, metrics: list[str] | None = None,
-                 inception_weights: str | None = None, offline: bool = False, bootstrap: int = 0,
+                 extractor_weights: str | None = None, offline: bool = False, bootstrap: int = 0,
                  options: dict | None = None) -> dict:  # fmt: skip
     """Score a trained run and add the score to its ``scores.json`` (keyed by fingerprint id). ``options``
     override protocol fields (``--protocol``, see ``default_protocol``); ``bootstrap`` resamples of the
@@ -54,7 +54,7 @@ def evaluate_run(directory: str | Path, eval_seed: int = 0, device: str = "auto"
     model, cfg = load_run_model(directory, dev)
     dataset = load_dataset(cfg["dataset"], data_root=data_root)
     protocol = default_protocol(dataset, extractor, n, eval_seed, metrics, options)
-    ext = ProtocolExtractor(dataset, protocol, dev, inception_weights, offline)
+    ext = ProtocolExtractor(dataset, protocol, dev, extractor_weights, offline)
     result = score_model(model, dataset, protocol, ext, bootstrap=bootstrap)
     result["train_seed"] = cfg["seed"]
     save_score(RunDir(directory).scores, result)
@@ -63,7 +63,7 @@ def evaluate_run(directory: str | Path, eval_seed: int = 0, device: str = "auto"
 
 def reference_scores(dataset_name: str, out: str | Path, eval_seed: int = 0, device: str = "auto",
                      data_root: str | None = None, extractor: str | None = None, n: int | None = None,
-                     inception_weights: str | None = None, offline: bool = False) -> dict:  # fmt: skip
+                     extractor_weights: str | None = None, offline: bool = False) -> dict:  # fmt: skip
     """The real-data row for ``dataset_name`` under the standard protocol, cached in ``out``.
 
     It holds exactly the counts its fingerprint states: the protocol's, or fewer where the dataset's
@@ -74,7 +74,7 @@ def reference_scores(dataset_name: str, out: str | Path, eval_seed: int = 0, dev
     dataset = load_dataset(dataset_name, data_root=data_root)
     protocol = reference_protocol(dataset, default_protocol(dataset, extractor, n, eval_seed))
     path = ReferenceDir.of(out, dataset_name).scores
-    ext = ProtocolExtractor(dataset, protocol, str(resolve_device(device)), inception_weights, offline)
+    ext = ProtocolExtractor(dataset, protocol, str(resolve_device(device)), extractor_weights, offline)
     fp = fingerprint(protocol, ext.info(), dataset)
     if path.exists():
         cached = files.read_json(path).get(fp["id"])
@@ -87,7 +87,7 @@ def reference_scores(dataset_name: str, out: str | Path, eval_seed: int = 0, dev
 
 def evaluate_samples_file(path: str | Path, dataset_name: str, eval_seed: int = 0, device: str = "auto",
                           data_root: str | None = None, extractor: str | None = None, n: int | None = None,
-                          metrics: list[str] | None = None, inception_weights: str | None = None,
+                          metrics: list[str] | None = None, extractor_weights: str | None = None,
                           offline: bool = False, bootstrap: int = 0, options: dict | None = None) -> dict:  # fmt: skip
     """Score a samples file made by any framework (see ``ganbench.evaluation.samples``); ``options`` and
     ``bootstrap`` as in ``evaluate_run``."""
@@ -99,6 +99,6 @@ def evaluate_samples_file(path: str | Path, dataset_name: str, eval_seed: int = 
     protocol = default_protocol(dataset, extractor, n, eval_seed, metrics, options)
     if len(samples) < protocol.n_modes:
         protocol = dataclasses.replace(protocol, n_modes=len(samples))
-    ext = ProtocolExtractor(dataset, protocol, str(resolve_device(device)), inception_weights, offline)
+    ext = ProtocolExtractor(dataset, protocol, str(resolve_device(device)), extractor_weights, offline)
     return score(samples[: protocol.n_fake], dataset, protocol, ext, fake_modes=samples[: protocol.n_modes],
                  bootstrap=bootstrap)

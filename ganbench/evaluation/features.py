@@ -25,9 +25,9 @@ class ProtocolExtractor:
     """Loads the protocol's extractor (from ``EXTRACTORS``) once and memoises the real reference features."""
 
     def __init__(self, dataset: Dataset, protocol: EvalProtocol, device: str = "cpu",
-                 inception_weights: str | None = None, offline: bool = False) -> None:  # fmt: skip
+                 extractor_weights: str | None = None, offline: bool = False) -> None:  # fmt: skip
         self.dataset, self.protocol = dataset, protocol
-        options = ExtractorOptions(inception_weights=inception_weights, offline=offline)
+        options = ExtractorOptions(weights=extractor_weights, offline=offline)
         self.model = build_extractor(protocol.extractor, dataset, device, options)
 
     def info(self) -> dict | None:

@@ -23,7 +23,7 @@ from ganbench.caches import BoundedCache
 from ganbench.data import Dataset
 from ganbench.environment import package_versions
 from ganbench.errors import UserError
-from ganbench.evaluation.extractors import resolve_extractor
+from ganbench.evaluation.extractors import EXTRACTORS, resolve_extractor
 from ganbench.metrics import METRICS, metric_names, metric_specs
 
 # The built-in 2D mode metrics (the training tracker reports them); protocols read the registry itself.
@@ -48,6 +48,10 @@ KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000
 TORCH_FIDELITY_SEED = 2020
 
+# Metric inputs that only an extractor with a classifier head gives on image sets (class probabilities and
+# the mode labels taken from them).
+CLASS_INPUTS = frozenset({"probs", "modes"})
+
 # Extractor info keys ending so name files on this machine: shown beside a score, never fingerprinted.
 FILE_KEY_SUFFIXES = ("_file", "_path")
 
@@ -63,7 +67,7 @@ class EvalProtocol:
     Attributes:
         dataset: dataset name.
         extractor: a name in ``EXTRACTORS``: ``points`` (2D sets), ``classifier`` (ganbench's offline
-            evaluator) or ``inception``.
+            evaluator), ``inception``, ``dinov2-vit-*`` or ``clip-vit-*`` (features only: no IS or mode counts).
         metrics: metric names to report.
         n_fake: generated samples for feature metrics (IS, FD, KID; 2D mode metrics).
         n_real: real reference samples (from ``reference_split``) for the Gaussian statistics, KID and PRDC:
@@ -138,6 +142,8 @@ def default_protocol(dataset: Dataset, extractor: str | None = None, n: int | No
     for m in chosen:
         if m not in allowed:
             raise UserError(f"--metrics: {m!r} is not available for {info.name}; choose from {', '.join(allowed)}")
+    if not EXTRACTORS.get(extractor).has_classes:
+        chosen = _features_only(chosen, info.kind, extractor, named=bool(metrics))
     if n is not None and n < 2:
         raise UserError(f"--n must be at least 2; got {n}")
     if info.kind == "points2d":
@@ -159,6 +165,17 @@ def default_protocol(dataset: Dataset, extractor: str | None = None, n: int | No
         protocol = dataclasses.replace(protocol, **chosen_options)
         check_protocol(protocol, dataset)
     return protocol
+
+
+def _features_only(chosen: tuple[str, ...], kind: str, extractor: str, named: bool) -> tuple[str, ...]:
+    """``chosen`` without the metrics that need class probabilities, which ``extractor`` does not give; an
+    error when the user named one (``named``)."""
+    need_classes = {s.name for s in metric_specs(kind) if s.inputs & CLASS_INPUTS}
+    asked = [m for m in chosen if m in need_classes]
+    if asked and named:
+        raise UserError(f"--metrics: {asked[0]} needs class probabilities, which --extractor {extractor} does not "
+                        f"give (features only); drop it, or use --extractor inception")  # fmt: skip
+    return tuple(m for m in chosen if m not in need_classes)
 
 
 def at_n_fake(protocol: EvalProtocol, dataset: Dataset, n: int) -> EvalProtocol:

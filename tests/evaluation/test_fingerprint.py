@@ -101,7 +101,7 @@ def test_inception_fingerprint_is_the_same_for_weights_in_two_paths(tmp_path):
     results = []
     for folder in ("a", "b"):
         weights = write_random_weights(tmp_path / folder / "inception.pth")
-        results.append(score(fake, digits, p, ProtocolExtractor(digits, p, "cpu", inception_weights=str(weights))))
+        results.append(score(fake, digits, p, ProtocolExtractor(digits, p, "cpu", extractor_weights=str(weights))))
     a, b = results
     assert a["fingerprint"]["id"] == b["fingerprint"]["id"] and np.isfinite(a["metrics"]["fd"])
     _assert_no_paths(a["fingerprint"], tmp_path)

@@ -235,7 +235,7 @@ def test_inception_path_uses_the_whole_train_split_in_order_and_matches_torch_fi
     p = default_protocol(d, "inception", n=6, metrics=["fd", "kid", "is"], options={"is_splits": 2})
     assert (p.n_real, p.kid_subset_size, p.kid_seed) == (10, 6, 2020)
     fake = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(8)) * 2 - 1
-    ext = ProtocolExtractor(d, p, "cpu", inception_weights=str(weights))
+    ext = ProtocolExtractor(d, p, "cpu", extractor_weights=str(weights))
     got = score(fake, d, p, ext)["metrics"]
 
     stats, cached = ext.real(p)

@@ -153,9 +153,14 @@ class Evaluator(abc.ABC):
 
 @dataclass(frozen=True)
 class ExtractorOptions:
-    """What the user chose about extractors beyond the name (``--inception-weights``, ``--offline``)."""
+    """What the user chose about extractors beyond the name.
 
-    inception_weights: str | None = None
+    Attributes:
+        weights: the chosen extractor's weights file (``--extractor-weights``, alias ``--inception-weights``).
+        offline: never download (``--offline``).
+    """
+
+    weights: str | None = None
     offline: bool = False
 
 
@@ -172,6 +177,9 @@ class ExtractorSpec:
         description: one line for ``--help``; when it is the only extractor of a kind, the error for
             another name quotes it.
         default_for: kinds whose default extractor this is.
+        has_classes: it gives class probabilities (Inception score, mode counts); ``False``: features only,
+            and the protocol leaves out the metrics that need them.
+        takes_weights: it reads a weights file the user may name (``ExtractorOptions.weights``).
     """
 
     name: str
@@ -180,6 +188,8 @@ class ExtractorSpec:
     factory: Callable[[Dataset, str, ExtractorOptions], Optional[Evaluator]]
     description: str
     default_for: tuple[str, ...] = field(default=())
+    has_classes: bool = True
+    takes_weights: bool = False
 
     def __post_init__(self) -> None:
         if not set(self.default_for) <= set(self.kinds):
@@ -202,6 +212,11 @@ def _applicable(kind: str) -> list[ExtractorSpec]:
     return [s for s in map(EXTRACTORS.get, EXTRACTORS) if kind in s.kinds]
 
 
+def _one_of(names: list[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    return " or ".join(names) if len(names) < 3 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
 def resolve_extractor(dataset: Dataset, name: str | None) -> str:
     """The extractor name for ``dataset``: ``name`` checked against its kind, or the kind's default.
 
@@ -219,13 +234,13 @@ def resolve_extractor(dataset: Dataset, name: str | None) -> str:
         return name
     if len(specs) == 1:
         raise UserError(f"--extractor {name}: {specs[0].description}; omit it")
-    raise UserError(f"--extractor must be {' or '.join(s.name for s in specs)}; got {name!r}")
+    raise UserError(f"--extractor must be {_one_of([s.name for s in specs])}; got {name!r}")
 
 
 def unlabelled_message(dataset: Dataset, name: str) -> str:
     """The error for extractor ``name`` on a dataset without labels, naming the extractors that work."""
     others = [s.name for s in _applicable(dataset.info.kind) if not s.needs_labels]
-    fix = " or ".join(f"--extractor {n}" for n in others) if others else "a labelled dataset"
+    fix = f"--extractor {_one_of(others)}" if others else "a labelled dataset"
     return f"dataset {dataset.name!r}: no {name} evaluator exists for unlabelled data; use {fix}"
 
 
@@ -242,4 +257,8 @@ def build_extractor(name: str, dataset: Dataset, device: str = "cpu",
         raise UserError(str(e)) from None
     if spec.needs_labels and (dataset.train_labels is None or dataset.test_labels is None):
         raise UserError(unlabelled_message(dataset, name))
+    if options.weights is not None and not spec.takes_weights:
+        takers = _one_of([n for n in EXTRACTORS if EXTRACTORS.get(n).takes_weights])
+        raise UserError(f"--extractor-weights: the {name} extractor takes no weights file; it is for --extractor "
+                        f"{takers}")  # fmt: skip
     return spec.factory(dataset, device, options)

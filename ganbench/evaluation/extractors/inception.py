@@ -251,7 +251,7 @@ class InceptionEvaluator(Evaluator):
 
 
 def _from_spec(dataset: Dataset, device: str, options: ExtractorOptions) -> InceptionEvaluator:
-    return InceptionEvaluator(weights_path=options.inception_weights, offline=options.offline, device=device)
+    return InceptionEvaluator(weights_path=options.weights, offline=options.offline, device=device)
 
 
 register_extractor(
@@ -261,5 +261,6 @@ register_extractor(
         needs_labels=False,
         factory=_from_spec,
         description="torch-fidelity's TF-compatible Inception-v3 (needs its weights file)",
+        takes_weights=True,
     )
 )

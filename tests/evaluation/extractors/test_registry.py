@@ -46,14 +46,16 @@ def test_defaults_and_wrong_names_per_kind():
     assert default_protocol(digits, "inception").extractor == "inception"
     with pytest.raises(UserError, match=r"^--extractor classifier: 2D sets are scored on the points themselves; omit"):
         default_protocol(ring8, "classifier")
-    with pytest.raises(UserError, match=r"^--extractor must be classifier or inception; got 'points'$"):
+    every = "classifier, clip-vit-b32, clip-vit-l14, dinov2-vit-b14, dinov2-vit-l14, dinov2-vit-s14 or inception"
+    with pytest.raises(UserError, match=rf"^--extractor must be {every}; got 'points'$"):
         default_protocol(digits, "points")
 
 
 def test_unlabelled_images_name_the_real_flag(tmp_path, capsys):
-    """The classifier (default) on unlabelled data says to pass --extractor inception, a flag that exists."""
+    """The classifier (default) on unlabelled data names the extractors that need no labels, flags that exist."""
     unlabelled = dataclasses.replace(load_dataset("digits"), train_labels=None, test_labels=None)
-    with pytest.raises(UserError, match=r"for unlabelled data; use --extractor inception$"):
+    unlabelled_ok = "clip-vit-b32, clip-vit-l14, dinov2-vit-b14, dinov2-vit-l14, dinov2-vit-s14 or inception"
+    with pytest.raises(UserError, match=rf"for unlabelled data; use --extractor {unlabelled_ok}$"):
         ProtocolExtractor(unlabelled, default_protocol(unlabelled))
     rng = np.random.default_rng(0)
     (tmp_path / "imgs").mkdir()
@@ -64,7 +66,7 @@ def test_unlabelled_images_name_the_real_flag(tmp_path, capsys):
                  "--device", "cpu"])  # fmt: skip
     assert code == 2
     err = capsys.readouterr().err
-    assert "use --extractor inception" in err and "--evaluator" not in err
+    assert "dinov2-vit-s14 or inception" in err and "--evaluator" not in err
 
 
 class _MeanPool(Evaluator):
@@ -88,7 +90,7 @@ def test_one_registration_makes_a_new_extractor_usable():
         assert build_parser().parse_args(["eval", "RUN", "--extractor", "mean-pool"]).extractor == "mean-pool"
     finally:
         EXTRACTORS.unregister("mean-pool")
-    with pytest.raises(UserError, match="must be classifier or inception"):
+    with pytest.raises(UserError, match=r"must be classifier, clip-vit-b32, .* or inception; got 'mean-pool'"):
         default_protocol(digits, "mean-pool")
 
 
