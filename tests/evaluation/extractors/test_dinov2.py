@@ -121,6 +121,7 @@ def test_matches_torch_fidelity_with_the_official_code(variant, tmp_path, monkey
     np.testing.assert_allclose(expected[:, :5].double().numpy(), PINNED[variant][0], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow  # a 1.2 GB file; the same code path runs in the ViT-S/14 tests of the default run
 def test_vit_l14_in_the_published_format(tmp_path):
     """The dgm-eval variant: a 1.2 GB file of ViT-L/14's 304M parameters, one image (about 10 s on a CPU)."""
     path = write_random_dinov2_weights(tmp_path / "dinov2_vitl14_pretrain.pth", "dinov2-vit-l14")
