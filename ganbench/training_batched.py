@@ -7,7 +7,11 @@ data order comes from its own ``BatchSampler`` and every random draw from its ow
 from (and is checkpointed as) the state torch's global generator has in the serial run. The S models
 train as one ``ganbench.models.vectorised`` model. A seed whose losses go non-finite is marked diverged at
 that step and leaves the stack; the others go on. Checkpoints are the serial format, so a seed resumes
-(batched or serially) from where it stopped; seeds whose checkpoints are at different steps resume as
+(batched or serially) from where it stopped. The seeds' checkpoints are written one after another, so a
+run killed among those writes leaves them at two steps; each seed keeps its checkpoint before the last
+(``checkpoint.previous.pt``), and a batched resume starts every seed from the latest step they all have.
+A seed's numbers depend on the stack it is trained in (rounding, below), so resuming the same stack from one
+step is what keeps a resumed batch bit-identical to an uninterrupted one; seeds with no common step resume as
 separate batches.
 
 What is identical to the serial runs: the initial state, the data order, every random number and the
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -101,7 +106,12 @@ def train_seeds(
     with flush_denormals():
         dataset = load_dataset(config.dataset, data_root=data_root)
         data = TrainingData(dataset, dev)
-        items = [_setup(config, dataset, s, out, dev, resume, len(seeds), data.index_device) for s in seeds]
+        runs = [RunDir.of(out, config.dataset, config.name, s) for s in seeds]
+        # The latest step every seed can resume from, so that the whole stack resumes together.
+        # (None when they have none in common but a fresh start: each resumes from its latest, in separate batches.)
+        common = max(set.intersection(*[_checkpoint_steps(r) for r in runs])) if resume else 0
+        at = common if common > 0 else None
+        items = [_setup(config, dataset, s, out, dev, resume, len(seeds), data.index_device, at) for s in seeds]
         try:
             vectorise([it.model for it in items[:1]], [it.generator for it in items[:1]])
         except NotVectorisable:
@@ -112,17 +122,40 @@ def train_seeds(
     return {it.seed: it.result for it in items}
 
 
+def _checkpoint_steps(run: RunDir) -> set[int]:
+    """The steps a seed can resume from: 0 (a fresh start) and those of its checkpoints."""
+    steps = {0}
+    for path in (run.checkpoint, run.previous_checkpoint):
+        if path.exists():
+            try:
+                steps.add(int(load_checkpoint(path)["step"]))
+            except UserError:  # a corrupt file (killed mid-write cannot leave one: writes are atomic)
+                pass
+    return steps
+
+
+def _checkpoint_at(run: RunDir, step: int | None, dev: torch.device) -> dict | None:
+    """The seed's checkpoint at ``step`` (its latest when None); None for a fresh start."""
+    for path in (run.checkpoint, run.previous_checkpoint):
+        if path.exists():
+            ckpt = load_checkpoint(path, map_location=dev)
+            if step is None or ckpt["step"] == step:
+                return ckpt if ckpt["step"] > 0 else None
+    return None
+
+
 def _setup(config: BaselineConfig, dataset: Dataset, seed: int, out, dev: torch.device, resume: bool,
-           n_seeds: int, index_device: torch.device) -> _Seed:  # fmt: skip
-    """As ``training._train`` up to its loop: the run folder, the model from its seed, the checkpoint."""
+           n_seeds: int, index_device: torch.device, resume_at: int | None = None) -> _Seed:  # fmt: skip
+    """As ``training._train`` up to its loop: the run folder, the model from its seed, the checkpoint
+    (at ``resume_at`` when given, else the latest)."""
     params = get_recipe(config.model).resolve(dataset.info.kind, config.model_params)
     run = RunDir.of(out, config.dataset, config.name, seed)
     run.path.mkdir(parents=True, exist_ok=True)
     seed_everything(seed)
     model = build_model(config.model, dataset.info, **config.model_params).to(dev)
     start = 0
-    if resume and run.checkpoint.exists():
-        ckpt = load_checkpoint(run.checkpoint, map_location=dev)
+    ckpt = _checkpoint_at(run, resume_at, dev) if resume else None
+    if ckpt is not None:
         model.load_training_state(ckpt["model"])
         rng, start = ckpt["rng"], ckpt["step"]
         files.rewrite_jsonl(run.metrics, [r for r in files.read_jsonl(run.metrics) if r.get("step", 0) <= start])
@@ -149,6 +182,7 @@ def _finish(it: _Seed, wall: float, dataset: Dataset) -> None:
     if it.result is None:
         it.result = RunResult("complete", it.steps, wall, final_losses=it.losses)
         write_samples_figure(it.model, dataset, it.run.samples)
+    it.run.previous_checkpoint.unlink(missing_ok=True)  # every seed has its last checkpoint by now
     it.result.wall_time_s = wall
     if it.result.status == "diverged":
         it.result.final_losses = it.losses
@@ -227,6 +261,8 @@ def _train_group(items: list[_Seed], config: BaselineConfig, dataset: Dataset, t
             for it in active:
                 files.append_jsonl(it.run.metrics, it.pending)
                 it.pending = []
+                if it.run.checkpoint.exists():  # kept until every seed has its new checkpoint (see the top)
+                    os.replace(it.run.checkpoint, it.run.previous_checkpoint)
                 save_checkpoint(it.run.checkpoint, it.model, step, dev, rng=it.rng())
     bar.close()
     wall = time.perf_counter() - t0

@@ -108,6 +108,40 @@ def test_resume_is_bit_identical_to_uninterrupted(tmp_path, schedule):
             assert torch.equal(v, kb["model"]["modules"][k]), k
 
 
+def test_a_kill_between_the_seeds_checkpoint_writes_resumes_the_stack_from_their_common_step(tmp_path, monkeypatch):
+    """The seeds' checkpoints at one step are written one after another; a run killed between two of them
+    leaves the seeds at two steps. A seed's numbers depend on the stack it trains in (float32 rounding), so
+    resuming each from its own latest step in separate stacks would not give the uninterrupted run: the
+    stack resumes from the step every seed has (seed 0's checkpoint before its last)."""
+    import ganbench.training_batched as tb
+
+    cfg = _cfg("gan")
+    train_seeds(cfg, [0, 1], tmp_path / "full", progress=False, tracker=training_tracker)
+    save = tb.save_checkpoint
+
+    def killed_at_seed_1(path, model, step, *a, **k):
+        if step == 2 * cfg.train.checkpoint_every and "seed-1" in str(path):
+            raise KeyboardInterrupt("killed between the seeds' checkpoint writes")
+        return save(path, model, step, *a, **k)
+
+    monkeypatch.setattr(tb, "save_checkpoint", killed_at_seed_1)
+    with pytest.raises(KeyboardInterrupt):
+        train_seeds(cfg, [0, 1], tmp_path / "cut", progress=False, tracker=training_tracker)
+    monkeypatch.setattr(tb, "save_checkpoint", save)
+    cut0, cut1 = _run(tmp_path / "cut", cfg, 0), _run(tmp_path / "cut", cfg, 1)
+    assert load_checkpoint(cut0.checkpoint)["step"] == 2 * cfg.train.checkpoint_every
+    assert load_checkpoint(cut1.previous_checkpoint)["step"] == cfg.train.checkpoint_every
+    results = train_seeds(cfg, [0, 1], tmp_path / "cut", resume=True, progress=False, tracker=training_tracker)
+    for seed in (0, 1):
+        a, b = _run(tmp_path / "full", cfg, seed), _run(tmp_path / "cut", cfg, seed)
+        assert results[seed].status == "complete" and files.read_json(b.result)["resumed_from"] == cfg.train.checkpoint_every
+        assert a.metrics.read_bytes() == b.metrics.read_bytes()
+        ka, kb = load_checkpoint(a.checkpoint), load_checkpoint(b.checkpoint)
+        for k, v in ka["model"]["modules"].items():
+            assert torch.equal(v, kb["model"]["modules"][k]), k
+        assert not b.previous_checkpoint.exists()  # removed once every seed has its last checkpoint
+
+
 def test_a_diverged_seed_stops_and_the_others_go_on(tmp_path):
     cfg = _cfg("gan", params=NO_ZERO_GRADIENT)
     calls = []

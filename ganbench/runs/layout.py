@@ -27,6 +27,7 @@ from ganbench.runs import files
 CONFIG = "config.json"  # resolved config, seed, dataset info and environment (written first)
 METRICS = "metrics.jsonl"  # losses and cheap metrics over training
 CHECKPOINT = "checkpoint.pt"  # weights, optimizer and RNG states
+PREVIOUS_CHECKPOINT = "checkpoint.previous.pt"  # a seed-batched run's checkpoint before the last one
 SAMPLES = "samples.png"  # a figure of samples of the finished model
 RESULT = "result.json"  # status, steps, wall time (written last by training)
 SCORES = "scores.json"  # scores keyed by protocol fingerprint id
@@ -45,7 +46,7 @@ STUDY = "study.json"  # the items (ids, kinds, sources, hashes), order seed and 
 JUDGMENTS = "judgments.jsonl"  # one line per judgment, appended as each is made
 STUDY_IMAGES = "study-images"  # the items' upscaled PNGs, named <item id>.png
 
-RUN_FILES = (CONFIG, METRICS, CHECKPOINT, SAMPLES, RESULT, SCORES, JOB, LOCK)
+RUN_FILES = (CONFIG, METRICS, CHECKPOINT, PREVIOUS_CHECKPOINT, SAMPLES, RESULT, SCORES, JOB, LOCK)
 STUDY_FILES = (STUDY, JUDGMENTS, STUDY_IMAGES)
 NAMES = (*RUN_FILES, BENCH, REFERENCE, SLURM, HUMAN, *STUDY_FILES)  # every file and folder name of the layout
 
@@ -109,6 +110,10 @@ class RunDir(_Folder):
     @property
     def checkpoint(self) -> Path:
         return self.path / CHECKPOINT
+
+    @property
+    def previous_checkpoint(self) -> Path:
+        return self.path / PREVIOUS_CHECKPOINT
 
     @property
     def samples(self) -> Path:

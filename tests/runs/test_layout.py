@@ -14,7 +14,7 @@ from ganbench.runs.layout import ModelDir, ReferenceDir, RunDir, iter_runs
 PACKAGE = Path(ganbench.__file__).resolve().parent
 
 # What is on disk today (README, scripts and other people's runs folders rely on these names).
-ON_DISK = {"config.json", "metrics.jsonl", "checkpoint.pt", "samples.png", "result.json", "scores.json", "job.json",
+ON_DISK = {"config.json", "metrics.jsonl", "checkpoint.pt", "checkpoint.previous.pt", "samples.png", "result.json", "scores.json", "job.json",
            "job.lock", "bench.json", "_reference", "_slurm",
            "_human", "study.json", "judgments.jsonl", "study-images"}  # fmt: skip
 
