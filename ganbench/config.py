@@ -180,11 +180,27 @@ def baseline_path(model: str, dataset: str) -> Path:
 
 
 def find_baseline(model: str, dataset: str) -> BaselineConfig:
-    """The committed baseline for (model, dataset), or defaults when none is committed."""
+    """The committed baseline for (model, dataset), or defaults when none is committed.
+
+    ``model`` is a registered model (``baselines/<model>_<dataset>.toml``) or the ``name`` of a committed
+    baseline on ``dataset`` (``dcgan-tf`` on mnist is ``baselines/gan_mnist.toml``).
+    """
     path = baseline_path(model, dataset)
     if path.exists():
         return load_baseline(path)
-    return BaselineConfig(model, dataset)
+    named = named_baseline(model, dataset)
+    return named if named is not None else BaselineConfig(model, dataset)
+
+
+def named_baseline(name: str, dataset: str) -> BaselineConfig | None:
+    """The committed baseline on ``dataset`` whose ``name`` is ``name`` and differs from its model, if any."""
+    for path in sorted(BASELINES_DIR.glob(f"*_{dataset}.toml")):
+        if path.stem[: -len(dataset) - 1] == name:
+            continue  # named by its model: find_baseline's first lookup
+        cfg = load_baseline(path)
+        if cfg.dataset == dataset and cfg.name == name and cfg.name != cfg.model:
+            return cfg
+    return None
 
 
 def list_baselines(directory: Path | None = None) -> list[BaselineConfig]:
