@@ -14,8 +14,9 @@ same fingerprint is reused), and writes the report: ganbench's values beside the
 with its protocol differences, then the leaderboard under the standard protocol and the runs still missing.
 The published values are copied from the sources named in each row: references, not computed here.
 
-A smoke run on a CPU (--allow-cpu) takes --steps, --batch-size, --n and --protocol (the standard scoring's
-count and fields), --fid-extractor classifier, --fid-n and --modes-n; its report says it is not comparable.
+A smoke run on a CPU (--allow-cpu) takes --steps, --batch-size, --eval-every, --n and --protocol (the standard
+scoring's count and fields), --fid-extractor classifier, --fid-n and --modes-n; its report says it is not
+comparable.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ganbench.data.real import resolve_data_root
 from ganbench.environment import git_commit
 from ganbench.errors import UserError
 from ganbench.evaluation.evaluate import evaluate_run
+from ganbench.evaluation.extractors.inception import resolve_inception_weights
 from ganbench.evaluation.features import ProtocolExtractor
 from ganbench.evaluation.protocol import (
     default_protocol,
@@ -149,17 +151,22 @@ def check_environment(args) -> str | None:
     if missing:
         return (f"reproduce_images: no data for {', '.join(d for d, _ in missing)} under "
                 f"{resolve_data_root(args.data_root)} ({missing[0][1]})")  # fmt: skip
+    if args.fid_extractor == "inception" and any(r.kind == "fid" and r.dataset in args.datasets for r in ROWS):
+        try:  # before hours of training: the FID rows need the weights
+            resolve_inception_weights(args.inception_weights, args.offline)
+        except UserError as e:
+            return f"reproduce_images: no Inception weights for the FID rows ({e})"
     return None
 
 
 def make_suite(args) -> Suite:
     suite = load_suite("paper-images", args.models, args.datasets, args.seeds)
-    if not (args.steps or args.batch_size):
+    if not (args.steps or args.batch_size or args.eval_every is not None):
         return suite
     jobs = []
     for j in suite.jobs:
         tc = j.config.train.replace(steps=args.steps, batch_size=args.batch_size)
-        every = min(tc.eval_every, tc.steps)
+        every = min(tc.eval_every, tc.steps) if args.eval_every is None else args.eval_every
         tc = dataclasses.replace(tc, eval_every=every, checkpoint_every=tc.steps, log_every=min(tc.log_every, tc.steps))
         jobs.append(dataclasses.replace(j, config=dataclasses.replace(j.config, train=tc)))
     return Suite(suite.name, suite.description, tuple(jobs))
@@ -260,7 +267,8 @@ def standard_board(out: Path, scorer: Scorer, datasets: list[str]) -> str:
 
 def write_report(path: Path, args, suite: Suite, scorer: Scorer, device: str) -> str:
     out = Path(args.out)
-    smoke = bool(args.steps or args.batch_size or args.n or args.protocol or args.fid_extractor != "inception"
+    smoke = bool(args.steps or args.batch_size or args.eval_every is not None or args.n or args.protocol
+                 or args.fid_extractor != "inception"
                  or args.fid_n != 10_000 or args.modes_n != 26_000)  # fmt: skip
     where = torch.cuda.get_device_name() if device.startswith("cuda") else "cpu"
     lines = ["# Real image benchmarks: ganbench's classic DCGANs beside the published numbers", "",
@@ -323,6 +331,7 @@ def parse_args(argv):
     ap.add_argument("--allow-cpu", action="store_true", help="run without CUDA (smoke runs only)")
     ap.add_argument("--steps", type=int, help="smoke runs: every baseline's steps")
     ap.add_argument("--batch-size", type=int, help="smoke runs: every baseline's batch size")
+    ap.add_argument("--eval-every", type=int, help="smoke runs: steps between evaluations in training (0: none)")
     ap.add_argument("--n", type=int, help="smoke runs: generated samples of the standard scoring")
     ap.add_argument("--protocol", help="smoke runs: protocol fields of the standard scoring, e.g. n_real=40")
     args = ap.parse_args(argv)

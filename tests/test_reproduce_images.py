@@ -33,6 +33,16 @@ def test_without_data_files_it_names_them_and_exits_2(tmp_path, capsys):
     assert "MNIST/raw" in err[0] and not (tmp_path / "runs").exists()
 
 
+def test_without_inception_weights_it_says_so_before_training(data_root, tmp_path, capsys):  # noqa: F811
+    missing = tmp_path / "pt_inception.pth"
+    args = ["--data-root", data_root, "--datasets", "mnist", "--allow-cpu", "--out", str(tmp_path / "runs"),
+            "--inception-weights", str(missing), "--offline"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("reproduce_images: no Inception weights for the FID rows")
+    assert str(missing) in err[0] and not (tmp_path / "runs").exists()
+
+
 def _fd(run: Path, seeds) -> list[float]:
     """The run's FID-row scores: classifier features, 40 generated vs 40 real, fd only."""
     out = []
@@ -85,8 +95,9 @@ def test_smoke_run_writes_the_report_beside_the_published_numbers(data_root, tmp
 @pytest.mark.slow
 def test_smoke_run_reports_stacked_mnist_modes(data_root, tmp_path):  # noqa: F811
     out, report = tmp_path / "runs", tmp_path / "images.md"
+    # no evaluations during training: on stacked-mnist they score 2,000 samples each (minutes on a CPU)
     assert main(["--data-root", data_root, "--datasets", "stacked-mnist", "--models", "dcgan", "pacdcgan2", "--seeds",
-                 "0", "1", "--out", str(out), "--report", str(report), *SMOKE]) == 0  # fmt: skip
+                 "0", "1", "--out", str(out), "--report", str(report), "--eval-every", "0", *SMOKE]) == 0  # fmt: skip
     text = report.read_text()
     for name, published in (("dcgan", "78.9 ± 6.46 modes, KL 4.50 ± 0.127"), ("pacdcgan2", "1000 ± 0.00 modes")):
         vals = []
