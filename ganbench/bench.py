@@ -1,15 +1,16 @@
 """Step-timing benchmarks: milliseconds per training step as data, with FLOPs and utilisation.
 
-Per model: the median and interquartile range of a full training step, samples per second, peak memory
-(CUDA max allocated, or the process's peak resident set on CPU), FLOPs per step (torch's flop counter),
-achieved FLOP/s and its share of the device's matrix-multiply peak measured in the same run.
+Per model and training setting (precision ``fp32`` or ``bf16`` autocast, contiguous or channels-last memory
+layout, as ``TrainConfig`` sets them for training): the median and interquartile range of a full training step,
+samples (images) per second, peak memory (CUDA max allocated, or the process's peak resident set on CPU), FLOPs
+per step (torch's flop counter), achieved FLOP/s and its share of the device's matrix-multiply peak (in the
+setting's precision) measured in the same run.
 On CUDA steps are timed with CUDA events after warm-up and a synchronise; on CPU with ``perf_counter``.
 A failed measurement (out of memory, an error in the model) is a row with its error.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import resource
 import sys
@@ -21,11 +22,23 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from ganbench.config import find_baseline
-from ganbench.data import load_dataset
+from ganbench.data import get_dataset_info, load_dataset
 from ganbench.environment import device_description, flush_denormals, package_versions, resolve_device
+from ganbench.errors import UserError
 from ganbench.models import build_model
 from ganbench.runs import files
 from ganbench.runs.layout import ModelDir
+from ganbench.training import memory_format, step_autocast
+
+# Every training setting ``--sweep`` times: (precision, channels_last).
+SETTINGS = (("fp32", False), ("bf16", False), ("fp32", True), ("bf16", True))
+
+
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def setting_label(precision: str, channels_last: bool) -> str:
+    return precision + (" channels-last" if channels_last else "")
 
 
 @functools.lru_cache(maxsize=None)
@@ -87,26 +100,34 @@ def _compile_children(model: torch.nn.Module) -> None:
 
 
 def bench_model(name: str, dataset: str, batch_size: int | None = None, steps: int = 50, warmup: int = 10,
-                device: str = "auto", amp: bool = False, compile: bool = False, peak: float | None = None) -> dict:  # fmt: skip
-    """Benchmark one model's training step; returns a row (with ``error`` set if it failed)."""
+                device: str = "auto", precision: str = "fp32", channels_last: bool = False, compile: bool = False,
+                peak: float | None = None) -> dict:  # fmt: skip
+    """Benchmark one model's training step in one setting; returns a row (with ``error`` set if it failed)."""
     with flush_denormals():  # as training does
-        return _bench_model(name, dataset, batch_size, steps, warmup, resolve_device(device), amp, compile, peak)
+        return _bench_model(name, dataset, batch_size, steps, warmup, resolve_device(device), precision,
+                            channels_last, compile, peak)  # fmt: skip
 
 
-def _bench_model(name, dataset, batch_size, steps, warmup, dev, amp, compile, peak) -> dict:
+def _bench_model(name, dataset, batch_size, steps, warmup, dev, precision, channels_last, compile, peak) -> dict:
     cfg = find_baseline(name, dataset)
     bs = batch_size or cfg.train.batch_size
     row = {"model": name, "dataset": dataset, "batch_size": bs, "steps": steps, "warmup": warmup,
-           "device": device_description(dev), "amp": amp, "compile": compile}  # fmt: skip
+           "device": device_description(dev), "setting": setting_label(precision, channels_last),
+           "precision": precision, "channels_last": channels_last, "amp": precision == "bf16",
+           "compile": compile}  # fmt: skip
     try:
+        tc = cfg.train.replace(precision=precision, channels_last=channels_last)  # validated as for training
+        fmt = memory_format(tc, get_dataset_info(dataset))
         data = load_dataset(dataset)
         torch.manual_seed(0)
-        model = build_model(cfg.model, data.info, **cfg.model_params).to(dev)
-        batch = data.train[torch.randperm(len(data.train))[: bs * model.batches_per_step]].to(dev)
+        model = build_model(cfg.model, data.info, **cfg.model_params).to(dev, memory_format=fmt)
+        batch = data.as_float(data.train[torch.randperm(len(data.train))[: bs * model.batches_per_step]].to(dev))
         if len(batch) < bs * model.batches_per_step:
             raise ValueError(f"batch size {bs} x {model.batches_per_step} exceeds the training set")
-        def autocast():  # a fresh context per step: bf16 autocast with --amp, nothing otherwise
-            return torch.autocast(dev.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
+        batch = batch.contiguous(memory_format=fmt)
+
+        def autocast():  # a fresh context per step, as training enters one
+            return step_autocast(precision, dev)
 
         flops = _flops_per_step(model, batch, autocast)
         if compile:
@@ -130,7 +151,7 @@ def _bench_model(name, dataset, batch_size, steps, warmup, dev, amp, compile, pe
                    samples_per_s=bs / float(np.median(secs)), peak_memory_mb=_peak_memory_bytes(dev) / 2**20,
                    flops_per_step=flops)  # fmt: skip
         row["achieved_flops"] = flops / float(np.median(secs)) if flops is not None else None
-        peak = peak or matmul_peak_flops(dev, torch.bfloat16 if amp else torch.float32)
+        peak = peak or matmul_peak_flops(dev, _DTYPES[precision])
         row["matmul_peak_flops"] = peak
         row["utilisation"] = row["achieved_flops"] / peak if flops is not None else None
         row["error"] = None
@@ -157,17 +178,23 @@ def _flops_per_step(model, batch, autocast) -> int | None:
     return int(counter.get_total_flops())
 
 
-def bench(models: list[str], dataset: str, out: str | Path | None = None, **kw) -> list[dict]:
-    """Benchmark several models on one dataset; with ``out``, write ``out/<dataset>/<model>/bench.json``."""
+def bench(models: list[str], dataset: str, out: str | Path | None = None,
+          settings: list[tuple[str, bool]] | None = None, **kw) -> list[dict]:  # fmt: skip
+    """Benchmark several models on one dataset, a row per model and setting (``(precision, channels_last)``;
+    default: fp32, contiguous); with ``out`` (one setting only), write ``out/<dataset>/<model>/bench.json``."""
+    settings = list(settings or [("fp32", False)])
+    if out is not None and len(settings) > 1:
+        raise UserError("--out keeps one bench.json per model: time one setting with --out, several without")
     dev = resolve_device(kw.get("device", "auto"))
-    peak = matmul_peak_flops(dev, torch.bfloat16 if kw.get("amp") else torch.float32)
     rows = []
-    for name in models:
-        row = bench_model(name, dataset, peak=peak, **kw)
-        if row["error"] and dev.type == "cuda":
-            torch.cuda.empty_cache()  # the failed model is gone by now: give its memory back to the next
-        row["environment"] = {"versions": package_versions(), "threads": torch.get_num_threads()}
-        rows.append(row)
-        if out is not None:
-            files.atomic_write_json(ModelDir.of(out, dataset, name).bench, row)
+    for precision, channels_last in settings:
+        peak = matmul_peak_flops(dev, _DTYPES[precision])
+        for name in models:
+            row = bench_model(name, dataset, precision=precision, channels_last=channels_last, peak=peak, **kw)
+            if row["error"] and dev.type == "cuda":
+                torch.cuda.empty_cache()  # the failed model is gone by now: give its memory back to the next
+            row["environment"] = {"versions": package_versions(), "threads": torch.get_num_threads()}
+            rows.append(row)
+            if out is not None:
+                files.atomic_write_json(ModelDir.of(out, dataset, name).bench, row)
     return rows

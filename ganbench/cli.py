@@ -10,8 +10,8 @@ import dataclasses
 import json
 import sys
 
-from ganbench.bench import bench
-from ganbench.config import find_baseline, list_baselines, load_baseline, named_baseline
+from ganbench.bench import SETTINGS, bench
+from ganbench.config import PRECISIONS, find_baseline, list_baselines, load_baseline, named_baseline
 from ganbench.data import get_dataset_info, list_datasets
 from ganbench.environment import resolve_device
 from ganbench.errors import UserError
@@ -107,6 +107,13 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _add_train_settings(p, scope: str = "") -> None:
+    """The TrainConfig settings the command line sets over the baseline's (None: the baseline's)."""
+    p.add_argument("--precision", choices=PRECISIONS, help="training precision: fp32, or bf16 autocast")
+    p.add_argument("--channels-last", action="store_true", default=None,
+                   help=f"channels-last memory layout of the image models' weights and batches{scope}")
+
+
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train one model on one dataset with one seed")
     p.add_argument("model", help="a registered model (ganbench list models) or a baseline's name on the dataset "
@@ -124,6 +131,7 @@ def _add_train(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     p.add_argument("--data-root", help="folder holding real datasets' files")
     p.add_argument("--no-eval", action="store_true", help="skip the cheap metrics during training")
+    _add_train_settings(p)
     p.set_defaults(func=cmd_train)
 
 
@@ -138,7 +146,8 @@ def cmd_train(args) -> int:
                             f"{args.dataset}")  # fmt: skip
     else:
         cfg = find_baseline(args.model, args.dataset)
-    cfg = dataclasses.replace(cfg, train=cfg.train.replace(steps=args.steps, batch_size=args.batch_size))
+    cfg = dataclasses.replace(cfg, train=cfg.train.replace(steps=args.steps, batch_size=args.batch_size,
+                                                           precision=args.precision, channels_last=args.channels_last))
     tracker = None
     if not args.no_eval:
         tracker = training_tracker
@@ -173,6 +182,7 @@ def _add_run(sub) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--data-root", help="folder holding real datasets' files")
     p.add_argument("--eval-seed", type=int, default=0, help="evaluation seed (default 0), apart from training seeds")
+    _add_train_settings(p, " (jobs on image sets)")
     p.add_argument("--no-vectorise", action="store_true",
                    help="train every seed as its own job (default: a reference model's seeds train as one batch)")
     p.add_argument("--format", default="md", choices=["md", "csv", "html", "latex"], help="leaderboard format")
@@ -189,7 +199,8 @@ def _add_run(sub) -> None:
 
 def cmd_run(args) -> int:
     resolve_device(args.device)
-    suite = load_suite(args.suite, args.models, args.datasets, args.seeds)
+    suite = load_suite(args.suite, args.models, args.datasets, args.seeds,
+                       train={"precision": args.precision, "channels_last": args.channels_last})
     options = RunOptions(args.out or f"runs/{suite.name}", args.device, args.data_root, args.eval_seed,
                          vectorise=not args.no_vectorise)
     out = options.out
@@ -205,7 +216,7 @@ def cmd_run(args) -> int:
     board = board[board["dataset"].isin(suite.datasets())]
     print(format_leaderboard(board, args.format))
     if args.report:
-        index = write_report(out, args.report)
+        index = write_report(out, args.report, data_root=args.data_root)
         print(f"report: {index}", file=sys.stderr)
     return 0
 
@@ -275,11 +286,13 @@ def _add_report(sub) -> None:
     p = sub.add_parser("report", help="write an HTML + Markdown report of a runs folder")
     p.add_argument("runs", help="runs folder")
     p.add_argument("-o", "--out", required=True, help="output folder (index.html, README.md, figures)")
+    p.add_argument("--data-root", help="folder of the real datasets' files, for the real-image figures "
+                                       "(default: $GANBENCH_DATA or ~/.cache/ganbench/data)")
     p.set_defaults(func=cmd_report)
 
 
 def cmd_report(args) -> int:
-    print(write_report(args.runs, args.out))
+    print(write_report(args.runs, args.out, data_root=args.data_root))
     return 0
 
 
@@ -315,7 +328,9 @@ def _add_bench(sub) -> None:
     p.add_argument("--steps", type=_positive_int, default=50, help="timed steps (default 50)")
     p.add_argument("--warmup", type=int, default=10, help="untimed warm-up steps (default 10)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--amp", action="store_true", help="bfloat16 autocast")
+    p.add_argument("--amp", action="store_true", help="bfloat16 autocast (training precision bf16)")
+    p.add_argument("--channels-last", action="store_true", help="channels-last memory layout (image sets)")
+    p.add_argument("--sweep", action="store_true", help="a row per setting: fp32, bf16, each channels-last too")
     p.add_argument("--compile", action="store_true", help="torch.compile the model's networks")
     p.add_argument("--out", help="runs folder: write <out>/<dataset>/<model>/bench.json (joins the leaderboard)")
     p.add_argument("--json", action="store_true", help="one JSON object per model")
@@ -323,24 +338,27 @@ def _add_bench(sub) -> None:
 
 
 def cmd_bench(args) -> int:
-    get_dataset_info(args.dataset)
+    kind = get_dataset_info(args.dataset).kind
     models = args.models or MODELS.names()
     for m in models:
         get_recipe(m)
     if args.warmup < 0:
         raise UserError(f"--warmup must be >= 0; got {args.warmup}")
-    rows = bench(models, args.dataset, out=args.out, batch_size=args.batch_size, steps=args.steps,
-                 warmup=args.warmup, device=args.device, amp=args.amp, compile=args.compile)  # fmt: skip
+    settings = ([s for s in SETTINGS if kind == "image" or not s[1]] if args.sweep
+                else [("bf16" if args.amp else "fp32", args.channels_last)])  # fmt: skip
+    rows = bench(models, args.dataset, out=args.out, settings=settings, batch_size=args.batch_size, steps=args.steps,
+                 warmup=args.warmup, device=args.device, compile=args.compile)  # fmt: skip
     for r in rows:
         if args.json:
             print(json.dumps(r, default=str))
         elif r["error"]:
-            print(f"{r['model']:<10} {r['dataset']:<14} error: {r['error']}")
+            print(f"{r['model']:<10} {r['dataset']:<14} {r['setting']:<18} error: {r['error']}")
         else:
             flops = f"{r['flops_per_step'] / 1e6:9.1f} MFLOP {100 * r['utilisation']:5.1f}% of matmul peak" if r[
                 "flops_per_step"] else "FLOPs not countable"  # fmt: skip
-            print(f"{r['model']:<10} {r['dataset']:<14} {r['step_ms_median']:8.2f} ms/step (IQR {r['step_ms_iqr']:.2f})"
-                  f" {r['samples_per_s']:9.0f} samples/s {r['peak_memory_mb']:7.0f} MB {flops}")
+            print(f"{r['model']:<10} {r['dataset']:<14} {r['setting']:<18} {r['step_ms_median']:8.2f} ms/step (IQR "
+                  f"{r['step_ms_iqr']:.2f}) {r['samples_per_s']:9.0f} {'images' if kind == 'image' else 'samples'}/s "
+                  f"{r['peak_memory_mb']:7.0f} MB {flops}")
     return 0
 
 

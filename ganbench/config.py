@@ -36,6 +36,10 @@ BASELINES_DIR = Path(__file__).resolve().parent.parent / "baselines"
 
 
 LR_SCHEDULES = ("constant", "linear")
+PRECISIONS = ("fp32", "bf16")
+# Settings added after run folders existed: at these defaults they stay out of a job's identity (its config
+# hash), so that runs made before the settings existed are still the same finished jobs.
+LATER_DEFAULTS = {"precision": "fp32", "channels_last": False}
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,14 @@ class TrainConfig:
             rule can tell a converged run; a fixed D keeps the schedule of a longer run identical up to D.
         lr_floor: the final learning-rate multiplier of the linear schedule, in ``[0, 1]``.
         lr_decay_steps: the steps the linear decay takes (0: all ``steps``).
+        precision: ``fp32`` (default) or ``bf16``: every training step runs under ``torch.autocast`` with
+            bfloat16, on CUDA or the CPU (matrix products and convolutions in bf16; weights, optimizer states
+            and the ops autocast keeps in float32 stay float32). bf16 has float32's exponent range, so no
+            gradient scaling. Sampling and evaluation stay float32.
+        channels_last: image models' weights and training batches in channels-last (NHWC) memory layout,
+            which tensor-core GPUs (and oneDNN on the CPU) run convolutions faster in. The same values;
+            rounding may differ, as between kernels. Image sets only; seeds then train one by one, not as
+            one vectorised model.
     """
 
     steps: int = 2000
@@ -69,6 +81,8 @@ class TrainConfig:
     lr_schedule: str = "constant"
     lr_floor: float = 0.0
     lr_decay_steps: int = 0
+    precision: str = "fp32"
+    channels_last: bool = False
 
     def __post_init__(self) -> None:
         if self.lr_schedule not in LR_SCHEDULES:
@@ -76,8 +90,12 @@ class TrainConfig:
         v = self.lr_floor
         if not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1):
             raise UserError(f"train.lr_floor must be a number in [0, 1]; got {v!r}")
+        if self.precision not in PRECISIONS:
+            raise UserError(f"train.precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
+        if not isinstance(self.channels_last, bool):
+            raise UserError(f"train.channels_last must be true or false; got {self.channels_last!r}")
         for f in fields(self):
-            if f.name in ("lr_schedule", "lr_floor"):
+            if f.name in ("lr_schedule", "lr_floor", "precision", "channels_last"):
                 continue
             v = getattr(self, f.name)
             if not isinstance(v, int) or isinstance(v, bool):
@@ -88,6 +106,11 @@ class TrainConfig:
 
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def identity(self) -> dict:
+        """The fields that identify a job's training: all, but settings in ``LATER_DEFAULTS`` only when set."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if not (k in LATER_DEFAULTS
+                                                                         and v == LATER_DEFAULTS[k])}  # fmt: skip
 
 
 @dataclass(frozen=True)

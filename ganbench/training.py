@@ -11,6 +11,7 @@ uninterrupted one on the same machine.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import math
@@ -26,7 +27,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ganbench.config import BaselineConfig, TrainConfig
-from ganbench.data import Dataset, load_dataset
+from ganbench.data import Dataset, DatasetInfo, load_dataset
+from ganbench.data.batches import TrainingData
 from ganbench.environment import environment, flush_denormals, resolve_device
 from ganbench.errors import UserError
 from ganbench.models import build_model, get_recipe
@@ -45,12 +47,16 @@ def seed_everything(seed: int) -> None:
 
 
 class BatchSampler:
-    """Epoch-wise shuffled batches; batch ``step`` depends only on (seed, step), so resuming needs no state."""
+    """Epoch-wise shuffled batches; batch ``step`` depends only on (seed, step), so resuming needs no state.
 
-    def __init__(self, n: int, batch_size: int, seed: int) -> None:
+    Each epoch's permutation is drawn on the CPU and, with ``device``, moved there once: indices on the
+    device of the data they index cost no copy per step.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, device: torch.device | str = "cpu") -> None:
         if batch_size > n:
             raise UserError(f"batch_size {batch_size} is larger than the training set ({n}); lower --batch-size")
-        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.n, self.batch_size, self.seed, self.device = n, batch_size, seed, torch.device(device)
         self.per_epoch = n // batch_size
         self._epoch, self._perm = -1, None
 
@@ -59,7 +65,7 @@ class BatchSampler:
         epoch, pos = divmod(k, self.per_epoch)
         if epoch != self._epoch:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self._epoch, self._perm = epoch, torch.randperm(self.n, generator=g)
+            self._epoch, self._perm = epoch, torch.randperm(self.n, generator=g).to(self.device)
         return self._perm[pos * self.batch_size : (pos + 1) * self.batch_size]
 
 
@@ -141,6 +147,27 @@ def set_learning_rates(optimizers, factor: float) -> None:
             group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
 
 
+def step_autocast(precision: str, device: torch.device):
+    """The context each training step runs in: bfloat16 autocast for ``"bf16"``, none for ``"fp32"``.
+
+    It holds the whole ``train_step`` (a model's step runs its own backward pass and optimizer step): the
+    backward ops run in the dtype autocast chose for their forward ops, and Adam's element-wise updates are
+    on no autocast list, so weights and optimizer states stay float32.
+    """
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def memory_format(tc: TrainConfig, info: DatasetInfo) -> torch.memory_format:
+    """The memory layout of the model's weights and batches under ``tc``: channels-last when set (images only)."""
+    if not tc.channels_last:
+        return torch.contiguous_format
+    if info.kind != "image":
+        raise UserError(f"train.channels_last applies to images; {info.name} holds {info.kind}: leave it off")
+    return torch.channels_last
+
+
 def _finite(losses: dict[str, float]) -> bool:
     return all(math.isfinite(v) for v in losses.values())
 
@@ -181,9 +208,12 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
     run.path.mkdir(parents=True, exist_ok=True)
     ckpt_path, metrics_path = run.checkpoint, run.metrics
 
+    tc = config.train
+    fmt = memory_format(tc, dataset.info)
     seed_everything(seed)
     model = build_model(config.model, dataset.info, **config.model_params).to(dev)
-    tc = config.train
+    if fmt != torch.contiguous_format:
+        model.to(memory_format=fmt)  # 4-D weights (convolutions) only; the optimizers keep the same parameters
     start = 0
     if resume and ckpt_path.exists():
         ckpt = load_checkpoint(ckpt_path, map_location=dev)
@@ -201,9 +231,9 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
         **resolved.to_dict(), "seed": seed, "dataset_info": dataset.info.to_dict(),
         "environment": environment(dev)})  # fmt: skip
 
-    sampler = BatchSampler(len(dataset.train), tc.batch_size, seed)
+    train_data = TrainingData(dataset, dev, fmt)
+    sampler = BatchSampler(len(train_data), tc.batch_size, seed, train_data.index_device)
     k = model.batches_per_step
-    train_data = dataset.train
     t0 = time.perf_counter()
     show = sys.stderr.isatty() if progress is None else progress
 
@@ -216,7 +246,9 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
         if tc.lr_schedule != "constant":
             set_learning_rates(model.optimizers().values(), lr_factor(tc, step))
         idx = torch.cat([sampler.indices((step - 1) * k + j) for j in range(k)])
-        losses = model.train_step(train_data[idx].to(dev, non_blocking=True))
+        batch = train_data.batch(idx)
+        with step_autocast(tc.precision, dev):
+            losses = model.train_step(batch)
         bar.update(1)
         if not _finite(losses):
             bad = ", ".join(f"{n}={v}" for n, v in losses.items() if not math.isfinite(v))
@@ -226,7 +258,7 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
         if step % tc.log_every == 0 or step == tc.steps:
             pending.append({"step": step, **losses})
         if step == tc.steps:
-            model.prepare_sampling(train_data)
+            model.prepare_sampling(train_data.float_chunks())
         if tracker is not None and tc.eval_every and (step % tc.eval_every == 0 or step == tc.steps):
             metrics = tracker(model, dataset, step)
             pending.append({"step": step, "eval": metrics})

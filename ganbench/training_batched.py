@@ -14,7 +14,8 @@ What is identical to the serial runs: the initial state, the data order, every r
 mathematics of each step. What is not: rounding (batched kernels sum in another order), so a seed's
 numbers agree with its serial run's to float32 rounding for tens of steps and then drift apart as any
 two runs of chaotic training do (in float64, far longer). Models with no vectorised form (a user's own
-model class) train serially.
+model class), and configs with ``train.channels_last`` (the seed-stacked convolutions are NCHW only), train
+serially; ``train.precision`` bf16 runs each batched step under autocast, as a serial step.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tqdm.auto import tqdm
 
 from ganbench.config import BaselineConfig
 from ganbench.data import Dataset, load_dataset
+from ganbench.data.batches import TrainingData
 from ganbench.environment import environment, flush_denormals, resolve_device
 from ganbench.errors import UserError
 from ganbench.models import build_model, get_recipe
@@ -45,6 +47,7 @@ from ganbench.training import (
     save_checkpoint,
     seed_everything,
     set_learning_rates,
+    step_autocast,
     train,
     write_samples_figure,
 )
@@ -92,24 +95,25 @@ def train_seeds(
     if not seeds or len(set(seeds)) != len(seeds):
         raise UserError(f"--seeds must list distinct seeds; got {seeds}")
     serial = {"device": device, "resume": resume, "data_root": data_root, "progress": progress, "tracker": tracker}
-    if not vectorised or len(seeds) == 1:
+    if not vectorised or len(seeds) == 1 or config.train.channels_last:  # stacked convolutions are NCHW only
         return {s: train(config, s, out, **serial) for s in seeds}
     dev = resolve_device(device)
     with flush_denormals():
         dataset = load_dataset(config.dataset, data_root=data_root)
-        items = [_setup(config, dataset, s, out, dev, resume, len(seeds)) for s in seeds]
+        data = TrainingData(dataset, dev)
+        items = [_setup(config, dataset, s, out, dev, resume, len(seeds), data.index_device) for s in seeds]
         try:
             vectorise([it.model for it in items[:1]], [it.generator for it in items[:1]])
         except NotVectorisable:
             return {s: train(config, s, out, **serial) for s in seeds}
         show = sys.stderr.isatty() if progress is None else progress
         for start in sorted({it.start for it in items}):
-            _train_group([it for it in items if it.start == start], config, dataset, dev, tracker, show)
+            _train_group([it for it in items if it.start == start], config, dataset, data, dev, tracker, show)
     return {it.seed: it.result for it in items}
 
 
 def _setup(config: BaselineConfig, dataset: Dataset, seed: int, out, dev: torch.device, resume: bool,
-           n_seeds: int) -> _Seed:  # fmt: skip
+           n_seeds: int, index_device: torch.device) -> _Seed:  # fmt: skip
     """As ``training._train`` up to its loop: the run folder, the model from its seed, the checkpoint."""
     params = get_recipe(config.model).resolve(dataset.info.kind, config.model_params)
     run = RunDir.of(out, config.dataset, config.name, seed)
@@ -134,7 +138,7 @@ def _setup(config: BaselineConfig, dataset: Dataset, seed: int, out, dev: torch.
         "environment": environment(dev), "vectorised": n_seeds})  # fmt: skip
     generator = torch.Generator(device=dev)
     generator.set_state(rng["cuda"] if dev.type == "cuda" else rng["torch"])
-    sampler = BatchSampler(len(dataset.train), config.train.batch_size, seed)
+    sampler = BatchSampler(len(dataset.train), config.train.batch_size, seed, index_device)
     return _Seed(seed, run, model, generator, rng["torch"], sampler, start, config.train.steps)
 
 
@@ -164,8 +168,8 @@ def _drop(vm, active: list[_Seed], t0: float, dataset: Dataset) -> list[_Seed]:
     return [active[i] for i in keep]
 
 
-def _train_group(items: list[_Seed], config: BaselineConfig, dataset: Dataset, dev: torch.device, tracker,
-                 show: bool) -> None:  # fmt: skip
+def _train_group(items: list[_Seed], config: BaselineConfig, dataset: Dataset, train_data: TrainingData,
+                 dev: torch.device, tracker, show: bool) -> None:  # fmt: skip
     """The serial training loop of ``training._train``, for seeds that all start at the same step."""
     tc = config.train
     start = items[0].start
@@ -174,7 +178,6 @@ def _train_group(items: list[_Seed], config: BaselineConfig, dataset: Dataset, d
     vm = vectorise([it.model for it in items], [it.generator for it in items])
     vm.train()
     k = items[0].model.batches_per_step
-    train_data = dataset.train
     active = list(items)
     t0 = time.perf_counter()
     bar = tqdm(total=tc.steps, initial=start, disable=not show,
@@ -182,11 +185,12 @@ def _train_group(items: list[_Seed], config: BaselineConfig, dataset: Dataset, d
     for step in range(start + 1, tc.steps + 1):
         if tc.lr_schedule != "constant":
             set_learning_rates([opt for opt, _ in vm.opts.values()], lr_factor(tc, step))
-        batch = torch.stack([train_data[torch.cat([it.sampler.indices((step - 1) * k + j) for j in range(k)])]
-                             for it in active]).to(dev, non_blocking=True)  # fmt: skip
-        out = vm.train_step(batch)
+        batch = train_data.batch(torch.stack([torch.cat([it.sampler.indices((step - 1) * k + j) for j in range(k)])
+                                              for it in active]))  # fmt: skip
+        with step_autocast(tc.precision, dev):
+            out = vm.train_step(batch)
         names = list(out)
-        values = torch.stack([out[n] for n in names]).tolist()  # one synchronisation for every seed's losses
+        values = torch.stack([out[n].float() for n in names]).tolist()  # one synchronisation for every seed's losses
         bar.update(1)
         for i, it in enumerate(active):
             it.losses = {n: values[j][i] for j, n in enumerate(names)}
@@ -204,7 +208,7 @@ def _train_group(items: list[_Seed], config: BaselineConfig, dataset: Dataset, d
             vm.unstack([it.model for it in active])
             synced = True
             for it in active:
-                it.model.prepare_sampling(train_data)
+                it.model.prepare_sampling(train_data.float_chunks())
         if tracker is not None and tc.eval_every and (step % tc.eval_every == 0 or step == tc.steps):
             if not synced:
                 vm.unstack([it.model for it in active])

@@ -7,8 +7,8 @@
 3. Inception-v3 feature extraction (random weights, batch 64, 299x299): ganbench against torch-fidelity.
 4. With --quick-suite: the wall time of `ganbench run` (the quick suite) in a fresh runs folder.
 5. With --compile: `torch.compile` on a training step, its gain net of compile time.
-6. On a machine with CUDA: every model's training step on the GPU (fp32 and bf16 AMP) beside the CPU,
-   on digits and on 3x32x32 images.
+6. On a machine with CUDA: every model's training step on the GPU beside the CPU, on digits (fp32 and
+   bf16 autocast) and on 1x28x28 and 3x32x32 images (also channels-last, in both precisions).
 Every figure comes from this run; the machine and versions are recorded with them.
 """
 
@@ -63,7 +63,7 @@ def bare_loop(dataset, params: dict, steps: int, batch_size: int, seed: int) -> 
         D = nets.conv_discriminator(info.shape, 1, params["width"], "batch")
     opt_g = torch.optim.Adam(G.parameters(), lr=params["lr_g"], betas=tuple(params["betas"]))
     opt_d = torch.optim.Adam(D.parameters(), lr=params["lr_d"], betas=tuple(params["betas"]))
-    data = dataset.train
+    data = dataset.train_float()  # a plain loop holds its data as floats
     n = len(data) // batch_size
     perm = torch.randperm(len(data))
     t0 = time.perf_counter()
@@ -220,30 +220,38 @@ def compile_gain(rows: list, steps: int) -> None:
                      "error": r.get("error")})  # fmt: skip
 
 
-def _random_png_folder(folder: Path, n: int = 1024, side: int = 32) -> str:
-    """CIFAR-shaped data for timing (3x32x32 PNGs of random pixels): step time does not depend on content."""
+def _random_png_folder(folder: Path, n: int = 1024, side: int = 32, channels: int = 3) -> str:
+    """Image data for timing (PNGs of random pixels, e.g. CIFAR's 3x32x32 or MNIST's 1x28x28): step time does
+    not depend on content."""
     from PIL import Image
 
     rng = np.random.default_rng(0)
     folder.mkdir(parents=True, exist_ok=True)
+    shape = (side, side, channels) if channels > 1 else (side, side)
     for i in range(n):
-        Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(folder / f"{i:04d}.png")
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(folder / f"{i:04d}.png")
     return f"folder:{folder}"
 
 
-def gpu_steps(rows: list, devices=(("cpu", False), ("cuda", False), ("cuda", True))) -> None:
-    """Every model's training step on digits (8x8) and on 3x32x32 images: CPU fp32, CUDA fp32, CUDA bf16 AMP."""
-    from ganbench.bench import bench
+def gpu_steps(rows: list) -> None:
+    """Every model's training step, a row per device and training setting: on digits (8x8) CPU fp32, CUDA fp32
+    and CUDA bf16; on 1x28x28 (MNIST's shape) and 3x32x32 (CIFAR's) images also CUDA in channels-last layout,
+    fp32 and bf16 (the settings of ``TrainConfig.precision`` and ``channels_last``)."""
+    from ganbench.bench import SETTINGS, bench
     from ganbench.models import MODELS
 
+    plain = [("cpu", ("fp32", False)), ("cuda", ("fp32", False)), ("cuda", ("bf16", False))]
+    every = [("cpu", ("fp32", False))] + [("cuda", s) for s in SETTINGS]
     with tempfile.TemporaryDirectory() as tmp:
-        for dataset in ("digits", _random_png_folder(Path(tmp) / "rgb32")):
-            for device, amp in devices:
+        sets = [("digits 1x8x8", "digits", plain),
+                ("random 1x28x28", _random_png_folder(Path(tmp) / "gray28", side=28, channels=1), every),
+                ("random 3x32x32", _random_png_folder(Path(tmp) / "rgb32"), every)]  # fmt: skip
+        for label, dataset, runs in sets:
+            for device, setting in runs:
                 steps, warmup = (50, 10) if device == "cuda" else (20, 3)
-                for r in bench(MODELS.names(), dataset, steps=steps, warmup=warmup, device=device, amp=amp):
-                    rows.append({"data": "digits 1x8x8" if dataset == "digits" else "random 3x32x32",
-                                 "model": r["model"], "device": r["device"].get("name"), "amp": amp,
-                                 "batch": r["batch_size"], "ms_per_step": r.get("step_ms_median"),
+                for r in bench(MODELS.names(), dataset, settings=[setting], steps=steps, warmup=warmup, device=device):
+                    rows.append({"data": label, "model": r["model"], "device": r["device"].get("name"),
+                                 "setting": r["setting"], "batch": r["batch_size"], "ms_per_step": r.get("step_ms_median"),
                                  "iqr_ms": r.get("step_ms_iqr"), "samples_per_s": r.get("samples_per_s"),
                                  "peak_memory_mb": r.get("peak_memory_mb"), "utilisation": r.get("utilisation"),
                                  "error": r.get("error")})  # fmt: skip
@@ -362,10 +370,12 @@ def render(results: dict, args, wall: float) -> str:
         lines += ["## 5. torch.compile (`ganbench bench --compile`)", "",
                   pd.DataFrame(results["compile"]).to_markdown(index=False, floatfmt=".2f"), ""]  # fmt: skip
     if results.get("gpu"):
-        lines += ["## 6. GPU training steps (`ganbench bench --device cuda`, with and without bf16 AMP)", "",
-                  "Each model's baseline batch; the CPU rows are this machine's CPU, in the same run. Utilisation is "
-                  "achieved FLOP/s over a large matmul's in the same dtype on the same device (WGAN-GP: not "
-                  "countable, see `ganbench bench`).", "",
+        lines += ["## 6. GPU training steps (`ganbench bench --device cuda --sweep`: fp32, bf16, channels-last)", "",
+                  "Each model's baseline batch; the CPU rows are this machine's CPU, in the same run. The settings are "
+                  "`TrainConfig.precision` (bf16: autocast around each step) and `channels_last` (weights and "
+                  "batches in NHWC layout), as training applies them; samples_per_s is images per second. "
+                  "Utilisation is achieved FLOP/s over a large matmul's in the same dtype on the same device "
+                  "(WGAN-GP: not countable, see `ganbench bench`).", "",
                   pd.DataFrame(results["gpu"]).to_markdown(index=False, floatfmt=".3g"), ""]  # fmt: skip
     return "\n".join(lines) + "\n"
 

@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from ganbench.config import BASELINES_DIR, find_baseline, load_baseline
 from ganbench.data import load_dataset
+from ganbench.data.batches import TrainingData
 from ganbench.environment import resolve_device
 from ganbench.errors import UserError
 from ganbench.models import build_model
@@ -50,8 +51,8 @@ def _models(cfg, ds, seeds, dev):
     return models, generators
 
 
-def _batch(ds, sampler, step, k, dev):
-    return ds.train[torch.cat([sampler.indices(step * k + j) for j in range(k)])].to(dev)
+def _indices(sampler, step, k):
+    return torch.cat([sampler.indices(step * k + j) for j in range(k)])
 
 
 def _sync(dev):
@@ -67,18 +68,19 @@ def worker(args) -> float:
     cfg = CONFIGS[name]()
     ds = load_dataset(cfg.dataset)
     models, generators = _models(cfg, ds, seeds, dev)
-    samplers = [BatchSampler(len(ds.train), cfg.train.batch_size, s) for s in seeds]
+    data = TrainingData(ds, dev)  # as the trainers gather batches: on the device when the split fits there
+    samplers = [BatchSampler(len(data), cfg.train.batch_size, s, data.index_device) for s in seeds]
     k = models[0].batches_per_step
     if vectorised:
         vm = vectorise(models, generators)
 
         def step(i):
-            vm.train_step(torch.stack([_batch(ds, sm, i, k, dev) for sm in samplers]))["loss_d"].tolist()
+            vm.train_step(data.batch(torch.stack([_indices(sm, i, k) for sm in samplers])))["loss_d"].tolist()
 
         runs = [step]
     else:
         def one(m, sm):
-            return lambda i: m.train_step(_batch(ds, sm, i, k, dev))
+            return lambda i: m.train_step(data.batch(_indices(sm, i, k)))
 
         runs = [one(m, sm) for m, sm in zip(models, samplers)]
     total = 0.0

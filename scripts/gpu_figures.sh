@@ -4,7 +4,8 @@
 # On any CUDA machine, from the repository root, with ganbench's dependencies installed:
 #     bash scripts/gpu_figures.sh OUT_DIR
 # writes OUT_DIR/performance-gpu.md: section 6 of scripts/bench_performance.py (every model's training
-# step on CUDA fp32 and bf16 AMP beside the CPU, on 8x8 and 3x32x32 images) and OUT_DIR/gpu.csv (the card).
+# step on CUDA beside the CPU: on 8x8 digits in fp32 and bf16 autocast; on 1x28x28 and 3x32x32 images in
+# fp32, bf16, and channels-last in both: images/s and utilisation per setting) and OUT_DIR/gpu.csv (the card).
 # The CPU sections are left out (--gpu-only): their figures are the CPU machine's, in reports/performance.md.
 # It also writes OUT_DIR/seeds-gpu.md: seed-steps/s of 10 seeds trained as one vectorised model against 10
 # serial runs on CUDA (scripts/bench_seeds.py, issue #14; target at least 20x), and OUT_DIR/image-baselines-gpu.md:

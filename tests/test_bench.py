@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from ganbench.bench import bench_model
+from ganbench.bench import bench, bench_model
 from ganbench.cli import main
+from ganbench.errors import UserError
 from ganbench.models import MODELS
 
 
@@ -28,7 +29,7 @@ def test_bench_amp_runs_every_reference_model_on_cpu(capsys):
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 0 and [r["model"] for r in rows] == MODELS.names()
     for r in rows:
-        assert r["error"] is None and r["amp"] is True, r
+        assert r["error"] is None and r["amp"] is True and r["precision"] == "bf16", r
         assert r["step_ms_median"] > 0 and r["matmul_peak_flops"] > 1e8
 
 
@@ -71,3 +72,30 @@ def test_bench_results_join_the_leaderboard(tmp_path):
     rows = bench(["gan"], "ring8", out=tmp_path, steps=2, warmup=0, device="cpu")
     board = leaderboard(tmp_path)
     assert board.loc[0, "step_ms_median"] == pytest.approx(rows[0]["step_ms_median"])
+
+
+def test_sweep_times_every_setting_on_images_with_images_per_second(capsys):
+    code = main(["bench", "gan,ae", "--dataset", "stacked-digits", "--steps", "1", "--warmup", "1", "--device", "cpu",
+                 "--sweep", "--json"])  # fmt: skip
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    settings = [("fp32", False), ("bf16", False), ("fp32", True), ("bf16", True)]
+    assert code == 0 and [(r["model"], r["precision"], r["channels_last"]) for r in rows] == [
+        (m, p, c) for p, c in settings for m in ("gan", "ae")]
+    for r in rows:
+        assert r["error"] is None, r
+        assert r["samples_per_s"] > 0 and 0 < r["utilisation"] < 5 and r["amp"] == (r["precision"] == "bf16")
+    assert [r["setting"] for r in rows[::2]] == ["fp32", "bf16", "fp32 channels-last", "bf16 channels-last"]
+    main(["bench", "gan", "--dataset", "stacked-digits", "--steps", "1", "--warmup", "0", "--device", "cpu",
+          "--channels-last"])  # fmt: skip
+    line = capsys.readouterr().out
+    assert "fp32 channels-last" in line and "images/s" in line
+
+
+def test_channels_last_is_for_images_and_out_takes_one_setting(capsys, tmp_path):
+    assert main(["bench", "gan", "--dataset", "ring8", "--steps", "1", "--warmup", "0", "--device", "cpu", "--sweep",
+                 "--json"]) == 0  # fmt: skip
+    assert [json.loads(line)["setting"] for line in capsys.readouterr().out.splitlines()] == ["fp32", "bf16"]
+    r = bench_model("gan", "ring8", steps=1, warmup=0, device="cpu", channels_last=True)
+    assert "channels_last applies to images" in r["error"]
+    with pytest.raises(UserError, match="--out keeps one bench.json per model"):
+        bench(["gan"], "ring8", out=tmp_path, settings=[("fp32", False), ("bf16", False)], steps=1, device="cpu")

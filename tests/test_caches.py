@@ -76,7 +76,7 @@ def test_training_tracker_keeps_one_extractor_per_dataset():
 
     class RealDigits:  # a "model" whose samples are real test images
         def sample(self, n, generator=None):
-            return digits.test[:n]
+            return digits.test_float()[:n]
 
     clear_caches()
     tracker_cache = next(c for c in registered_caches() if c.name == "training-tracker extractors")

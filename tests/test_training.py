@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import math
 
 import pytest
 import torch
@@ -7,6 +8,7 @@ import torch
 from ganbench.config import BaselineConfig, TrainConfig, find_baseline
 from ganbench.data import load_dataset
 from ganbench.environment import flush_denormals
+from ganbench.errors import UserError
 from ganbench.evaluation.tracking import training_tracker
 from ganbench.models import MODELS, ModelRecipe, build_model, register_recipe
 from ganbench.models.base import GenerativeModel
@@ -180,3 +182,56 @@ def test_batch_sampler_is_a_function_of_seed_and_step():
     assert all(torch.equal(x, y) for x, y in zip(seq_a, seq_b))
     epoch0 = torch.cat(seq_a[:3])
     assert len(set(epoch0.tolist())) == 90  # no repeats within an epoch
+
+
+# -- training settings: precision and memory layout ------------------------------------------------
+
+
+def _losses(out, cfg, seed=0) -> list[dict]:
+    rows = files.read_jsonl(RunDir.of(out, cfg.dataset, cfg.name, seed).metrics)
+    return [{k: v for k, v in r.items() if k.startswith(("loss", "nll", "kl"))} for r in rows if "eval" not in r]
+
+
+@pytest.mark.parametrize("model", ["gan", "vae"])
+def test_bf16_steps_train_with_finite_losses_other_than_fp32(tmp_path, model):
+    fp32 = _cfg(model, "digits", steps=8, log_every=1, eval_every=0)
+    bf16 = dataclasses.replace(fp32, train=fp32.train.replace(precision="bf16"))
+    assert train(bf16, 0, tmp_path / "bf16", progress=False).status == "complete"
+    train(fp32, 0, tmp_path / "fp32", progress=False)
+    low, full = _losses(tmp_path / "bf16", bf16), _losses(tmp_path / "fp32", fp32)
+    assert len(low) == 8 and all(math.isfinite(v) for r in low for v in r.values())
+    assert low[0] != full[0]  # the first step already ran in bfloat16
+    assert low[-1] == pytest.approx(full[-1], rel=0.2)  # ... and still trains the same model
+    recorded = files.read_json(RunDir.of(tmp_path / "bf16", "digits", model, 0).config)["train"]
+    assert (recorded["precision"], recorded["channels_last"]) == ("bf16", False)
+
+
+@pytest.mark.parametrize("model", ["gan", "ae"])
+def test_channels_last_gives_the_contiguous_losses_within_float_rounding(tmp_path, model):
+    # stacked-digits: three channels, so the two layouts really differ (one channel's strides fit both).
+    ref = _cfg(model, "stacked-digits", steps=10, log_every=1, eval_every=0)
+    last = dataclasses.replace(ref, train=ref.train.replace(channels_last=True))
+    train(ref, 0, tmp_path / "ref", progress=False)
+    train(last, 0, tmp_path / "last", progress=False)
+    a, b = _losses(tmp_path / "ref", ref), _losses(tmp_path / "last", last)
+    assert len(a) == len(b) == 10
+    for ra, rb in zip(a, b):
+        assert rb == pytest.approx(ra, rel=1e-4, abs=1e-6)
+    assert files.read_json(RunDir.of(tmp_path / "last", "stacked-digits", model, 0).config)["train"]["channels_last"]
+
+
+def test_bf16_with_channels_last_and_the_command_line_record_both(tmp_path):
+    from ganbench.cli import main
+
+    code = main(["train", "gan", "--dataset", "stacked-digits", "--steps", "3", "--precision", "bf16",
+                 "--channels-last", "--no-eval", "--out", str(tmp_path)])  # fmt: skip
+    run = RunDir.of(tmp_path, "stacked-digits", "gan", 0)
+    assert code == 0 and files.read_json(run.result)["status"] == "complete"
+    assert all(math.isfinite(v) for v in files.read_json(run.result)["final_losses"].values())
+    recorded = files.read_json(run.config)["train"]
+    assert (recorded["precision"], recorded["channels_last"], recorded["steps"]) == ("bf16", True, 3)
+
+
+def test_channels_last_on_points_is_an_error(tmp_path):
+    with pytest.raises(UserError, match="channels_last applies to images; ring8 holds points2d"):
+        train(_cfg("gan", "ring8", channels_last=True), 0, tmp_path, progress=False)

@@ -1,6 +1,7 @@
 """train_seeds: per-seed run folders as serial runs write them, divergence of one seed, resume."""
 
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -158,3 +159,19 @@ def test_a_model_without_a_vectorised_form_trains_serially(tmp_path):
     assert [r.status for r in results.values()] == ["complete", "complete"]
     for seed in (0, 1):
         assert "vectorised" not in files.read_json(_run(tmp_path, cfg, seed).config)
+
+
+def test_bf16_seeds_train_as_one_batch_and_channels_last_seeds_one_by_one(tmp_path):
+    bf16 = _cfg("gan", "digits", steps=4, log_every=1, eval_every=0, precision="bf16")
+    train_seeds(bf16, [0, 1], tmp_path / "bf16", progress=False)
+    for seed in (0, 1):
+        run = _run(tmp_path / "bf16", bf16, seed)
+        assert files.read_json(run.config)["vectorised"] == 2 and files.read_json(run.result)["status"] == "complete"
+        assert all(math.isfinite(v) for v in files.read_json(run.result)["final_losses"].values())
+    # The seed-stacked convolutions have no channels-last form: those seeds train as serial runs do.
+    last = _cfg("gan", "stacked-digits", steps=3, eval_every=0, channels_last=True)
+    train_seeds(last, [0, 1], tmp_path / "last", progress=False)
+    train(last, 1, tmp_path / "serial", progress=False)
+    config = files.read_json(_run(tmp_path / "last", last, 1).config)
+    assert "vectorised" not in config and config["train"]["channels_last"] is True
+    assert _run(tmp_path / "last", last, 1).checkpoint.read_bytes() == _run(tmp_path / "serial", last, 1).checkpoint.read_bytes()

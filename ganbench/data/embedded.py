@@ -4,7 +4,7 @@
   (fjxmlzn/PacGAN): 8 means evenly on a circle of radius 1 with sd 0.01, and 25 means on
   ``{-4,-2,0,2,4}^2`` with sd 0.05. 100,000 training points (PacGAN's count), 10,000 test points.
 - ``digits``: scikit-learn's bundled 8x8 digits (1,797 images, 10 classes), split 80/20 stratified
-  with a fixed seed.
+  with a fixed seed; stored as their grey levels 0..16 (uint8), ``level / 16 * 2 - 1`` in data space.
 - ``stacked-digits``: three digits from the digits train (or test) split stacked as RGB channels,
   1,000 modes (digit triples), built deterministically like Stacked MNIST.
 """
@@ -16,7 +16,7 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from ganbench.data.base import Dataset, DatasetInfo, register_dataset
+from ganbench.data.base import Dataset, DatasetInfo, pixel_levels, register_dataset
 
 # Data seeds are fixed and distinct from training and evaluation seeds: the data never changes.
 _TRAIN_DATA_SEED = 1234
@@ -25,6 +25,7 @@ MIXTURE_TRAIN_SIZE = 100_000
 MIXTURE_TEST_SIZE = 10_000
 STACKED_TRAIN_SIZE = 25_000
 STACKED_TEST_SIZE = 5_000
+_STACK_ROWS = 8192
 
 
 def ring_centers(num_modes: int = 8, radius: float = 1.0) -> np.ndarray:
@@ -76,16 +77,23 @@ def load_grid25(data_root=None, download=False) -> Dataset:
     return _mixture(GRID25, grid_centers(), 0.05)
 
 
+# The digits' 17 grey levels 0..16 map to [-1, 1] as level / 16 * 2 - 1 (in float64, then float32); the
+# table runs on to 255 only because every uint8 set carries 256 levels.
+DIGIT_LEVELS = pixel_levels(np.arange(256) / 16.0 * 2.0 - 1.0)
+
+
 def _digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The digits as uint8 grey levels 0..16 ``(N, 1, 8, 8)``, split 80/20 stratified."""
     d = load_digits()
-    images = (d.images / 16.0 * 2.0 - 1.0).astype(np.float32)[:, None]  # 0..16 -> [-1, 1]
+    images = d.images.astype(np.uint8)[:, None]  # whole numbers 0..16 stored as float64
     return train_test_split(images, d.target.astype(np.int64), test_size=0.2, random_state=0, stratify=d.target)
 
 
 @register_dataset(DIGITS)
 def load_digits_dataset(data_root=None, download=False) -> Dataset:
     xtr, xte, ytr, yte = _digits_split()
-    return Dataset(DIGITS, torch.from_numpy(xtr), torch.from_numpy(xte), torch.from_numpy(ytr), torch.from_numpy(yte))
+    return Dataset(DIGITS, torch.from_numpy(xtr), torch.from_numpy(xte), torch.from_numpy(ytr), torch.from_numpy(yte),
+                   levels=DIGIT_LEVELS)  # fmt: skip
 
 
 def stack_channels(images: np.ndarray, labels: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -95,7 +103,12 @@ def stack_channels(images: np.ndarray, labels: np.ndarray, n: int, seed: int) ->
     """
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(images), size=(n, 3))
-    stacked = np.concatenate([images[idx[:, c]] for c in range(3)], axis=1)
+    c = images.shape[1]
+    stacked = np.empty((n, 3 * c, *images.shape[2:]), dtype=images.dtype)
+    for start in range(0, n, _STACK_ROWS):  # filled in place, a slice at a time: no whole-size temporaries
+        rows = slice(start, start + _STACK_ROWS)
+        for k in range(3):
+            stacked[rows, k * c : (k + 1) * c] = images[idx[rows, k]]
     return stacked, labels[idx]
 
 
@@ -116,4 +129,5 @@ def load_stacked_digits(data_root=None, download=False) -> Dataset:
         torch.from_numpy(triple_labels(ctr)),
         torch.from_numpy(triple_labels(cte)),
         extra={"train_channel_labels": ctr, "test_channel_labels": cte, "base": "digits"},
+        levels=DIGIT_LEVELS,
     )

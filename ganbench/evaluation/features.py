@@ -54,5 +54,5 @@ class ProtocolExtractor:
     def _compute_real(self, p: EvalProtocol) -> tuple[GaussianStats, np.ndarray]:
         split = self._split(p)
         idx = torch.randperm(len(split), generator=torch.Generator().manual_seed(p.eval_seed))[: p.n_real]
-        feats, _ = self.features_and_probs(split[idx])
+        feats, _ = self.features_and_probs(self.dataset.as_float(split[idx]))
         return GaussianStats().update(feats), feats

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import itertools
 import json
 from dataclasses import dataclass
 
@@ -290,10 +291,16 @@ def _dataset_block(dataset: Dataset) -> dict:
     for key, value in parts.items():
         if value is None:
             continue
-        arr = np.ascontiguousarray(value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value)
+        # The splits in data space (float), a chunk at a time: uint8 images hash as the floats they stand for.
+        split = key in ("train", "test")
+        chunks = dataset.float_chunks(key) if split else iter([value])
+        arrays = (np.ascontiguousarray(c.detach().cpu().numpy() if isinstance(c, torch.Tensor) else c) for c in chunks)
+        first = next(arrays)
+        shape = (len(value), *first.shape[1:]) if split else first.shape
         # The name, dtype and shape go in too, so equal bytes under another layout hash differently.
-        h.update(f"{key}:{arr.dtype.str}:{arr.shape}".encode())
-        h.update(arr.tobytes())
+        h.update(f"{key}:{first.dtype.str}:{shape}".encode())
+        for arr in itertools.chain([first], arrays):
+            h.update(arr.tobytes())
     return {
         "name": info.name,
         "kind": info.kind,

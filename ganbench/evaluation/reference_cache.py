@@ -73,7 +73,7 @@ def whole_split_reference(model, dataset: Dataset, split: str,
         return cached
     stats, parts = GaussianStats(), []
     for start in range(0, len(images), CHUNK):
-        feats, _ = model.features_and_probs(images[start : start + CHUNK])
+        feats, _ = model.features_and_probs(dataset.as_float(images[start : start + CHUNK]))
         stats.update(feats)
         as32 = feats.astype(np.float32)
         # Built-in extractors run in float32, so their float64 features survive float32 storage exactly.

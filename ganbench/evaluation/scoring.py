@@ -143,9 +143,9 @@ def _point_context(fake: torch.Tensor, dataset: Dataset, p: EvalProtocol,
     needs = set().union(*(s.inputs for s in specs))
     if isinstance(heldout, str) and heldout != HELDOUT_TEST:
         raise UserError(f"held-out samples: {heldout!r} is not a split; use {HELDOUT_TEST!r} or pass samples")
-    held = dataset.test if isinstance(heldout, str) else heldout
+    held = dataset.test_float() if isinstance(heldout, str) else heldout
     ctx = MetricContext(p, points=fake, centers=dataset.centers, sd=dataset.sd, gen_feats=as_float64(fake, "fake"),
-                        train_feats=as_float64(dataset.train, "train") if needs & {"train", "heldout"} else None,
+                        train_feats=as_float64(dataset.train_float(), "train") if needs & {"train", "heldout"} else None,
                         heldout_feats=as_float64(held, "heldout") if "heldout" in needs and held is not None else None)  # fmt: skip
     return specs, ctx
 
@@ -267,11 +267,12 @@ def reference_samples(dataset: Dataset, protocol: EvalProtocol) -> tuple[torch.T
     """The real-data row's samples under ``protocol`` (already cut by ``reference_protocol``): the
     ``n_fake`` generated-sample stand-ins, the ``n_modes`` mode-count samples and, per input, how many
     came from each split."""
-    test = dataset.test[_order(len(dataset.test), protocol.eval_seed + HELD_OUT_SEED_OFFSET)]
+    test = dataset.as_float(dataset.test[_order(len(dataset.test), protocol.eval_seed + HELD_OUT_SEED_OFFSET)])
     fake = test[: protocol.n_fake]
     modes, extra = test[: protocol.n_modes], protocol.n_modes - len(test)
     if extra > 0:
-        train = dataset.train[_order(len(dataset.train), protocol.eval_seed + MODES_EXTRA_SEED_OFFSET)[:extra]]
+        pick = _order(len(dataset.train), protocol.eval_seed + MODES_EXTRA_SEED_OFFSET)[:extra]
+        train = dataset.as_float(dataset.train[pick])
         modes = torch.cat([modes, train])
     sources = {"fake": {"test": len(fake)}, "modes": {"test": min(len(test), protocol.n_modes), "train": max(extra, 0)}}
     if dataset.info.kind == "points2d":  # the mode metrics are on the points (n_modes == n_fake here)

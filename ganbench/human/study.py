@@ -172,7 +172,7 @@ def prepare_study(runs_dir, dataset: str | None = None, models: list[str] | None
                 for i, img in enumerate(to_uint8(x.numpy())):
                     items.append(({"kind": GENERATED, "model": m, "seed": cfg["seed"], "index": i}, img))
     perm = np.random.default_rng(s["order_seed"]).permutation(len(data.test))[: s["n_real"]]
-    for i, img in zip(perm.tolist(), to_uint8(data.test[perm].numpy())):
+    for i, img in zip(perm.tolist(), to_uint8(data.as_float(data.test[perm]).numpy())):
         items.append(({"kind": REAL, "model": None, "seed": None, "index": i}, img))
     noise = np.random.default_rng([s["order_seed"], 1])
     shape = items[-1][1].shape if items else tuple(data.info.shape[1:])

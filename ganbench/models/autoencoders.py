@@ -7,6 +7,7 @@ normalisation) as encoder, so their capacity matches the GANs' on the same datas
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F
@@ -139,10 +140,10 @@ class Autoencoder(GenerativeModel):
         return {"loss": loss.item()}
 
     @torch.no_grad()
-    def prepare_sampling(self, train_data: torch.Tensor) -> None:
+    def prepare_sampling(self, train_batches: Iterable[torch.Tensor]) -> None:
         was = self.training
         self.eval()
-        codes = torch.cat([self.enc(x.to(self.device)) for x in train_data.split(4096)]).double()
+        codes = torch.cat([self.enc(x.to(self.device)) for x in train_batches]).double()
         self.train(was)
         self.code_mean.copy_(codes.mean(0))
         self.code_cov.copy_(torch.cov(codes.T).reshape(self.z_dim, self.z_dim))

@@ -3,6 +3,8 @@ GANs, VAEs and autoencoders (and a user's own model) alike."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import nn
 
@@ -38,8 +40,13 @@ class GenerativeModel(nn.Module):
         """Named optimizers, saved with the checkpoint."""
         return {}
 
-    def prepare_sampling(self, train_data: torch.Tensor) -> None:
-        """Called once when training ends, before the final samples (an AE fits its latent here)."""
+    def prepare_sampling(self, train_batches: Iterable[torch.Tensor]) -> None:
+        """Called once when training ends, before the final samples (an AE fits its latent here).
+
+        Args:
+            train_batches: the whole training split in order, in data space (float), a few thousand samples
+                at a time on the training device (an image set is not held as floats all at once).
+        """
 
     def training_state(self) -> dict:
         """Everything needed to resume: network weights and optimizer states."""

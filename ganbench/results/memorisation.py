@@ -30,9 +30,10 @@ def nearest_training_images(samples: torch.Tensor, train: torch.Tensor) -> tuple
 
 
 def memorisation_blocks(ds: str, kind: str | None, by_model: dict, board: pd.DataFrame,
-                        file_name: Callable[[str], str]) -> list[Block]:  # fmt: skip
+                        file_name: Callable[[str], str], data_root: str | None = None) -> list[Block]:  # fmt: skip
     """The section for dataset ``ds``: ``by_model`` maps a model name to its runs (objects with ``status``,
-    ``path``, ``seed`` and ``dir``); ``board`` is the leaderboard; ``file_name(text)`` makes a file-name part."""
+    ``path``, ``seed`` and ``dir``); ``board`` is the leaderboard; ``file_name(text)`` makes a file-name part;
+    ``data_root`` is where a real dataset's files are (for the nearest training images)."""
     b = board[board["dataset"] == ds]
     cols = [m for m in MEMORISATION_METRICS if f"{m}_mean" in b.columns and b[f"{m}_mean"].notna().any()]
     if not cols:
@@ -49,7 +50,7 @@ def memorisation_blocks(ds: str, kind: str | None, by_model: dict, board: pd.Dat
     keep = ["model", "n_seeds"] + [c for c in table.columns if c.rsplit(" ", 1)[0] in cols]
     blocks.append(Table(table[keep].rename(columns={"n_seeds": "seeds"}), "board"))
     if kind == "image":
-        blocks += _neighbour_figures(ds, by_model, file_name)
+        blocks += _neighbour_figures(ds, by_model, file_name, data_root)
     return blocks
 
 
@@ -68,15 +69,15 @@ def final_samples(by_model: dict, n: int) -> Iterator[tuple[str, object, torch.T
         yield m, r, samples
 
 
-def _neighbour_figures(ds: str, by_model: dict, file_name: Callable[[str], str]) -> list[Block]:
+def _neighbour_figures(ds: str, by_model: dict, file_name: Callable[[str], str], data_root: str | None) -> list[Block]:
     try:
-        dataset = load_dataset(ds)
+        dataset = load_dataset(ds, data_root=data_root)
     except Exception:  # a dataset whose files are not on this machine: no images
         return []
     out: list[Block] = []
     for m, r, samples in final_samples(by_model, N_SHOWN):
         samples = samples.clamp(-1, 1)
-        neighbours, dist = nearest_training_images(samples, dataset.train)
+        neighbours, dist = nearest_training_images(samples, dataset.train_float())
         png = neighbours_figure(samples, neighbours, dist.numpy(), f"{m} (seed {r.seed})")
         out.append(Figure(f"{file_name(ds)}_neighbours_{file_name(m)}.png", png,
                           f"{m}: {N_SHOWN} generated samples (top, evaluation seed 0) and their nearest training "

@@ -128,7 +128,8 @@ def _fig(blocks: list[Block], name: str, png: bytes | None, caption: str) -> Non
         blocks.append(Figure(name, png, caption))
 
 
-def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict, runs_dir: Path) -> list[Block]:
+def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict, runs_dir: Path,
+                    data_root: str | None = None) -> list[Block]:  # fmt: skip
     info = next((r.cfg["dataset_info"] for r in runs if r.cfg.get("dataset_info")), None) or _info(ds)
     kind, k = info.get("kind"), info.get("num_modes")
     slug = _slug(ds)
@@ -186,7 +187,7 @@ def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict
     # Samples.
     blocks.append(Heading(3, "Samples"))
     if kind == "points2d":
-        _fig(blocks, f"{slug}_samples.png", _scatter_samples(ds, by_model, colors),
+        _fig(blocks, f"{slug}_samples.png", _scatter_samples(ds, by_model, colors, data_root),
              "2,500 samples of each model (first completed seed, evaluation seed 0) over the true modes (red x).")
     else:
         gallery = []
@@ -195,13 +196,13 @@ def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict
             if r is not None:
                 gallery.append((f"{slug}_samples_{_slug(m)}.png", r.dir.samples.read_bytes(),
                                 f"{m} (seed {r.seed})"))  # fmt: skip
-        real = _real_grid(ds)
+        real = _real_grid(ds, data_root)
         if gallery and real:
             gallery.append((f"{slug}_samples_real-data.png", real, "real data (test split)"))
         blocks.append(Gallery(tuple(Figure(*g) for g in gallery)) if gallery
                       else Paragraph("No samples.png in these runs."))
 
-    blocks += memorisation_blocks(ds, kind, by_model, board, _slug)
+    blocks += memorisation_blocks(ds, kind, by_model, board, _slug, data_root)
 
     # Mode histograms.
     hists = _histograms(ds, by_model, fps[0] if fps else None, runs_dir)
@@ -282,25 +283,25 @@ def _bad_row(r: _Run) -> dict:
             or "", "reason": reason}  # fmt: skip
 
 
-def _scatter_samples(ds: str, by_model: dict, colors: dict) -> bytes | None:
+def _scatter_samples(ds: str, by_model: dict, colors: dict, data_root: str | None) -> bytes | None:
     try:
-        dataset = load_dataset(ds)
+        dataset = load_dataset(ds, data_root=data_root)
     except Exception:  # a dataset that cannot be loaded here: no scatter
         return None
     panels = []
     for m, r, samples in final_samples(by_model, 2500):
         panels.append((f"{m} (seed {r.seed})", samples.numpy(), colors.get(m)))
     idx = np.random.default_rng(0).permutation(len(dataset.test))[:2500]
-    panels.append(("real data (test split)", dataset.test[idx].numpy(), None))
+    panels.append(("real data (test split)", dataset.as_float(dataset.test[idx]).numpy(), None))
     return scatter_panels_figure(panels, dataset.centers, dataset.sd, f"{ds}: samples over the true modes")
 
 
-def _real_grid(ds: str) -> bytes | None:
+def _real_grid(ds: str, data_root: str | None) -> bytes | None:
     try:
-        dataset = load_dataset(ds)
+        dataset = load_dataset(ds, data_root=data_root)
     except Exception:  # e.g. a real dataset whose files are not on this machine
         return None
-    return samples_figure(dataset.test[:64], dataset, "real data")
+    return samples_figure(dataset.as_float(dataset.test[:64]), dataset, "real data")
 
 
 def _histograms(ds: str, by_model: dict, fp: str | None, runs_dir: Path) -> dict[str, list]:
@@ -358,12 +359,14 @@ def _protocol_blocks(runs: list[_Run], runs_dir: Path) -> list[Block]:
     return blocks
 
 
-def write_report(runs_dir: str | Path, out_dir: str | Path) -> Path:
+def write_report(runs_dir: str | Path, out_dir: str | Path, data_root: str | None = None) -> Path:
     """Write ``index.html``, ``README.md``, ``leaderboard.csv`` and the figures' PNGs into ``out_dir``.
 
     Args:
         runs_dir: a runs folder (``RUNS/<dataset>/<name>/seed-<N>/``), as ``ganbench run`` writes it.
         out_dir: the report folder (created if needed; files of an earlier report are replaced).
+        data_root: where real datasets' files are (as ``--data-root``), for the real-image grids and the
+            nearest training images; a dataset not found there is left out of those figures.
 
     Returns:
         The path of ``out_dir/index.html``.
@@ -382,7 +385,7 @@ def write_report(runs_dir: str | Path, out_dir: str | Path) -> Path:
                            Paragraph(f"Runs folder: {runs_dir}. {len(runs)} runs ({n_bad} not complete) on "
                                      f"{len(datasets)} datasets. Full numeric leaderboard: leaderboard.csv."), toc]
     for ds in datasets:
-        blocks += _dataset_blocks(ds, [r for r in runs if r.dataset == ds], board, colors, runs_dir)
+        blocks += _dataset_blocks(ds, [r for r in runs if r.dataset == ds], board, colors, runs_dir, data_root)
     blocks += _protocol_blocks(runs, runs_dir)
 
     files.atomic_write_text(out_dir / "leaderboard.csv", format_leaderboard(board, "csv"))

@@ -40,7 +40,7 @@ from ganbench.runs.worker import Job, Task, job_done
 __all__ = ["Job", "Suite", "load_suite", "run_suite", "suite_names"]
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
-_SUITE_KEYS = {"name", "description", "seeds", "models", "datasets", "baselines_dir", "train"}
+_SUITE_KEYS = {"name", "description", "seeds", "models", "datasets", "exclude", "baselines_dir", "train"}
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,11 @@ def suite_names() -> list[str]:
 
 
 def load_suite(name_or_path: str, models: list[str] | None = None, datasets: list[str] | None = None,
-               seeds: list[int] | None = None) -> Suite:  # fmt: skip
-    """A built-in suite by name or a suite file, optionally narrowed by models, datasets and seeds."""
+               seeds: list[int] | None = None, train: dict | None = None) -> Suite:  # fmt: skip
+    """A built-in suite by name or a suite file, optionally narrowed by models, datasets and seeds.
+
+    ``train`` sets TrainConfig fields of every job over the baselines' and the file's (None values are left
+    alone; ``channels_last`` applies to the image sets' jobs only)."""
     path = Path(name_or_path)
     if not path.suffix:
         path = SUITES_DIR / f"{name_or_path}.toml"
@@ -77,7 +80,7 @@ def load_suite(name_or_path: str, models: list[str] | None = None, datasets: lis
     for key in raw:
         if key not in _SUITE_KEYS:
             raise UserError(f"{path}: unknown key {key!r}; allowed: {', '.join(sorted(_SUITE_KEYS))}")
-    configs = _suite_baselines(raw, path)
+    configs = _suite_baselines(raw, path, {k: v for k, v in (train or {}).items() if v is not None})
     if models:
         configs = [c for c in configs if c.name in models or c.model in models]
     if datasets:
@@ -90,11 +93,21 @@ def load_suite(name_or_path: str, models: list[str] | None = None, datasets: lis
     return Suite(raw.get("name", path.stem), raw.get("description", ""), jobs)
 
 
-def _suite_baselines(raw: dict, path: Path) -> list[BaselineConfig]:
+def _suite_baselines(raw: dict, path: Path, cli: dict) -> list[BaselineConfig]:
     if "baselines_dir" in raw:
         configs = list_baselines(BASELINES_DIR / raw["baselines_dir"])
     else:
         configs = [find_baseline(m, d) for d in raw.get("datasets", []) for m in raw.get("models", [])]
+    # ``exclude = ["dataset/model", ...]``: pairs of the grid left out (a model whose budget on that set is
+    # not justified within the suite's time); each must name a pair of the grid, so a typo cannot pass.
+    excluded = raw.get("exclude", [])
+    pairs = {f"{c.dataset}/{c.name}" for c in configs}
+    for pair in excluded:
+        if pair not in pairs:
+            close = difflib.get_close_matches(str(pair), sorted(pairs), n=1)
+            hint = f" Did you mean: {close[0]}?" if close else ""
+            raise UserError(f"{path}: exclude {pair!r} is not a dataset/model pair of the suite.{hint}")
+    configs = [c for c in configs if f"{c.dataset}/{c.name}" not in excluded]
     overrides = raw.get("train", {})
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     for kind, changes in overrides.items():
@@ -105,7 +118,8 @@ def _suite_baselines(raw: dict, path: Path) -> list[BaselineConfig]:
             raise UserError(f"{path}: unknown key train.{kind}.{bad[0]!r}; allowed: {', '.join(sorted(fields))}")
     out = []
     for c in configs:
-        changes = overrides.get(get_dataset_info(c.dataset).kind, {})
+        kind = get_dataset_info(c.dataset).kind
+        changes = {**overrides.get(kind, {}), **{k: v for k, v in cli.items() if kind == "image" or k != "channels_last"}}
         out.append(dataclasses.replace(c, train=dataclasses.replace(c.train, **changes)))
     return out
 

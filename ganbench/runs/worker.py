@@ -48,6 +48,7 @@ class Job:
     @property
     def config_hash(self) -> str:
         body = {k: v for k, v in self.config.to_dict().items() if k not in ("source", "description")}
+        body["train"] = self.config.train.identity()
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
 
     @property

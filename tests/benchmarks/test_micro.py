@@ -23,7 +23,7 @@ def test_training_step(benchmark, model, dataset):
     data = load_dataset(dataset)
     torch.manual_seed(0)
     m = build_model(model, data.info, **cfg.model_params)
-    batch = data.train[: cfg.train.batch_size * m.batches_per_step]
+    batch = data.as_float(data.train[: cfg.train.batch_size * m.batches_per_step])
     with flush_denormals():
         losses = benchmark(m.train_step, batch)
     assert all(np.isfinite(v) for v in losses.values())
@@ -34,7 +34,7 @@ def test_classifier_features(benchmark):
 
     data = load_dataset("digits")
     clf = get_classifier(data)
-    feats, probs = benchmark(clf.features_and_probs, data.train[:1000])
+    feats, probs = benchmark(clf.features_and_probs, data.train_float()[:1000])
     assert feats.shape[0] == probs.shape[0] == 1000
 
 

@@ -37,13 +37,17 @@ def test_class_subfolders_give_labels(tmp_path):
     assert ds.info.name == f"folder:{tmp_path}"
     assert (ds.info.kind, ds.info.source, ds.info.shape, ds.info.num_modes) == ("image", "folder", (1, 6, 8), 3)
     assert ds.train.shape == (27, 1, 6, 8) and ds.test.shape == (3, 1, 6, 8)  # 90/10
-    assert ds.train.dtype == torch.float32 and ds.train_labels.dtype == torch.int64
+    assert ds.train.dtype == ds.test.dtype == torch.uint8 and ds.train_labels.dtype == torch.int64  # a byte a pixel
+    # read straight into split order: both splits are views of one array, no copy of the pixels at any point
+    assert ds.test.data_ptr() == ds.train.data_ptr() + ds.train.nbytes
     assert ds.extra["classes"] == ["cat", "dog", "eel"]
     splits = [(ds.train, ds.train_labels, ds.extra["train_files"]), (ds.test, ds.test_labels, ds.extra["test_files"])]
     for x, y, files in splits:
         for img, label, f in zip(x, y.tolist(), files):
             assert label == ["cat", "dog", "eel"].index(os.path.basename(os.path.dirname(f)))
-            assert torch.all(img == value_of(f) / 255 * 2 - 1)
+            assert torch.all(img == value_of(f))
+            as_float = ds.as_float(img)
+            assert as_float.dtype == torch.float32 and torch.all(as_float == value_of(f) / 255 * 2 - 1)
             assert label == value_of(f) // 10
 
 
@@ -79,7 +83,7 @@ def test_mixed_gray_and_color_load_as_rgb(tmp_path):
     ds = folder.load_folder(str(tmp_path))
     assert ds.info.shape == (3, 6, 8)
     files = ds.extra["train_files"] + ds.extra["test_files"]
-    images = {os.path.basename(f): x for x, f in zip(torch.cat([ds.train, ds.test]), files)}
+    images = {os.path.basename(f): x for x, f in zip(torch.cat([ds.train_float(), ds.test_float()]), files)}
     assert torch.all(images["g_0.png"] == 200 / 255 * 2 - 1)  # gray replicated in R, G and B
     assert images["c_0.png"][:, 0, 0].tolist() == [1.0, -1.0, -1.0]
     assert images["c_1.png"][:, 0, 0].tolist() == [-1.0, -1.0, 1.0]  # alpha dropped

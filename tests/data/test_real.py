@@ -153,10 +153,12 @@ def test_mnist_like_loads_written_files(tmp_path, name, folder):
     ds = DATASETS.get(name).load(data_root=str(tmp_path))
     assert ds.info.name == name
     assert ds.train.shape == (20, 1, 28, 28) and ds.test.shape == (10, 1, 28, 28)
-    assert ds.train.dtype == torch.float32 and ds.train_labels.dtype == torch.int64
-    assert ds.train.min() == -1.0 and ds.train.max() == 1.0
-    assert torch.equal(ds.train, as_unit(a["xtr"])[:, None])
-    assert torch.equal(ds.test, as_unit(a["xte"])[:, None])
+    assert ds.train.dtype == ds.test.dtype == torch.uint8 and ds.train_labels.dtype == torch.int64  # a byte a pixel
+    assert torch.equal(ds.train, torch.from_numpy(a["xtr"])[:, None])
+    assert ds.train.stride() == (784, 784, 28, 1)  # C strides, the channel's too
+    assert ds.train_float().min() == -1.0 and ds.train_float().max() == 1.0
+    assert torch.equal(ds.train_float(), as_unit(a["xtr"])[:, None])
+    assert torch.equal(ds.test_float(), as_unit(a["xte"])[:, None])
     assert ds.train_labels.tolist() == a["ytr"].tolist() and ds.test_labels.tolist() == a["yte"].tolist()
 
 
@@ -205,16 +207,15 @@ def test_stacked_mnist_channels_are_the_labelled_digits(tmp_path):
     ds = real.build_stacked_mnist(str(tmp_path), train_size=60, test_size=15)
     assert ds.info.name == "stacked-mnist" and ds.info.num_modes == 1000
     assert ds.train.shape == (60, 3, 28, 28) and ds.test.shape == (15, 3, 28, 28)
-    assert ds.train.dtype == torch.float32 and ds.train_labels.dtype == torch.int64
-    assert ds.train.min() >= -1 and ds.train.max() <= 1
+    assert ds.train.dtype == torch.uint8 and ds.train_labels.dtype == torch.int64
     assert ds.extra["base"] == "mnist"
     # The per-channel classifier finds the base MNIST under the same root, without --data-root again.
     from ganbench.evaluation.extractors.classifier import _base_of
 
     assert _base_of(ds, None).train.shape[0] == len(a["xtr"])
     for x, y, channels, digits, labels in [
-        (ds.train, ds.train_labels, ds.extra["train_channel_labels"], a["xtr"], a["ytr"]),
-        (ds.test, ds.test_labels, ds.extra["test_channel_labels"], a["xte"], a["yte"]),
+        (ds.train_float(), ds.train_labels, ds.extra["train_channel_labels"], a["xtr"], a["ytr"]),
+        (ds.test_float(), ds.test_labels, ds.extra["test_channel_labels"], a["xte"], a["yte"]),
     ]:
         assert channels.shape == (len(x), 3)
         assert y.tolist() == (channels[:, 0] * 100 + channels[:, 1] * 10 + channels[:, 2]).tolist()
@@ -245,11 +246,11 @@ def test_cifar10_loads_written_batches_without_checksums(tmp_path):
     a = write_cifar10(tmp_path)
     ds = real.load_cifar10(data_root=str(tmp_path), verify_checksums=False)
     assert ds.train.shape == (20, 3, 32, 32) and ds.test.shape == (5, 3, 32, 32)
-    assert ds.train.dtype == torch.float32 and ds.test_labels.dtype == torch.int64
-    assert ds.train.min() >= -1 and ds.train.max() <= 1
+    assert ds.train.dtype == torch.uint8 and ds.test_labels.dtype == torch.int64
     # A CIFAR row is the R plane, then G, then B, each 32x32 row-major: exactly NCHW.
-    assert torch.equal(ds.train, as_unit(a["xtr"]).reshape(-1, 3, 32, 32))
-    assert torch.equal(ds.test, as_unit(a["xte"]).reshape(-1, 3, 32, 32))
+    assert torch.equal(ds.train, torch.from_numpy(a["xtr"]).reshape(-1, 3, 32, 32))
+    assert torch.equal(ds.train_float(), as_unit(a["xtr"]).reshape(-1, 3, 32, 32))
+    assert torch.equal(ds.test_float(), as_unit(a["xte"]).reshape(-1, 3, 32, 32))
     assert ds.train_labels.tolist() == a["ytr"].tolist() and ds.test_labels.tolist() == a["yte"].tolist()
     assert ds.train.is_contiguous()
 

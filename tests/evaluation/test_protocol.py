@@ -239,7 +239,7 @@ def test_inception_path_uses_the_whole_train_split_in_order_and_matches_torch_fi
     got = score(fake, d, p, ext)["metrics"]
 
     stats, cached = ext.real(p)
-    real_f, _ = ext.model.features_and_probs(d.train)  # every train image, in the split's order
+    real_f, _ = ext.model.features_and_probs(d.train_float())  # every train image, in the split's order
     fake_f, probs = ext.model.features_and_probs(fake)
     np.testing.assert_array_equal(cached, real_f)
     np.testing.assert_allclose(stats.mean, real_f.mean(0), rtol=1e-10, atol=1e-12)
@@ -266,7 +266,7 @@ def test_an_unwritable_cache_folder_warns_and_still_scores(tmp_path):
     blocker.write_text("a file where the cache folder should be")
     with pytest.warns(RuntimeWarning, match="could not cache the digits train features"):
         stats, feats = whole_split_reference(_Gray(), d, "train", cache_dir=blocker / "reference")
-    direct, _ = _Gray().features_and_probs(d.train)
+    direct, _ = _Gray().features_and_probs(d.train_float())
     np.testing.assert_array_equal(feats, direct)
     np.testing.assert_allclose(stats.cov, np.cov(direct, rowvar=False), rtol=1e-10)
 

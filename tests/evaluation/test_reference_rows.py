@@ -125,8 +125,8 @@ def test_digits_row_is_the_test_split_against_the_train_split(rows):
     ext = ProtocolExtractor(d, proto)
     assert comparable(row["fingerprint"], fingerprint(proto, ext.info(), d))
     # From scratch: the whole of each split, so the order does not matter.
-    fake, fake_probs = ext.features_and_probs(d.test)
-    real, _ = ext.features_and_probs(d.train)
+    fake, fake_probs = ext.features_and_probs(d.test_float())
+    real, _ = ext.features_and_probs(d.train_float())
     m = row["metrics"]
     assert m["fd"] == pytest.approx(_frechet(fake, real), abs=1e-3)
     py = fake_probs.mean(0)
@@ -159,8 +159,8 @@ def test_stacked_row_counts_modes_on_26000_real_samples_and_is_the_floor_at_that
 
     # From scratch: every test image, then 21,000 train images in the rule's order.
     test_order, extra = _order(5000, EVAL_SEED + 1), _order(25000, EVAL_SEED + 2)[:21000]
-    test_feats, test_probs = ext.features_and_probs(d.test)
-    train_feats, train_probs = ext.features_and_probs(d.train)
+    test_feats, test_probs = ext.features_and_probs(d.test_float())
+    train_feats, train_probs = ext.features_and_probs(d.train_float())
     predicted = np.concatenate([test_probs[test_order].argmax(1), train_probs[extra].argmax(1)])
     m = row["metrics"]
     assert m["mode_kl"] == pytest.approx(_kl_to_uniform(predicted, 1000), abs=1e-12)
@@ -179,7 +179,7 @@ def test_a_row_whose_splits_are_too_small_states_the_counts_it_used(rows):
     full = load_dataset("stacked-digits")
     d = Dataset(full.info, full.train[:600], full.test[:400], full.train_labels[:600], full.test_labels[:400],
                 extra={**full.extra, "train_channel_labels": full.extra["train_channel_labels"][:600],
-                       "test_channel_labels": full.extra["test_channel_labels"][:400]})  # fmt: skip
+                       "test_channel_labels": full.extra["test_channel_labels"][:400]}, levels=full.levels)  # fmt: skip
     wanted = default_protocol(d, metrics=["fd", "modes_covered", "mode_kl"])
     ext = ProtocolExtractor(d, wanted)
     row = score_reference(d, wanted, ext)
@@ -189,7 +189,7 @@ def test_a_row_whose_splits_are_too_small_states_the_counts_it_used(rows):
     assert row["sample_sources"]["modes"] == {"test": 400, "train": 600}
     assert not comparable(row["fingerprint"], fingerprint(wanted, ext.info(), d))  # not the models' protocol
     assert wanted.n_modes == 26000
-    labels = np.concatenate([ext.model.predict(d.test), ext.model.predict(d.train)])
+    labels = np.concatenate([ext.model.predict(d.test_float()), ext.model.predict(d.train_float())])
     assert row["metrics"]["mode_kl"] == pytest.approx(_kl_to_uniform(labels, 1000), abs=1e-12)
 
 
@@ -245,8 +245,8 @@ def test_published_row_is_at_the_test_splits_count_against_the_whole_train_split
     assert not comparable(row["fingerprint"], fingerprint(models, ext.info(), d))
 
     # From scratch: the 20 test images in the rule's order against all 500 train images.
-    test_feats, test_probs = ext.features_and_probs(d.test)
-    train_feats, train_probs = ext.features_and_probs(d.train)
+    test_feats, test_probs = ext.features_and_probs(d.test_float())
+    train_feats, train_probs = ext.features_and_probs(d.train_float())
     fake, fake_probs = test_feats[_order(20, EVAL_SEED + 1)], test_probs[_order(20, EVAL_SEED + 1)]
     m = row["metrics"]
     assert m["fd"] == pytest.approx(_frechet(fake, train_feats), abs=1e-6)
@@ -282,8 +282,8 @@ def test_a_cut_row_keeps_the_counts_a_user_set_within_its_bounds(cifar):
     assert _check_counts_against_fingerprint(row)["prdc_n"] == 12 and row["sample_counts"]["prdc_real"] == 12
     # PRDC on the first 12 of the row's test images and 12 train images drawn by the eval seed.
     ext = ProtocolExtractor(d, small)
-    fake = ext.features_and_probs(d.test)[0][_order(20, EVAL_SEED + 1)][:12]
-    train_feats = ext.features_and_probs(d.train)[0]
+    fake = ext.features_and_probs(d.test_float())[0][_order(20, EVAL_SEED + 1)][:12]
+    train_feats = ext.features_and_probs(d.train_float())[0]
     ref = compute_prdc(real_features=train_feats[np.sort(np.random.RandomState(EVAL_SEED).choice(500, 12, replace=False))],
                        fake_features=fake, nearest_k=5)  # fmt: skip
     assert {k: row["metrics"][k] for k in ref} == pytest.approx(ref, abs=1e-12)

@@ -70,8 +70,8 @@ def test_reference_row_is_scored_under_the_protocol_it_records(digits):
 
 def test_mode_histogram_comes_from_fake_modes_when_they_differ_from_fake(digits):
     d, p, ext = digits
-    fake = d.test[: p.n_fake]
-    one_image = d.test[:1].repeat(p.n_fake, 1, 1, 1)  # a collapsed sampler: one mode
+    fake = d.test_float()[: p.n_fake]
+    one_image = d.test_float()[:1].repeat(p.n_fake, 1, 1, 1)  # a collapsed sampler: one mode
     assert score(fake, d, p, ext)["metrics"]["modes_covered"] == 10
     assert score(fake, d, p, ext, fake_modes=one_image)["metrics"]["modes_covered"] == 1
     assert score(fake, d, p, ext, fake_modes=one_image[:100])["metrics"]["modes_covered"] == 1
@@ -87,7 +87,7 @@ def test_fingerprint_holds_the_protocol_and_separates_protocols(digits):
     assert {"torch", "torch-fidelity", "ganbench"} <= set(fp["versions"])
     p2 = default_protocol(d, n=300)
     r2 = score_reference(d, p2, ProtocolExtractor(d, p2))
-    again = score(d.test[: p.n_fake], d, default_protocol(d), ProtocolExtractor(d, default_protocol(d)))  # same protocol
+    again = score(d.test_float()[: p.n_fake], d, default_protocol(d), ProtocolExtractor(d, default_protocol(d)))  # same protocol
     assert comparable(fp, again["fingerprint"]) and not comparable(fp, r2["fingerprint"])
 
 
@@ -99,7 +99,7 @@ def _cli(capsys, *args):
 
 def test_eval_samples_file_layouts_agree(capsys, tmp_path, digits):
     d, p, _ = digits
-    x = ((d.test.numpy() + 1) / 2)  # float [0, 1] NCHW
+    x = ((d.test_float().numpy() + 1) / 2)  # float [0, 1] NCHW
     u8 = np.round(x * 255).astype(np.uint8)
     np.save(tmp_path / "nchw.npy", u8)
     np.save(tmp_path / "nhwc.npy", u8.transpose(0, 2, 3, 1))

@@ -36,7 +36,7 @@ def test_items_are_the_models_samples_held_out_images_and_noise(prepared, runs):
     kinds = [(it["kind"], it["model"]) for it in study["items"]]
     assert kinds == [("generated", "gan")] * 3 + [("generated", "vae")] * 3 + [("real", None)] * 3 + [("check", None)] * 2
     assert len({it["id"] for it in study["items"]}) == 11
-    test = load_dataset("digits").test
+    test = load_dataset("digits").test_float()
     gen = {}
     for m in ("gan", "vae"):
         model, _ = load_run_model(RunDir.of(runs, "digits", m, 0).path)

@@ -34,14 +34,14 @@ def _degraded_ring8(dataset, n: int) -> torch.Tensor:
 
 def _degraded_digits(dataset, n: int) -> torch.Tensor:
     """Half the samples are real zeros only (collapse), half are all-white images (garbage)."""
-    zeros = dataset.test[dataset.test_labels == 0]
+    zeros = dataset.test_float()[dataset.test_labels == 0]
     half = n // 2
     white = torch.ones(n - half, *dataset.test.shape[1:])
     return torch.cat([zeros[torch.arange(half) % len(zeros)], white])
 
 
 def _copies(dataset, n: int) -> torch.Tensor:
-    return dataset.train[torch.randperm(len(dataset.train), generator=torch.Generator().manual_seed(0))[:n]]
+    return dataset.as_float(dataset.train[torch.randperm(len(dataset.train), generator=torch.Generator().manual_seed(0))[:n]])
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +60,10 @@ def scored() -> dict[str, tuple[dict, dict, dict]]:
         out[name] = (real, bad, copy)
         half = len(dataset.test) // 2
         p_half = default_protocol(dataset, n=half, metrics=everything)
-        held = dataset.test[half:]
+        held = dataset.test_float()[half:]
         out[f"{name}, half the test split held out"] = tuple(
             score(x, dataset, p_half, extractor, heldout=held)["metrics"]
-            for x in (dataset.test[:half], degrade(dataset, half), _copies(dataset, half)))
+            for x in (dataset.test_float()[:half], degrade(dataset, half), _copies(dataset, half)))
     return out
 
 

@@ -123,7 +123,7 @@ def _pixels(x: torch.Tensor) -> np.ndarray:
 
 def test_copycat_is_flagged_and_heldout_digits_are_not_on_raw_pixels():
     d = load_dataset("digits")
-    train, test = _pixels(d.train), _pixels(d.test)
+    train, test = _pixels(d.train_float()), _pixels(d.test_float())
     held, fresh = test[:180], test[180:]  # fresh: real digits the "model" never saw, like a generalising one
     copies = train[np.random.default_rng(0).choice(len(train), 180, replace=False)]
     assert authenticity(copies, train) == 0.0 and authenticity(fresh, train) > 0.4
@@ -142,9 +142,9 @@ def test_copycat_is_flagged_and_heldout_digits_are_not_on_classifier_features(di
     d, p, ext = digits
     half = len(d.test) // 2
     ph = default_protocol(d, n=half)
-    copies = d.train[torch.randperm(len(d.train), generator=torch.Generator().manual_seed(0))[:half]]
-    copy = score(copies, d, ph, ext, heldout=d.test[half:])["metrics"]
-    fresh = score(d.test[:half], d, ph, ext, heldout=d.test[half:])["metrics"]
+    copies = d.as_float(d.train[torch.randperm(len(d.train), generator=torch.Generator().manual_seed(0))[:half]])
+    copy = score(copies, d, ph, ext, heldout=d.test_float()[half:])["metrics"]
+    fresh = score(d.test_float()[:half], d, ph, ext, heldout=d.test_float()[half:])["metrics"]
     assert copy["authenticity"] == 0.0 and copy["ct"] < -10 and copy["nn_ratio"] == 0.0
     assert fresh["authenticity"] > 0.4 and abs(fresh["ct"]) < 2 and 0.85 < fresh["nn_ratio"] < 1.15
     # the reference row's samples are the held-out split itself: only authenticity is reported for it
@@ -166,7 +166,7 @@ def test_copycat_is_flagged_and_fresh_points_are_not_on_ring8():
 
 def test_eval_json_flags_a_samples_file_of_training_images(capsys, tmp_path):
     d = load_dataset("digits")
-    np.save(tmp_path / "copies.npy", ((d.train[:360].numpy() + 1) / 2).astype(np.float32))
+    np.save(tmp_path / "copies.npy", ((d.train_float()[:360].numpy() + 1) / 2).astype(np.float32))
     code = main(["eval", "--samples", str(tmp_path / "copies.npy"), "--dataset", "digits", "--json",
                  "--metrics", "fd,authenticity,ct,nn_ratio"])  # fmt: skip
     out, err = capsys.readouterr()

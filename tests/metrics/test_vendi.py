@@ -36,8 +36,8 @@ def test_one_mode_sampler_scores_about_one_and_real_digits_more():
     d = load_dataset("digits")
     p = default_protocol(d, metrics=["vendi"])
     ext = ProtocolExtractor(d, p)
-    one = score(d.test[:1].repeat(p.n_fake, 1, 1, 1), d, p, ext)["metrics"]["vendi"]
-    zeros = d.test[d.test_labels == 0]
+    one = score(d.test_float()[:1].repeat(p.n_fake, 1, 1, 1), d, p, ext)["metrics"]["vendi"]
+    zeros = d.test_float()[d.test_labels == 0]
     one_class = score(zeros[torch.arange(p.n_fake) % len(zeros)], d, p, ext)["metrics"]["vendi"]
-    real = score(d.test[: p.n_fake], d, p, ext)["metrics"]["vendi"]
+    real = score(d.test_float()[: p.n_fake], d, p, ext)["metrics"]["vendi"]
     assert one == pytest.approx(1.0, abs=1e-6) and one_class < real and real > 2

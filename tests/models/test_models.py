@@ -16,7 +16,7 @@ def test_model_trains_and_samples(name, dataset):
     torch.manual_seed(0)
     data = load_dataset(dataset)
     model = build_model(name, data.info)
-    batch = data.train[: 16 * model.batches_per_step]
+    batch = data.as_float(data.train[: 16 * model.batches_per_step])
     for _ in range(2):
         losses = model.train_step(batch)
     assert losses and all(isinstance(v, float) and torch.isfinite(torch.tensor(v)) for v in losses.values())

@@ -47,7 +47,7 @@ def float64():
 def _setup(model, dataset, params=None):
     cfg = find_baseline(model, dataset)
     ds = load_dataset(dataset)
-    ds = dataclasses.replace(ds, train=ds.train.to(torch.get_default_dtype()))
+    ds = dataclasses.replace(ds, train=ds.train_float().to(torch.get_default_dtype()), test=ds.test_float(), levels=None)
     return {**cfg.model_params, **(params or {})}, ds
 
 

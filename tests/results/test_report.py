@@ -121,8 +121,8 @@ def test_memorisation_section_shows_metrics_and_nearest_training_images(report):
 
 def test_nearest_training_images_finds_copies():
     d = load_dataset("digits")
-    picked = d.train[[5, 100, 7]]
-    neighbours, dist = nearest_training_images(picked + 0.01, d.train)
+    picked = d.train_float()[[5, 100, 7]]
+    neighbours, dist = nearest_training_images(picked + 0.01, d.train_float())
     assert torch.equal(neighbours, picked) and float(dist.max()) == pytest.approx(0.08, rel=1e-5)
 
 

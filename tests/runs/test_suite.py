@@ -64,6 +64,11 @@ def test_suite_file_with_a_misspelt_train_section_or_key_is_an_error(tmp_path):
     (tmp_path / "key.toml").write_text(head + "[train.points2d]\nstep = 3\n")
     with pytest.raises(UserError, match="unknown key train.points2d.'step'"):
         load_suite(str(tmp_path / "key.toml"))
+    (tmp_path / "typo.toml").write_text(head.replace('["gan"]', '["gan", "vae"]') + 'exclude = ["ring8/gna"]\n')
+    with pytest.raises(UserError, match="exclude 'ring8/gna' is not a dataset/model pair of the suite. Did you mean: ring8/gan"):
+        load_suite(str(tmp_path / "typo.toml"))
+    (tmp_path / "ex.toml").write_text(head.replace('["gan"]', '["gan", "vae"]') + 'exclude = ["ring8/gan"]\n')
+    assert [j.config.name for j in load_suite(str(tmp_path / "ex.toml")).jobs] == ["vae"]
     (tmp_path / "ok.toml").write_text(head + "[train.points2d]\nsteps = 3\n")
     assert load_suite(str(tmp_path / "ok.toml")).jobs[0].config.train.steps == 3
 
@@ -177,3 +182,17 @@ def test_batch_tasks_hold_jobs_of_one_baseline(tmp_path):
     assert Task("batch", jobs[:2], opts).label == f"{jobs[0].id} + {jobs[1].id}"
     with pytest.raises(TypeError, match="one baseline"):
         Task("batch", (jobs[0], jobs[2]), opts)
+
+
+def test_command_line_training_settings_apply_over_the_suite_channels_last_to_image_jobs(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('name = "t"\nseeds = [0]\nmodels = ["gan"]\ndatasets = ["ring8", "digits"]\n'
+                    "[train.image]\nsteps = 3\n")  # fmt: skip
+    plain = load_suite(str(path))
+    s = load_suite(str(path), train={"precision": "bf16", "channels_last": True})
+    got = {j.config.dataset: (j.config.train.precision, j.config.train.channels_last, j.config.train.steps)
+           for j in s.jobs}  # fmt: skip
+    assert got == {"ring8": ("bf16", False, find_baseline("gan", "ring8").train.steps), "digits": ("bf16", True, 3)}
+    assert not {j.id for j in s.jobs} & {j.id for j in plain.jobs}  # other settings, other jobs
+    unset = load_suite(str(path), train={"precision": None, "channels_last": None})
+    assert [j.id for j in unset.jobs] == [j.id for j in plain.jobs]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import os
 import re
@@ -84,12 +85,24 @@ def _hash_array(h, name: str, t: torch.Tensor) -> None:
     h.update(memoryview(a).cast("B"))
 
 
+def _hash_split(h, dataset: Dataset, split: str) -> None:
+    """``_hash_array`` of the split in data space (float), converted a chunk at a time."""
+    chunks = (np.ascontiguousarray(c.numpy()) for c in dataset.float_chunks(split))
+    first = next(chunks)
+    h.update(f"{split}:{first.dtype.str}:{(len(getattr(dataset, split)), *first.shape[1:])}\n".encode())
+    for a in itertools.chain([first], chunks):
+        h.update(memoryview(a).cast("B"))
+
+
 def cache_key(recipe: dict, dataset: Dataset) -> str:
-    """SHA-256 (hex) over the recipe and the train/test images and labels of ``dataset``."""
+    """SHA-256 (hex) over the recipe and the train/test images (in data space) and labels of ``dataset``."""
     h = hashlib.sha256()
     h.update(json.dumps(recipe, sort_keys=True).encode())
     for name in ("train", "train_labels", "test", "test_labels"):
-        _hash_array(h, name, getattr(dataset, name))
+        if name in ("train", "test"):
+            _hash_split(h, dataset, name)
+        else:
+            _hash_array(h, name, getattr(dataset, name))
     return h.hexdigest()
 
 
@@ -297,13 +310,13 @@ def _load_ortrain_classifier(dataset: Dataset, base: Dataset, recipe: dict, key:
     stacked = base is not dataset
     ev = ClassifierEvaluator(net, meta, sha, dataset.name, stacked, device, cache_file)
     if stacked:
-        ev.stacked_test_accuracy = float((ev.predict(dataset.test) == dataset.test_labels.numpy()).mean())
+        ev.stacked_test_accuracy = float((ev.predict(dataset.test_float()) == dataset.test_labels.numpy()).mean())
     return ev
 
 
 def _stacked_digest(dataset: Dataset) -> str:
     h = hashlib.sha256()
-    _hash_array(h, "test", dataset.test)
+    _hash_split(h, dataset, "test")
     _hash_array(h, "test_labels", dataset.test_labels)
     return h.hexdigest()
 

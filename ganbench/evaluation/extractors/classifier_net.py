@@ -122,9 +122,9 @@ def train_classifier(dataset: Dataset, recipe: dict, device: torch.device) -> tu
             perm = torch.randperm(len(x), generator=order)
             for s in range(0, len(x), bs):
                 idx = perm[s : s + bs]
-                loss = F.cross_entropy(net(x[idx].to(device)), y[idx].to(device))
+                loss = F.cross_entropy(net(dataset.as_float(x[idx].to(device))), y[idx].to(device))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
     net.eval()
-    return net, classifier_accuracy(net, dataset.test, dataset.test_labels.long(), device)
+    return net, classifier_accuracy(net, dataset.test_float(), dataset.test_labels.long(), device)

@@ -41,14 +41,14 @@ def test_held_out_accuracy_recorded_and_recomputed(trained):
     ev, digits = trained.ev, trained.digits
     assert ev.test_accuracy >= 0.97
     assert ev.info()["test_accuracy"] == ev.test_accuracy
-    recomputed = float((ev.predict(digits.test) == digits.test_labels.numpy()).mean())
+    recomputed = float((ev.predict(digits.test_float()) == digits.test_labels.numpy()).mean())
     assert recomputed >= 0.97
     assert recomputed == pytest.approx(ev.test_accuracy, abs=1e-12)
     print(f"digits classifier: held-out accuracy {recomputed:.4f}, trained in {trained.seconds:.1f} s")
 
 
 def test_outputs_shapes_and_determinism(trained):
-    ev, x = trained.ev, trained.digits.test[:100]
+    ev, x = trained.ev, trained.digits.test_float()[:100]
     feats, probs = ev.features_and_probs(x, batch_size=32)
     assert feats.shape == (100, 128) and feats.dtype == np.float64
     assert probs.shape == (100, 10) and probs.dtype == np.float64
@@ -90,7 +90,7 @@ def test_second_call_loads_from_disk_without_training(trained, monkeypatch):
     assert again.weights_sha256 == ev.weights_sha256
     assert again.test_accuracy == ev.test_accuracy
     assert path.stat().st_mtime_ns == mtime
-    np.testing.assert_array_equal(again.features(trained.digits.test), ev.features(trained.digits.test))
+    np.testing.assert_array_equal(again.features(trained.digits.test_float()), ev.features(trained.digits.test_float()))
     assert get_classifier(trained.digits, cache_dir=trained.cache_dir) is again  # in-process memo
 
 
@@ -102,7 +102,7 @@ def test_cache_key_changes_with_data_and_recipe(trained):
     assert clf.cache_key(dict(recipe), digits) == key  # stable
 
     train = digits.train.clone()
-    train[0, 0, 0, 0] += 0.5
+    train[0, 0, 0, 0] += 1  # one grey level
     assert clf.cache_key(recipe, dataclasses.replace(digits, train=train)) != key
     labels = digits.test_labels.clone()
     labels[0] = (labels[0] + 1) % 10
@@ -162,14 +162,14 @@ def test_stacked_digits_uses_base_classifier_per_channel(trained, monkeypatch):
     assert ev.num_classes == 1000 and ev.feature_dim == 3 * base.feature_dim
 
     labels = stacked.test_labels.numpy()
-    pred = ev.predict(stacked.test)
+    pred = ev.predict(stacked.test_float())
     accuracy = float((pred == labels).mean())
     assert accuracy >= 0.9
     assert ev.info()["stacked_test_accuracy"] == pytest.approx(accuracy)
     assert ev.info()["test_accuracy"] == base.test_accuracy
     print(f"stacked-digits: triple accuracy {accuracy:.4f} (base accuracy^3 = {base.test_accuracy ** 3:.4f})")
 
-    x = stacked.test[:64]
+    x = stacked.test_float()[:64]
     feats, probs = ev.features_and_probs(x)
     assert feats.shape == (64, 384) and probs.shape == (64, 1000)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-12)
@@ -200,7 +200,7 @@ def test_bad_inputs_are_user_errors(trained):
     with pytest.raises(UserError, match="floating"):
         ev.predict(torch.zeros(2, 1, 8, 8, dtype=torch.uint8))
     with pytest.raises(UserError, match="batch_size"):
-        ev.features(trained.digits.test, batch_size=0)
+        ev.features(trained.digits.test_float(), batch_size=0)
     feats, probs = ev.features_and_probs(torch.zeros(0, 1, 8, 8))
     assert feats.shape == (0, 128) and probs.shape == (0, 10)
 
