@@ -11,7 +11,7 @@ import json
 import sys
 
 from ganbench.bench import SETTINGS, bench
-from ganbench.config import PRECISIONS, find_baseline, list_baselines, load_baseline, named_baseline
+from ganbench.config import PRECISIONS, find_baseline, list_baselines, load_baseline
 from ganbench.data import get_dataset_info, list_datasets
 from ganbench.environment import resolve_device
 from ganbench.errors import UserError
@@ -89,9 +89,7 @@ def cmd_list(args) -> int:
     elif args.what == "models":
         rows = [m.to_dict() for m in list_models()]
     else:
-        rows = [{"name": b.name, "model": b.model, "dataset": b.dataset, "steps": b.train.steps,
-                 "batch_size": b.train.batch_size, "file": b.source, "description": b.description}
-                for b in list_baselines()]  # fmt: skip
+        rows = [b.summary() for b in list_baselines()]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -116,8 +114,7 @@ def _add_train_settings(p, scope: str = "") -> None:
 
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train one model on one dataset with one seed")
-    p.add_argument("model", help="a registered model (ganbench list models) or a baseline's name on the dataset "
-                                 "(ganbench list baselines, e.g. dcgan-tf on mnist)")
+    p.add_argument("model", help="a registered model, or a baseline's name on the dataset (e.g. dcgan-tf on mnist)")
     p.add_argument("--dataset", required=True, help="a registered dataset or folder:PATH")
     p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     p.add_argument("--seeds", type=_int_list,
@@ -137,15 +134,13 @@ def _add_train(sub) -> None:
 
 def cmd_train(args) -> int:
     get_dataset_info(args.dataset)
-    if named_baseline(args.model, args.dataset) is None:
-        get_recipe(args.model)  # unknown names fail before anything is loaded
     if args.config:
         cfg = load_baseline(args.config)
         if args.model not in (cfg.model, cfg.name) or cfg.dataset != args.dataset:
             raise UserError(f"--config {args.config} is for {cfg.name} on {cfg.dataset}, not {args.model} on "
                             f"{args.dataset}")  # fmt: skip
     else:
-        cfg = find_baseline(args.model, args.dataset)
+        cfg = find_baseline(args.model, args.dataset)  # an unknown name fails here, before anything is loaded
     cfg = dataclasses.replace(cfg, train=cfg.train.replace(steps=args.steps, batch_size=args.batch_size,
                                                            precision=args.precision, channels_last=args.channels_last))
     tracker = None

@@ -142,6 +142,11 @@ class BaselineConfig:
             "source": self.source,
         }
 
+    def summary(self) -> dict:
+        """The row of ``ganbench list baselines``."""
+        return {"name": self.name, "model": self.model, "dataset": self.dataset, "steps": self.train.steps,
+                "batch_size": self.train.batch_size, "file": self.source, "description": self.description}
+
 
 _TOP_KEYS = {"name", "model", "dataset", "description", "model_params", "train"}
 
@@ -207,12 +212,18 @@ def find_baseline(model: str, dataset: str) -> BaselineConfig:
 
     ``model`` is a registered model (``baselines/<model>_<dataset>.toml``) or the ``name`` of a committed
     baseline on ``dataset`` (``dcgan-tf`` on mnist is ``baselines/gan_mnist.toml``).
+
+    Raises:
+        UserError: ``model`` is neither (the registry's error, with the closest names).
     """
     path = baseline_path(model, dataset)
     if path.exists():
         return load_baseline(path)
     named = named_baseline(model, dataset)
-    return named if named is not None else BaselineConfig(model, dataset)
+    if named is not None:
+        return named
+    get_recipe(model)
+    return BaselineConfig(model, dataset)
 
 
 def named_baseline(name: str, dataset: str) -> BaselineConfig | None:
