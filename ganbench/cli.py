@@ -89,8 +89,7 @@ def cmd_list(args) -> int:
     elif args.what == "models":
         rows = [m.to_dict() for m in list_models()]
     else:
-        rows = [{"model": b.model, "dataset": b.dataset, "steps": b.train.steps, "file": b.source,
-                 "description": b.description} for b in list_baselines()]  # fmt: skip
+        rows = [b.summary() for b in list_baselines()]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -102,7 +101,7 @@ def cmd_list(args) -> int:
         elif args.what == "models":
             print(f"{r['name']:<10} {r['family']:<4} {r['description']}")
         else:
-            print(f"{r['model']:<10} {r['dataset']:<16} steps={r['steps']:<6} {r['file']}")
+            print(f"{r['name']:<14} {r['model']:<10} {r['dataset']:<16} steps={r['steps']:<7} {r['file']}")
     return 0
 
 
@@ -115,7 +114,7 @@ def _add_train_settings(p, scope: str = "") -> None:
 
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train one model on one dataset with one seed")
-    p.add_argument("model", help="a registered model (ganbench list models)")
+    p.add_argument("model", help="a registered model, or a baseline's name on the dataset (e.g. dcgan-tf on mnist)")
     p.add_argument("--dataset", required=True, help="a registered dataset or folder:PATH")
     p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     p.add_argument("--seeds", type=_int_list,
@@ -134,15 +133,14 @@ def _add_train(sub) -> None:
 
 
 def cmd_train(args) -> int:
-    get_recipe(args.model)  # unknown names fail before anything is loaded
     get_dataset_info(args.dataset)
     if args.config:
         cfg = load_baseline(args.config)
-        if (cfg.model, cfg.dataset) != (args.model, args.dataset):
-            raise UserError(f"--config {args.config} is for {cfg.model} on {cfg.dataset}, not {args.model} on "
+        if args.model not in (cfg.model, cfg.name) or cfg.dataset != args.dataset:
+            raise UserError(f"--config {args.config} is for {cfg.name} on {cfg.dataset}, not {args.model} on "
                             f"{args.dataset}")  # fmt: skip
     else:
-        cfg = find_baseline(args.model, args.dataset)
+        cfg = find_baseline(args.model, args.dataset)  # an unknown name fails here, before anything is loaded
     cfg = dataclasses.replace(cfg, train=cfg.train.replace(steps=args.steps, batch_size=args.batch_size,
                                                            precision=args.precision, channels_last=args.channels_last))
     tracker = None
@@ -154,8 +152,8 @@ def cmd_train(args) -> int:
     else:
         results = {args.seed: train(cfg, args.seed, args.out, **common)}
     for seed, result in results.items():
-        where = RunDir.of(args.out, args.dataset, args.model, seed).path
-        msg = f"{result.status}: {args.model} on {args.dataset}, seed {seed}, {result.steps} steps"
+        where = RunDir.of(args.out, args.dataset, cfg.name, seed).path
+        msg = f"{result.status}: {cfg.name} on {args.dataset}, seed {seed}, {result.steps} steps"
         msg += f" in {result.wall_time_s:.1f} s -> {where}"
         if result.reason:
             msg += f" ({result.reason})"

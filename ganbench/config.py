@@ -142,6 +142,11 @@ class BaselineConfig:
             "source": self.source,
         }
 
+    def summary(self) -> dict:
+        """The row of ``ganbench list baselines``."""
+        return {"name": self.name, "model": self.model, "dataset": self.dataset, "steps": self.train.steps,
+                "batch_size": self.train.batch_size, "file": self.source, "description": self.description}
+
 
 _TOP_KEYS = {"name", "model", "dataset", "description", "model_params", "train"}
 
@@ -203,11 +208,33 @@ def baseline_path(model: str, dataset: str) -> Path:
 
 
 def find_baseline(model: str, dataset: str) -> BaselineConfig:
-    """The committed baseline for (model, dataset), or defaults when none is committed."""
+    """The committed baseline for (model, dataset), or defaults when none is committed.
+
+    ``model`` is a registered model (``baselines/<model>_<dataset>.toml``) or the ``name`` of a committed
+    baseline on ``dataset`` (``dcgan-tf`` on mnist is ``baselines/gan_mnist.toml``).
+
+    Raises:
+        UserError: ``model`` is neither (the registry's error, with the closest names).
+    """
     path = baseline_path(model, dataset)
     if path.exists():
         return load_baseline(path)
+    named = named_baseline(model, dataset)
+    if named is not None:
+        return named
+    get_recipe(model)
     return BaselineConfig(model, dataset)
+
+
+def named_baseline(name: str, dataset: str) -> BaselineConfig | None:
+    """The committed baseline on ``dataset`` whose ``name`` is ``name`` and differs from its model, if any."""
+    for path in sorted(BASELINES_DIR.glob(f"*_{dataset}.toml")):
+        if path.stem[: -len(dataset) - 1] == name:
+            continue  # named by its model: find_baseline's first lookup
+        cfg = load_baseline(path)
+        if cfg.dataset == dataset and cfg.name == name and cfg.name != cfg.model:
+            return cfg
+    return None
 
 
 def list_baselines(directory: Path | None = None) -> list[BaselineConfig]:

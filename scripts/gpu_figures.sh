@@ -8,7 +8,10 @@
 # fp32, bf16, and channels-last in both: images/s and utilisation per setting) and OUT_DIR/gpu.csv (the card).
 # The CPU sections are left out (--gpu-only): their figures are the CPU machine's, in reports/performance.md.
 # It also writes OUT_DIR/seeds-gpu.md: seed-steps/s of 10 seeds trained as one vectorised model against 10
-# serial runs on CUDA (scripts/bench_seeds.py, issue #14; target at least 20x).
+# serial runs on CUDA (scripts/bench_seeds.py, issue #14; target at least 20x), and OUT_DIR/image-baselines-gpu.md:
+# one training step of every real-image baseline (mnist, fashion-mnist, cifar10, stacked-mnist; issue #17) on
+# CUDA at its own batch size, with its published budget's hours (scripts/time_image_baselines.py; no dataset
+# files needed).
 #
 # A machine without network access and without torch-fidelity / pytorch-fid (the lent device
 # machines have torch, pandas, scipy, scikit-learn, matplotlib, tabulate, but not these two) takes
@@ -28,3 +31,4 @@ python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no 
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv | tee "$out/gpu.csv"
 python3 scripts/bench_performance.py --gpu-only --out "$out/performance-gpu.md"
 python3 scripts/bench_seeds.py --device cuda --seeds 10 --steps 200 --warmup 20 --out "$out/seeds-gpu.md"
+python3 scripts/time_image_baselines.py --device cuda --steps 20 --warmup 5 --out "$out/image-baselines-gpu.md"

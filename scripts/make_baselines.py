@@ -1,12 +1,17 @@
-"""Write baselines/<model>_<dataset>.toml for every reference model on the embedded datasets.
+"""Write baselines/<model>_<dataset>.toml for every reference model on the embedded and the real image datasets.
 
 Each file spells out every hyperparameter (the recipe defaults resolved, plus the overrides below) and
 the training budget, so a baseline is readable and reproducible without code. Rerun after changing a
 recipe's defaults: `python scripts/make_baselines.py`.
+
+The real image sets (mnist, fashion-mnist, cifar10, stacked-mnist) follow the plans of the classic DCGAN
+codes, at their published budgets (epochs turned into updates below); docs/image-baselines.md sets each
+plan beside its source.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from ganbench.data import get_dataset_info
@@ -54,6 +59,88 @@ TRAIN = {
     "stacked-digits": {"steps": 3000, **_IMG, "checkpoint_every": 1000, "eval_every": 300},
 }
 DATASETS = ["ring8", "grid25", "digits", "stacked-digits"]
+# Options added after the embedded sets' files were published (issue #17). They are written there only when
+# they differ from their defaults, so those files, and the suite job ids hashed from them, stay as they were.
+LATER_OPTIONS = {"arch": "auto", "z_dist": "normal", "g_steps": 1, "g_latents": "fresh"}
+
+
+# -- the real image sets: the classic DCGAN codes' plans ----------------------------------------------
+
+
+def updates(epochs: int, train_size: int, batch_size: int) -> int:
+    """Optimiser updates of ``epochs`` passes when the last, partial batch of each epoch is kept (a data
+    loader without drop_last, as both DCGAN codes run); ganbench draws full batches only, so its epochs are
+    ``train_size // batch_size`` updates and this budget is a few updates more than that many epochs."""
+    return epochs * math.ceil(train_size / batch_size)
+
+
+# TensorFlow's DCGAN tutorial (tensorflow/docs site/en/tutorials/generative/dcgan.ipynb): BATCH_SIZE 256,
+# EPOCHS 50, noise_dim 100, Adam(1e-4) for both networks (Keras's beta1 0.9, beta2 0.999), one GradientTape
+# step computing both losses (simultaneous updates), Keras defaults: Glorot-uniform kernels, zero biases,
+# BatchNormalization(momentum 0.99, epsilon 1e-3) = PyTorch's momentum 0.01.
+TF_STEPS = updates(50, 60_000, 256)  # 50 x 235 = 11,750
+TF_TUTORIAL = {"z_dim": 100, "width": 64, "lr_g": 1e-4, "lr_d": 1e-4, "betas": [0.9, 0.999], "update": "simultaneous",
+               "init": "glorot-uniform", "bn_eps": 1e-3, "bn_momentum": 0.01}  # fmt: skip
+# The PyTorch DCGAN example (pytorch/examples dcgan/main.py): batchSize 64, niter 25 epochs, nz = 100,
+# ngf = ndf = 64, Adam(2e-4, beta1 0.5), weights_init N(0, 0.02) convs and N(1, 0.02) batch-norm scales (the
+# recipes' default DCGAN init on images); its G step back-propagates the D step's fake (g_latents shared).
+PT_STEPS = updates(25, 50_000, 64)  # 25 x 782 = 19,550
+PT_EXAMPLE = {"z_dim": 100, "width": 64, "lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.5, 0.999], "g_latents": "shared"}
+# PacGAN's Stacked MNIST (VEEGAN protocol) code (fjxmlzn/PacGAN stacked_MNIST_experiments/VEEGAN_experiment,
+# config.py and model.py, on Kim's DCGAN-tensorflow): 50 epochs of 128,000 stacks at batch 64 (2,000 batches
+# an epoch, the partial one dropped), Adam(2e-4, beta1 0.5), z U[-1, 1]^100, gf_dim = df_dim = 64, weights
+# N(0, 0.02) (truncated for convs) and zero biases, g_optim run twice per D update on the same z; PacDCGAN
+# calls G once per pack member.
+PACGAN_STEPS = 50 * (128_000 // 64)  # 100,000
+PACGAN_DCGAN = {"arch": "carpedm20", "z_dim": 100, "z_dist": "uniform", "width": 64, "lr_g": 2e-4, "lr_d": 2e-4,
+                "betas": [0.5, 0.999], "init": "normal-0.02", "g_steps": 2, "g_latents": "shared"}  # fmt: skip
+
+_TF_WHY = (f"TensorFlow's DCGAN tutorial budget: batch 256, 50 epochs = 50 x ceil(60,000 / 256) = {TF_STEPS:,} "
+           "updates")  # fmt: skip
+_PT_WHY = f"the PyTorch DCGAN example's budget: batch 64, 25 epochs = 25 x ceil(50,000 / 64) = {PT_STEPS:,} updates"
+_PAC_WHY = (f"PacGAN's Stacked MNIST budget: batch 64, 50 epochs of 128,000 = {PACGAN_STEPS:,} updates "
+            "(ganbench's stacked-mnist also has 128,000 training stacks)")  # fmt: skip
+
+
+def _img_train(steps: int, batch_size: int, evals: int = 10) -> dict:
+    every = steps // evals
+    return {"steps": steps, "batch_size": batch_size, "log_every": 50, "eval_samples": 2000,
+            "checkpoint_every": every, "eval_every": every}  # fmt: skip
+
+
+# dataset -> (train config, the `gan` baseline's name and params, what the others share, budget sentence,
+# extra named baselines {model: (name, params, description)})
+PLANS = {
+    "mnist": (_img_train(TF_STEPS, 256), "dcgan-tf", TF_TUTORIAL, {"z_dim": 100, "width": 64}, _TF_WHY, {}),
+    "fashion-mnist": (_img_train(TF_STEPS, 256), "dcgan-tf", TF_TUTORIAL, {"z_dim": 100, "width": 64}, _TF_WHY, {}),
+    "cifar10": (_img_train(PT_STEPS, 64), "dcgan-pytorch", PT_EXAMPLE, {"z_dim": 100, "width": 64}, _PT_WHY, {}),
+    "stacked-mnist": (_img_train(PACGAN_STEPS, 64), "dcgan", PACGAN_DCGAN,
+                      {"arch": "carpedm20", "z_dim": 100, "z_dist": "uniform", "width": 64}, _PAC_WHY,
+                      {"pacgan": ("pacdcgan2", {**PACGAN_DCGAN, "pack": 2, "pack_generator_calls": "per-pack"},
+                                  "PacGAN Table 2's PacDCGAN2: its DCGAN (baselines/gan_stacked-mnist.toml) with packing m = 2")}),
+}
+PLAN_NAMES = {"dcgan-tf": "TensorFlow's DCGAN tutorial (tensorflow/docs, dcgan.ipynb)",
+              "dcgan-pytorch": "the PyTorch DCGAN example (pytorch/examples, dcgan/main.py), cut to 32x32",
+              "dcgan": "PacGAN Table 2's DCGAN (fjxmlzn/PacGAN Stacked MNIST code, on Kim's DCGAN-tensorflow)"}  # fmt: skip
+# What the objectives other than the plan's own keep of their recipes (the autoencoders keep their latent size).
+AUTOENCODER_KEYS = ("arch", "width")
+
+
+def image_baseline(recipe, dataset: str) -> tuple[str, dict, str]:
+    """(name, overrides, description) of ``recipe`` on a real image set."""
+    _, gan_name, gan_params, shared, why, named = PLANS[dataset]
+    if recipe.name == "gan":
+        return gan_name, gan_params, f"{PLAN_NAMES[gan_name]} on {dataset}; {why}"
+    if recipe.name in named:
+        name, params, desc = named[recipe.name]
+        return name, params, f"{desc}; {why}"
+    over = {k: v for k, v in shared.items() if recipe.family == "gan" or k in AUTOENCODER_KEYS}
+    desc = (f"{recipe.description}, on the networks of {gan_name} ({', '.join(f'{k} {v}' for k, v in over.items())}) "
+            f"with its own optimiser settings; {why}")  # fmt: skip
+    return recipe.name, over, desc
+
+
+# -- files --------------------------------------------------------------------------------------------
 
 
 def toml_value(v) -> str:
@@ -68,8 +155,9 @@ def toml_value(v) -> str:
     return repr(v)
 
 
-def render(model: str, dataset: str, description: str, params: dict, train: dict) -> str:
-    lines = [f'model = "{model}"', f'dataset = "{dataset}"', f'description = "{description}"', "", "[model_params]"]
+def render(model: str, dataset: str, description: str, params: dict, train: dict, name: str | None = None) -> str:
+    lines = [f'name = "{name}"'] if name and name != model else []
+    lines += [f'model = "{model}"', f'dataset = "{dataset}"', f'description = "{description}"', "", "[model_params]"]
     lines += [f"{k} = {toml_value(v)}" for k, v in sorted(params.items()) if v is not None]
     lines += ["", "[train]"] + [f"{k} = {toml_value(v)}" for k, v in train.items()]
     return "\n".join(lines) + "\n"
@@ -83,9 +171,16 @@ def main() -> None:
             over = OVERRIDES.get((kind, recipe.name), OVERRIDES.get((kind, "*"), {}))
             over = {**over, **DATASET_OVERRIDES.get((dataset, recipe.name), {})}
             params = recipe.resolve(kind, over)
+            params = {k: v for k, v in params.items() if k not in LATER_OPTIONS or v != LATER_OPTIONS[k]}
             desc = f"{recipe.description} on {dataset}"
             path = ROOT / f"{recipe.name}_{dataset}.toml"
             path.write_text(render(recipe.name, dataset, desc, params, TRAIN[dataset]))
+            print(path)
+        for dataset in PLANS:
+            name, over, desc = image_baseline(recipe, dataset)
+            params = recipe.resolve("image", over)
+            path = ROOT / f"{recipe.name}_{dataset}.toml"
+            path.write_text(render(recipe.name, dataset, desc, params, PLANS[dataset][0], name))
             print(path)
 
 

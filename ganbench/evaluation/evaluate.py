@@ -63,16 +63,18 @@ def evaluate_run(directory: str | Path, eval_seed: int = 0, device: str = "auto"
 
 def reference_scores(dataset_name: str, out: str | Path, eval_seed: int = 0, device: str = "auto",
                      data_root: str | None = None, extractor: str | None = None, n: int | None = None,
-                     extractor_weights: str | None = None, offline: bool = False) -> dict:  # fmt: skip
+                     extractor_weights: str | None = None, offline: bool = False,
+                     options: dict | None = None) -> dict:  # fmt: skip
     """The real-data row for ``dataset_name`` under the standard protocol, cached in ``out``.
 
     It holds exactly the counts its fingerprint states: the protocol's, or fewer where the dataset's
     splits cannot supply them without drawing a sample twice (then the fingerprint states the fewer, and
     the row is not comparable with the models' scores); see ``scoring.REAL_ROW_RULES`` for where each
     input's samples come from, and ``sample_counts`` / ``sample_sources`` in the result for what was used.
+    ``options`` override protocol fields as in ``evaluate_run``.
     """
     dataset = load_dataset(dataset_name, data_root=data_root)
-    protocol = reference_protocol(dataset, default_protocol(dataset, extractor, n, eval_seed))
+    protocol = reference_protocol(dataset, default_protocol(dataset, extractor, n, eval_seed, options=options))
     path = ReferenceDir.of(out, dataset_name).scores
     ext = ProtocolExtractor(dataset, protocol, str(resolve_device(device)), extractor_weights, offline)
     fp = fingerprint(protocol, ext.info(), dataset)

@@ -19,13 +19,16 @@ from ganbench.models.base import GenerativeModel, sample_in_eval_mode
 from ganbench.models.recipes import ModelRecipe, register_recipe
 
 
-def _encoder_decoder(info: DatasetInfo, z_dim: int, out_dim: int, hidden: int, layers: int, width: int):
+def _encoder_decoder(info: DatasetInfo, z_dim: int, out_dim: int, hidden: int, layers: int, width: int,
+                     arch: str = "auto"):  # fmt: skip
     if info.kind == "points2d":
+        if arch != "auto":
+            raise ValueError(f"arch={arch!r} chooses conv nets; {info.name} is {info.kind}: leave it at 'auto'")
         enc = nets.mlp_encoder(info.shape[0], out_dim, hidden, layers)
         dec = nets.mlp_generator(z_dim, info.shape[0], hidden, layers)
     else:
-        enc = nets.conv_discriminator(tuple(info.shape), out_dim, width, norm="none")
-        dec = nets.conv_generator(z_dim, tuple(info.shape), width)
+        enc = nets.conv_discriminator(tuple(info.shape), out_dim, width, norm="none", arch=arch)
+        dec = nets.conv_generator(z_dim, tuple(info.shape), width, arch)
     return enc, dec
 
 
@@ -43,6 +46,7 @@ class VAE(GenerativeModel):
         hidden, layers: MLP sizes for 2D data.
         width: conv base width for images.
         sample_noise: add decoder noise when sampling (default: on for 2D, off for images).
+        arch: the conv nets' plan on images (``"auto"`` or ``"carpedm20"``, see ``nets``).
     """
 
     def __init__(
@@ -54,10 +58,11 @@ class VAE(GenerativeModel):
         layers: int = 3,
         width: int = 64,
         sample_noise: bool | None = None,
+        arch: str = "auto",
     ) -> None:
         super().__init__()
         self.z_dim = z_dim
-        self.enc, self.dec = _encoder_decoder(info, z_dim, 2 * z_dim, hidden, layers, width)
+        self.enc, self.dec = _encoder_decoder(info, z_dim, 2 * z_dim, hidden, layers, width, arch)
         self.log_sd = nn.Parameter(torch.zeros(()))
         self.sample_noise = info.kind == "points2d" if sample_noise is None else sample_noise
         self.opt = torch.optim.Adam(self.parameters(), lr=lr)
@@ -96,7 +101,8 @@ class Autoencoder(GenerativeModel):
     Gaussian fitted to its training codes (full covariance).
 
     The fit is exact when training ends (``prepare_sampling``); during training an exponential moving
-    average of batch code statistics stands in, so samples taken mid-training are meaningful.
+    average of batch code statistics stands in, so samples taken mid-training are meaningful. ``arch``
+    as in ``VAE``.
     """
 
     def __init__(
@@ -108,10 +114,11 @@ class Autoencoder(GenerativeModel):
         layers: int = 3,
         width: int = 64,
         ema: float = 0.01,
+        arch: str = "auto",
     ) -> None:
         super().__init__()
         self.z_dim, self.ema = z_dim, ema
-        self.enc, self.dec = _encoder_decoder(info, z_dim, z_dim, hidden, layers, width)
+        self.enc, self.dec = _encoder_decoder(info, z_dim, z_dim, hidden, layers, width, arch)
         self.register_buffer("code_mean", torch.zeros(z_dim))
         self.register_buffer("code_cov", torch.eye(z_dim))
         self.opt = torch.optim.Adam(self.parameters(), lr=lr)

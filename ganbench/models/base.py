@@ -8,6 +8,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+Z_DISTS = ("normal", "uniform")
+
 
 class GenerativeModel(nn.Module):
     """Base class of ganbench models.
@@ -19,10 +21,12 @@ class GenerativeModel(nn.Module):
             with 5 updates per generator update takes 5; PacGAN with packing m takes m). The trainer
             concatenates them along the first dimension.
         z_dim: latent size.
+        z_dist: the latents' distribution, ``"normal"`` (N(0, I)) or ``"uniform"`` (U[-1, 1]).
     """
 
     batches_per_step: int = 1
     z_dim: int = 0
+    z_dist: str = "normal"
 
     def train_step(self, batch: torch.Tensor) -> dict[str, float]:
         """One optimisation step on ``batch`` (data space); returns named losses as floats."""
@@ -65,13 +69,17 @@ class GenerativeModel(nn.Module):
 
     def latent(self, n: int, generator: torch.Generator | None = None,
                device: torch.device | None = None) -> torch.Tensor:  # fmt: skip
-        """Standard normal latents on ``device`` (default: the model's; drawn on CPU when a CPU generator
+        """Latents from ``z_dist`` on ``device`` (default: the model's; drawn on CPU when a CPU generator
         is given). A training step passes its batch's device: looking the model's up walks the module
-        tree, which cost about 1% of a small model's step on the CPU."""
+        tree, which cost about 1% of a small model's step on the CPU. Uniform latents are ``2 u - 1`` of
+        ``torch.rand``'s ``u``."""
         device = self.device if device is None else device
+        draw = torch.rand if self.z_dist == "uniform" else torch.randn
         if generator is not None and generator.device.type != device.type:
-            return torch.randn(n, self.z_dim, generator=generator).to(device)
-        return torch.randn(n, self.z_dim, generator=generator, device=device)
+            z = draw(n, self.z_dim, generator=generator).to(device)
+        else:
+            z = draw(n, self.z_dim, generator=generator, device=device)
+        return z * 2 - 1 if self.z_dist == "uniform" else z
 
 
 @torch.no_grad()

@@ -9,12 +9,13 @@ from torch import nn
 
 from ganbench.data.base import DatasetInfo
 from ganbench.models import nets
-from ganbench.models.base import GenerativeModel, sample_in_eval_mode
+from ganbench.models.base import Z_DISTS, GenerativeModel, sample_in_eval_mode
 from ganbench.models.recipes import ModelRecipe, register_recipe
 
 OBJECTIVES = ("gan", "wgan-gp", "lsgan", "hinge-sn", "pacgan")
 UPDATES = ("alternating", "simultaneous")
 PACK_GENERATOR_CALLS = ("single", "per-pack")
+G_LATENTS = ("fresh", "shared")
 
 
 class GAN(GenerativeModel):
@@ -54,6 +55,15 @@ class GAN(GenerativeModel):
             batch-norm population statistics after each. PacGAN's code does so before every epoch's
             evaluation: its training-set monitor (``DataStreamMonitoring`` with the batch-norm updates)
             runs 50 batches first (pacgan_task.py:178-180, streams.py:33), so 1,000 and 50.
+        arch: the conv nets' plan on images: ``"auto"`` (by image size, see ``nets``) or ``"carpedm20"``
+            (Kim's DCGAN-tensorflow, which PacGAN's Stacked MNIST code trains).
+        z_dist: latent distribution, ``"normal"`` (N(0, I)) or ``"uniform"`` (U[-1, 1], DCGAN-tensorflow's).
+        g_steps: generator updates per step, after the discriminator's (PacGAN's Stacked MNIST code runs
+            two: "to make sure that d_loss does not go to zero").
+        g_latents: ``"fresh"``: each generator update draws new latents; ``"shared"``: the generator
+            updates use the latents of the step's last discriminator update, the first one its very
+            generated batch (the PyTorch DCGAN example back-propagates the discriminator step's ``fake``
+            into the generator; PacGAN's code feeds the same z to every update of a step).
     """
 
     def __init__(
@@ -83,10 +93,16 @@ class GAN(GenerativeModel):
         g_hidden_bias: bool = True,
         bn_refresh_every: int = 0,
         bn_refresh_batches: int = 50,
+        arch: str = "auto",
+        z_dist: str = "normal",
+        g_steps: int = 1,
+        g_latents: str = "fresh",
     ) -> None:
         super().__init__()
         _check_options(info, d_steps, init, update, pack_generator_calls, batch_norm, bn_eps, bn_momentum,
                        g_hidden_bias)  # fmt: skip
+        _check_image_options(info, arch, z_dist, g_steps, g_latents, update)
+        self.z_dist, self.g_steps, self.g_latents = z_dist, g_steps, g_latents
         if bn_refresh_every < 0 or bn_refresh_batches < 1:
             raise ValueError(f"bn_refresh_every must be >= 0 and bn_refresh_batches >= 1; got {bn_refresh_every} "
                              f"and {bn_refresh_batches}")  # fmt: skip
@@ -111,8 +127,8 @@ class GAN(GenerativeModel):
             self.D = nets.mlp_discriminator(info.shape[0] * pack, 1, d_hidden, d_layers, maxout_pieces, norm)
         else:
             c, h, w = info.shape
-            self.G = nets.conv_generator(z_dim, info.shape, width)
-            self.D = nets.conv_discriminator((c * pack, h, w), 1, width, norm)
+            self.G = nets.conv_generator(z_dim, info.shape, width, arch)
+            self.D = nets.conv_discriminator((c * pack, h, w), 1, width, norm, arch)
             nets.dcgan_init(self)
             for m in self.modules():
                 if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
@@ -120,6 +136,9 @@ class GAN(GenerativeModel):
         if init == "normal-0.02":
             nets.normal_init(self.G, 0.02)
             nets.normal_init(self.D, 0.02)
+        elif init == "glorot-uniform":
+            nets.glorot_init(self.G)
+            nets.glorot_init(self.D)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=lr_g, betas=tuple(betas))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=lr_d, betas=tuple(betas))
 
@@ -137,12 +156,17 @@ class GAN(GenerativeModel):
         return self.D(self._pack(x)).view(-1)
 
     def _generate(self, n: int, device: torch.device) -> torch.Tensor:
-        """``n`` training samples (the fakes of one step), in one generator call or one per pack slot."""
+        """``n`` training samples (the fakes of one step) from fresh latents."""
+        return self._generate_from(self.latent(n, device=device))
+
+    def _generate_from(self, z: torch.Tensor) -> torch.Tensor:
+        """The generator on latents ``z``, in one call or one per pack slot."""
         if self.pack_generator_calls == "single" or self.pack == 1:
-            return self.G(self.latent(n, device=device))
+            return self.G(z)
+        n = z.shape[0]
         if n % self.pack:
             raise ValueError(f"pack_generator_calls='per-pack' needs a batch divisible by pack={self.pack}; got {n}")
-        parts = [self.G(z) for z in self.latent(n, device=device).chunk(self.pack)]
+        parts = [self.G(zi) for zi in z.chunk(self.pack)]
         # row j * pack + i is sample j of call i, so _pack puts one sample of each call in every pack
         return torch.stack(parts, 1).reshape(n, *parts[0].shape[1:])
 
@@ -164,17 +188,26 @@ class GAN(GenerativeModel):
 
     def _alternating_step(self, batch: torch.Tensor) -> dict[str, float]:
         reals = batch.chunk(self.d_steps) if self.d_steps > 1 else (batch,)  # a view costs ~0.7% of a step
+        shared = self.g_latents == "shared"
         for real in reals:
-            fake = self._generate(real.shape[0], real.device).detach()
+            z = self.latent(real.shape[0], device=real.device)
+            generated = self._generate_from(z)
+            fake = generated.detach()
+            if not shared:  # a shared G step back-propagates through this batch's graph: keep it only then
+                generated = None
             loss_d = self._d_loss(real, fake)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
-        fake = self._generate(reals[-1].shape[0], batch.device)
-        loss_g = self._g_loss(self._d(fake))
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.opt_g.step()
+        for k in range(self.g_steps):
+            if shared:
+                fake = generated if k == 0 else self._generate_from(z)
+            else:
+                fake = self._generate(reals[-1].shape[0], batch.device)
+            loss_g = self._g_loss(self._d(fake))
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            self.opt_g.step()
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
 
     def _simultaneous_step(self, real: torch.Tensor) -> dict[str, float]:
@@ -242,6 +275,21 @@ def _check_options(info: DatasetInfo, d_steps: int, init: str, update: str, pack
     if info.kind != "points2d" and (batch_norm != "pytorch" or not g_hidden_bias):
         raise ValueError(f"batch_norm={batch_norm!r} and g_hidden_bias={g_hidden_bias} apply to the 2D MLP "
                          f"generator; {info.name} is {info.kind}: leave them at 'pytorch' and true")  # fmt: skip
+
+
+def _check_image_options(info: DatasetInfo, arch: str, z_dist: str, g_steps: int, g_latents: str,
+                         update: str) -> None:  # fmt: skip
+    """Validate the options that reproduce the classic DCGAN codes (see ``GAN``)."""
+    _check_choice("arch", arch, nets.ARCHS)
+    _check_choice("z_dist", z_dist, Z_DISTS)
+    _check_choice("g_latents", g_latents, G_LATENTS)
+    if isinstance(g_steps, bool) or not isinstance(g_steps, int) or g_steps < 1:
+        raise ValueError(f"g_steps must be an integer >= 1; got {g_steps!r}")
+    if update == "simultaneous" and (g_steps != 1 or g_latents != "fresh"):
+        raise ValueError(f"update='simultaneous' takes both losses from one batch; got g_steps={g_steps}, "
+                         f"g_latents={g_latents!r}: leave them at 1 and 'fresh'")  # fmt: skip
+    if info.kind != "image" and arch != "auto":
+        raise ValueError(f"arch={arch!r} chooses conv nets; {info.name} is {info.kind}: leave it at 'auto'")
 
 
 def _check_choice(name: str, value, choices: tuple[str, ...]) -> None:

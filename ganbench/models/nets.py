@@ -7,6 +7,8 @@
   convs to 28x28; discriminator two 5x5 stride-2 convs with dropout 0.3).
 - 32x32: the PyTorch DCGAN example's plan cut to 32x32 (4x4 transposed convs from 4x4 to 32x32).
 - 8x8: the same pattern from 2x2.
+- ``arch="carpedm20"``, any size: Taehoon Kim's DCGAN-tensorflow as PacGAN's Stacked MNIST code builds it
+  (four stride-2 5x5 layers each way, 8 x width channels at a sixteenth of the side).
 The discriminator returns logits (losses use ``BCEWithLogits``), never sigmoid outputs.
 """
 
@@ -157,8 +159,69 @@ class Reshape(nn.Module):
         return x.view(x.shape[0], *self.shape)
 
 
-def conv_generator(z_dim: int, shape: tuple[int, int, int], width: int = 64) -> nn.Module:
-    """DCGAN-style generator for ``shape`` = (C, H, W) with H = W in {8, 28, 32}; tanh output."""
+ARCHS = ("auto", "carpedm20")
+
+
+def _check_arch(arch: str, shape: tuple[int, int, int]) -> None:
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {', '.join(map(repr, ARCHS))}; got {arch!r}")
+    if arch == "carpedm20" and shape[1] != shape[2]:
+        raise ValueError(f"arch 'carpedm20' needs square images; got {shape}")
+
+
+def _halvings(side: int, times: int = 4) -> list[int]:
+    """``side`` and its successive ceil-halvings (TensorFlow's 'SAME' stride-2 sizes): 28 -> 14, 7, 4, 2."""
+    sizes = [side]
+    for _ in range(times):
+        sizes.append(-(-sizes[-1] // 2))
+    return sizes
+
+
+def carpedm20_generator(z_dim: int, shape: tuple[int, int, int], width: int = 64) -> nn.Module:
+    """Kim's DCGAN-tensorflow generator (PacGAN's Stacked MNIST code, ``model.py`` ``generator``).
+
+    Linear to 8w channels at side/16 (ceil-halved: 2x2 for 28x28), batch norm and ReLU, then four 5x5
+    stride-2 transposed convolutions (8w -> 4w -> 2w -> w -> C, batch norm and ReLU between), tanh. Every
+    layer has a bias, as there. PyTorch pads symmetrically (2 on each side, ``output_padding`` giving
+    TensorFlow's output sizes); TensorFlow's 'SAME' puts an odd extra row and column at the end.
+    """
+    c, side, _ = shape
+    sizes = _halvings(side)
+    chans = [8 * width, 4 * width, 2 * width, width, c]
+    layers: list[nn.Module] = [nn.Linear(z_dim, chans[0] * sizes[4] ** 2), Reshape(chans[0], sizes[4], sizes[4]),
+                               nn.BatchNorm2d(chans[0]), nn.ReLU(True)]  # fmt: skip
+    for i in range(4):
+        out = sizes[3 - i]
+        pad = out - 2 * sizes[4 - i] + 1  # (in - 1) * 2 - 4 + 5 + pad = out
+        layers.append(nn.ConvTranspose2d(chans[i], chans[i + 1], 5, 2, 2, output_padding=pad))
+        layers += [nn.BatchNorm2d(chans[i + 1]), nn.ReLU(True)] if i < 3 else [nn.Tanh()]
+    return nn.Sequential(*layers)
+
+
+def carpedm20_discriminator(shape: tuple[int, int, int], out_dim: int, width: int, norm: str) -> nn.Module:
+    """Kim's DCGAN-tensorflow discriminator: four 5x5 stride-2 convolutions (w, 2w, 4w, 8w) with biases,
+    LeakyReLU(0.2), batch norm on all but the first (``norm="batch"``), then a linear layer to logits."""
+    c, side, _ = shape
+    sn = norm == "spectral"
+    bn = "batch" if norm == "batch" else "none"
+    chans = [c, width, 2 * width, 4 * width, 8 * width]
+    layers: list[nn.Module] = []
+    for i in range(4):
+        layers.append(_maybe_sn(nn.Conv2d(chans[i], chans[i + 1], 5, 2, 2), sn))
+        if i > 0:
+            layers.append(_norm2d(bn, chans[i + 1]))
+        layers.append(nn.LeakyReLU(0.2, True))
+    s4 = _halvings(side)[4]
+    layers += [nn.Flatten(), _maybe_sn(nn.Linear(chans[4] * s4 * s4, out_dim), sn)]
+    return nn.Sequential(*layers)
+
+
+def conv_generator(z_dim: int, shape: tuple[int, int, int], width: int = 64, arch: str = "auto") -> nn.Module:
+    """DCGAN-style generator for ``shape`` = (C, H, W): by size (``arch="auto"``, H = W in {8, 28, 32}) or
+    ``arch="carpedm20"`` (any square size); tanh output."""
+    _check_arch(arch, shape)
+    if arch == "carpedm20":
+        return carpedm20_generator(z_dim, shape, width)
     c, h, _ = shape
     if h == 28:  # TensorFlow MNIST DCGAN tutorial
         w4 = 4 * width
@@ -189,13 +252,17 @@ def conv_generator(z_dim: int, shape: tuple[int, int, int], width: int = 64) -> 
 
 
 def conv_discriminator(
-    shape: tuple[int, int, int], out_dim: int = 1, width: int = 64, norm: str = "batch"
+    shape: tuple[int, int, int], out_dim: int = 1, width: int = 64, norm: str = "batch", arch: str = "auto"
 ) -> nn.Module:
     """DCGAN-style discriminator (or encoder) returning ``out_dim`` logits.
 
     Args:
         norm: ``"batch"`` (DCGAN), ``"none"`` (WGAN-GP critic, encoders) or ``"spectral"``.
+        arch: ``"auto"`` (the plan of the image size) or ``"carpedm20"`` (see ``carpedm20_discriminator``).
     """
+    _check_arch(arch, shape)
+    if arch == "carpedm20":
+        return carpedm20_discriminator(shape, out_dim, width, norm)
     c, h, _ = shape
     sn = norm == "spectral"
     bn = "batch" if norm == "batch" else "none"
@@ -238,7 +305,7 @@ def dcgan_init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-INITS = ("default", "normal-0.02")
+INITS = ("default", "normal-0.02", "glorot-uniform")
 
 
 def normal_init(module: nn.Module, std: float = 0.02) -> None:
@@ -255,3 +322,23 @@ def normal_init(module: nn.Module, std: float = 0.02) -> None:
                 weight.normal_(0.0, std)
                 if m.bias is not None:
                     m.bias.zero_()
+
+
+def glorot_init(module: nn.Module) -> None:
+    """Keras's default init: every linear and conv weight Glorot-uniform, biases 0, batch norm scale 1 and
+    shift 0 (TensorFlow's DCGAN tutorial builds its layers with these defaults).
+
+    ``xavier_uniform_`` draws from U(-a, a) with a = sqrt(6 / (fan_in + fan_out)) and receptive fields
+    counted in both fans, Keras's ``GlorotUniform`` limit; the sum is the same whichever axis a layer
+    stores as its input, so transposed convolutions agree too.
+    """
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
+            with torch.no_grad():
+                nn.init.xavier_uniform_(weight)
+                if m.bias is not None:
+                    m.bias.zero_()
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)

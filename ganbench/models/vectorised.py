@@ -155,7 +155,8 @@ class VectorisedGAN(VectorisedModel):
         super().__init__(models, rng)
         m = models[0]
         for attr in ("objective", "z_dim", "d_steps", "pack", "gp_weight", "update", "pack_generator_calls",
-                     "batch_norm", "bn_refresh_every", "bn_refresh_batches", "shape"):  # fmt: skip
+                     "batch_norm", "bn_refresh_every", "bn_refresh_batches", "shape", "z_dist", "g_steps",
+                     "g_latents"):  # fmt: skip
             if len({repr(getattr(x, attr)) for x in models}) > 1:
                 raise NotVectorisable(f"the seeds' models differ in {attr}")
             setattr(self, attr, getattr(m, attr))
@@ -181,12 +182,22 @@ class VectorisedGAN(VectorisedModel):
     def _d(self, x: torch.Tensor) -> torch.Tensor:
         return self.D(self._pack(x)).reshape(x.shape[0], -1)
 
+    def _latent(self, n: int) -> torch.Tensor:
+        """Each seed's latents as ``GenerativeModel.latent`` draws them serially."""
+        if self.z_dist == "uniform":
+            return self.rng.rand(n, self.z_dim) * 2 - 1
+        return self.rng.randn(n, self.z_dim)
+
     def _generate(self, n: int) -> torch.Tensor:
+        return self._generate_from(self._latent(n))
+
+    def _generate_from(self, z: torch.Tensor) -> torch.Tensor:  # z: [S, n, z_dim]
         if self.pack_generator_calls == "single" or self.pack == 1:
-            return self.G(self.rng.randn(n, self.z_dim))
+            return self.G(z)
+        n = z.shape[1]
         if n % self.pack:
             raise ValueError(f"pack_generator_calls='per-pack' needs a batch divisible by pack={self.pack}; got {n}")
-        parts = [self.G(z) for z in self.rng.randn(n, self.z_dim).chunk(self.pack, dim=1)]
+        parts = [self.G(zi) for zi in z.chunk(self.pack, dim=1)]
         return torch.stack(parts, 2).reshape(parts[0].shape[0], n, *parts[0].shape[2:])
 
     def _update_population(self) -> None:
@@ -209,17 +220,26 @@ class VectorisedGAN(VectorisedModel):
 
     def _alternating_step(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         reals = batch.chunk(self.d_steps, dim=1) if self.d_steps > 1 else (batch,)
+        shared = self.g_latents == "shared"
         for real in reals:
-            fake = self._generate(real.shape[1]).detach()
+            z = self._latent(real.shape[1])
+            generated = self._generate_from(z)
+            fake = generated.detach()
+            if not shared:
+                generated = None
             loss_d = self._d_objective(self._d(real), self._d(fake), real, fake)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.sum().backward()
             self.opt_d.step()
-        fake = self._generate(reals[-1].shape[1])
-        loss_g = self._g_loss(self._d(fake))
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.sum().backward()
-        self.opt_g.step()
+        for k in range(self.g_steps):
+            if shared:
+                fake = generated if k == 0 else self._generate_from(z)
+            else:
+                fake = self._generate(reals[-1].shape[1])
+            loss_g = self._g_loss(self._d(fake))
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.sum().backward()
+            self.opt_g.step()
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach()}
 
     def _simultaneous_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:

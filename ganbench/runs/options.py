@@ -21,6 +21,10 @@ class RunOptions:
         progress: show a training progress bar.
         vectorise: train the seeds of each reference baseline together as one vectorised model
             (``ganbench.training_batched``); ``--no-vectorise`` turns it off.
+        eval_n: generated samples each job is scored on (default: the dataset's standard protocol's count);
+            like ``eval_options`` it enters the scores' fingerprint, so such scores never rank with standard ones.
+        eval_options: protocol fields to override when scoring (``ganbench eval --protocol``'s keys, e.g.
+            ``{"n_real": 1000}``), as a dict or (key, value) pairs; kept as sorted pairs.
     """
 
     out: Path
@@ -29,6 +33,8 @@ class RunOptions:
     eval_seed: int = 0
     progress: bool = False
     vectorise: bool = True
+    eval_n: int | None = None
+    eval_options: tuple = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.out, (str, Path)) or not str(self.out):
@@ -48,3 +54,17 @@ class RunOptions:
             raise TypeError(f"RunOptions.vectorise must be True or False; got {self.vectorise!r}")
         if not isinstance(self.progress, bool):
             raise TypeError(f"RunOptions.progress must be True or False; got {self.progress!r}")
+        if self.eval_n is not None and (isinstance(self.eval_n, bool) or not isinstance(self.eval_n, int)
+                                        or self.eval_n < 2):  # fmt: skip
+            raise UserError(f"--n must be an integer of at least 2; got {self.eval_n!r}")
+        pairs = self.eval_options.items() if isinstance(self.eval_options, dict) else self.eval_options
+        try:
+            pairs = tuple(sorted((str(k), v) for k, v in pairs))
+        except (TypeError, ValueError):
+            raise TypeError(f"RunOptions.eval_options must be a dict or (key, value) pairs; got {self.eval_options!r}") from None
+        object.__setattr__(self, "eval_options", pairs)
+
+    def scoring(self) -> dict:
+        """The keyword arguments every task scores with (``evaluate_run``, ``reference_scores``)."""
+        return {"eval_seed": self.eval_seed, "device": self.device, "data_root": self.data_root, "n": self.eval_n,
+                "options": dict(self.eval_options) or None}  # fmt: skip

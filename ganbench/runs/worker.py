@@ -95,8 +95,7 @@ def run_task(task: Task) -> dict:
     opts = task.options
     if task.kind == "reference":
         with single_threaded():
-            reference_scores(task.item, opts.out, eval_seed=opts.eval_seed, device=opts.device,
-                             data_root=opts.data_root)  # fmt: skip
+            reference_scores(task.item, opts.out, **opts.scoring())
         return {"reference": task.item}
     if task.kind == "batch":
         return {"batch": run_batch(task.item, opts)}
@@ -150,7 +149,7 @@ def _run_job(job: Job, opts: RunOptions) -> dict:
                        progress=opts.progress, tracker=training_tracker)  # fmt: skip
         record.update(status=result.status, steps=result.steps, wall_time_s=result.wall_time_s)
         if result.status == "complete":
-            evaluate_run(directory, eval_seed=opts.eval_seed, device=opts.device, data_root=opts.data_root)
+            evaluate_run(directory, **opts.scoring())
     except UserError:
         raise
     except Exception as e:  # a job's failure is data, not the end of the suite
@@ -217,7 +216,7 @@ def _train_batch(jobs: list[Job], opts: RunOptions) -> list[dict]:
             if result is not None:
                 rec.update(status=result.status, steps=result.steps, wall_time_s=result.wall_time_s)
                 if result.status == "complete":
-                    evaluate_run(run.path, eval_seed=opts.eval_seed, device=opts.device, data_root=opts.data_root)
+                    evaluate_run(run.path, **opts.scoring())
         except Exception as e:
             rec.update(status="failed", error=f"{type(e).__name__}: {e}")
         if rec["status"] == "failed":

@@ -270,7 +270,7 @@ def test_population_refresh_runs_the_generator_on_fresh_batches_every_n_steps(ri
 @pytest.mark.parametrize(
     "kw, match",
     [
-        ({"init": "xavier"}, r"init must be one of 'default', 'normal-0.02'; got 'xavier'"),
+        ({"init": "xavier"}, r"init must be one of 'default', 'normal-0.02', 'glorot-uniform'; got 'xavier'"),
         ({"update": "sim"}, r"update must be one of 'alternating', 'simultaneous'; got 'sim'"),
         ({"pack_generator_calls": "each"}, r"pack_generator_calls must be one of 'single', 'per-pack'"),
         ({"batch_norm": "theano"}, r"batch_norm must be one of 'pytorch', 'blocks'; got 'theano'"),
