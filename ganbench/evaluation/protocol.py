@@ -277,6 +277,10 @@ def fingerprint(protocol: EvalProtocol, extractor_info: dict | None, dataset: Da
         "dataset": dataset_block(dataset),
         "versions": {k: versions.get(k) for k in ("ganbench", "torch", "torch-fidelity", "numpy", "scipy")},
     }
+    if dataset.info.kind != "points2d" and any(METRICS[m].inputs & {"train", "heldout"} for m in protocol.metrics):
+        # The memorisation and generalisation metrics compare at most this many samples of each input on
+        # image sets (scoring.at_most): part of their protocol, so a change of it changes the id.
+        fp["memorisation_n"] = MAX_FEATURE_N
     fp["id"] = fingerprint_id(fp)
     return fp
 

@@ -286,6 +286,21 @@ def test_overrides_change_the_protocol_and_its_fingerprint():
         "is_splits": 5, "kid_seed": 7, "is_shuffle_seed": None}
 
 
+def test_the_memorisation_sample_cap_enters_the_fingerprint_of_image_protocols_that_use_it(monkeypatch):
+    from ganbench.evaluation import protocol as protocol_module
+
+    d = load_dataset("digits")
+    memo = default_protocol(d, metrics=["fd", "authenticity", "ct"])
+    plain = default_protocol(d, metrics=["fd", "kid"])
+    assert fingerprint(memo, None, d)["memorisation_n"] == 10_000
+    assert "memorisation_n" not in fingerprint(plain, None, d)
+    before = fingerprint(memo, None, d)["id"], fingerprint(plain, None, d)["id"]
+    monkeypatch.setattr(protocol_module, "MAX_FEATURE_N", 5_000)  # a change of the cap
+    assert fingerprint(memo, None, d)["id"] != before[0] and fingerprint(plain, None, d)["id"] == before[1]
+    ring = load_dataset("ring8")  # 2D sets compare the whole splits: no cap
+    assert "memorisation_n" not in fingerprint(default_protocol(ring, metrics=["authenticity"]), None, ring)
+
+
 @pytest.mark.parametrize("options, message", [
     ({"is_spilts": 2}, "unknown key 'is_spilts'; did you mean 'is_splits'?"),
     ({"n_fake": 10}, "set n_fake with --n"),
