@@ -18,7 +18,7 @@ from ganbench.errors import UserError
 from ganbench.evaluation.evaluate import evaluate_run, evaluate_samples_file
 from ganbench.evaluation.extractors import EXTRACTORS
 from ganbench.evaluation.protocol import OPTION_FIELDS, parse_protocol_options
-from ganbench.evaluation.tracking import training_tracker
+from ganbench.evaluation.tracking import tracker_for
 from ganbench.human.scoring import format_score, score_study
 from ganbench.human.server import StudyServer
 from ganbench.human.study import prepare_study
@@ -143,9 +143,7 @@ def cmd_train(args) -> int:
         cfg = find_baseline(args.model, args.dataset)  # an unknown name fails here, before anything is loaded
     cfg = dataclasses.replace(cfg, train=cfg.train.replace(steps=args.steps, batch_size=args.batch_size,
                                                            precision=args.precision, channels_last=args.channels_last))
-    tracker = None
-    if not args.no_eval:
-        tracker = training_tracker
+    tracker = None if args.no_eval else tracker_for(cfg)
     common = {"device": args.device, "resume": args.resume, "data_root": args.data_root, "tracker": tracker}
     if args.seeds is not None:
         results = train_seeds(cfg, args.seeds, args.out, vectorised=not args.no_vectorise, **common)

@@ -53,7 +53,7 @@ class TrainConfig:
         checkpoint_every: steps between checkpoints (the final step is always saved).
         eval_every: steps between cheap metrics (mode coverage, Frechet distance) in ``metrics.jsonl``;
             0 turns them off.
-        eval_samples: samples drawn for those metrics.
+        eval_samples: samples the metrics during training are computed on (``ganbench train`` and ``run``).
         lr_schedule: ``constant`` (default) or ``linear``: every optimizer's learning rate decays linearly
             from its configured value to ``lr_floor`` times it over the first ``lr_decay_steps`` steps (0: all
             of them), then stays there (at step ``k``: ``lr * max(floor, 1 - (1 - floor) (k - 1) / D)``).

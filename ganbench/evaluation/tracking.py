@@ -22,9 +22,11 @@ For finished runs, ``run_collapse_events(run_dir)`` reads the eval lines of ``me
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import math
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,14 +36,19 @@ from ganbench.caches import BoundedCache
 from ganbench.data import Dataset, load_dataset
 from ganbench.errors import UserError
 from ganbench.evaluation.features import ProtocolExtractor
-from ganbench.evaluation.protocol import MAX_FEATURE_N, POINT_METRICS, POINTS_N, EvalProtocol
+from ganbench.evaluation.protocol import (
+    MAX_FEATURE_N,
+    POINT_METRICS,
+    POINTS_N,
+    EvalProtocol,
+)
 from ganbench.evaluation.scoring import image_metrics, sample_model
 from ganbench.metrics import mode_coverage_2d
 from ganbench.runs import files
 from ganbench.runs.layout import RunDir
 
 __all__ = ["CollapseWarning", "ModeTracker", "collapse_events", "coverage_series", "run_collapse_events",
-           "training_tracker"]
+           "tracker_for", "training_tracker"]
 
 
 # -- metrics during training -------------------------------------------------------------------
@@ -71,6 +78,11 @@ def training_tracker(model, dataset: Dataset, step: int, n: int | None = None, e
     out = image_metrics(samples, ext, None, dataclasses.replace(ext.protocol, n_fake=n, n_modes=n))
     out.pop("mode_histogram", None)
     return out
+
+
+def tracker_for(config) -> Callable:
+    """``training_tracker`` on ``config.train.eval_samples`` samples: what ``ganbench train`` and ``run`` track."""
+    return functools.partial(training_tracker, n=config.train.eval_samples)
 
 
 class CollapseWarning(UserWarning):

@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 from ganbench.config import BaselineConfig
 from ganbench.errors import UserError
 from ganbench.evaluation.evaluate import evaluate_run, reference_scores
-from ganbench.evaluation.tracking import training_tracker
+from ganbench.evaluation.tracking import tracker_for
 from ganbench.runs import files
 from ganbench.runs.layout import RunDir
 from ganbench.runs.locks import JobLock
@@ -146,7 +146,7 @@ def _run_job(job: Job, opts: RunOptions) -> dict:
     record = {"id": job.id, "dataset": job.config.dataset, "model": job.config.name, "seed": job.seed}
     try:
         result = train(job.config, job.seed, opts.out, device=opts.device, resume=True, data_root=opts.data_root,
-                       progress=opts.progress, tracker=training_tracker)  # fmt: skip
+                       progress=opts.progress, tracker=tracker_for(job.config))  # fmt: skip
         record.update(status=result.status, steps=result.steps, wall_time_s=result.wall_time_s)
         if result.status == "complete":
             evaluate_run(directory, **opts.scoring())
@@ -204,7 +204,7 @@ def _train_batch(jobs: list[Job], opts: RunOptions) -> list[dict]:
     records = [{"id": j.id, "dataset": j.config.dataset, "model": j.config.name, "seed": j.seed} for j in jobs]
     try:
         results = train_seeds(jobs[0].config, [j.seed for j in jobs], opts.out, device=opts.device, resume=True,
-                              data_root=opts.data_root, progress=opts.progress, tracker=training_tracker)  # fmt: skip
+                              data_root=opts.data_root, progress=opts.progress, tracker=tracker_for(jobs[0].config))  # fmt: skip
     except Exception as e:  # the batch's failure is every job's, recorded as data
         results = {}
         for rec in records:

@@ -127,3 +127,25 @@ def test_mode_tracker_rejects_what_it_cannot_track():
     with pytest.raises(UserError):
         ModeTracker("ring8").update(500, object())
     assert np.isclose(ModeTracker("ring8", stuck_fraction=0.25).stuck_threshold, 2.0)
+
+
+def test_runs_track_on_the_configs_eval_samples(tmp_path):
+    """``train.eval_samples`` is the sample count of the metrics during training: the tracked metrics of a
+    run equal ``training_tracker`` on that many samples of the same model, and differ from the default's."""
+    import dataclasses
+
+    from ganbench.config import find_baseline
+    from ganbench.evaluation.tracking import tracker_for, training_tracker
+    from ganbench.evaluation.evaluate import load_run_model
+    from ganbench.training import train
+
+    cfg = find_baseline("gan", "ring8")
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=300, eval_every=300, eval_samples=40,
+                                                             checkpoint_every=300, log_every=100))  # fmt: skip
+    train(cfg, 0, tmp_path, device="cpu", progress=False, tracker=tracker_for(cfg))
+    run = tmp_path / "ring8" / "gan" / "seed-0"
+    (tracked,) = [r["eval"] for r in files.read_jsonl(run / "metrics.jsonl") if "eval" in r]
+    model, _ = load_run_model(run)
+    dataset = load_dataset("ring8")
+    assert tracked == training_tracker(model, dataset, 300, n=40)
+    assert tracked != training_tracker(model, dataset, 300)  # 2,500 samples
