@@ -105,7 +105,7 @@ def _raise_if_missing(name: str, folder: str, files: list[str], download: bool, 
         ) from None
     raise UserError(
         f"{name}: files not found under {folder} (expected {', '.join(files)}); "
-        "put them there, pass --data-root DIR, or allow downloading with --download"
+        "put them there, pass --data-root DIR, or download them once with ganbench.data.load_dataset(name, download=True)"
     ) from None
 
 
@@ -257,7 +257,7 @@ def load_cifar10(data_root: str | None = None, download: bool = False, verify_ch
             _raise_if_missing("cifar10", folder, files, download, e)
             raise UserError(
                 f"cifar10: the files under {folder} are corrupt or not the originals ({_one_line(e)}); "
-                "replace them" + ("" if download else " (or allow downloading with --download)")
+                "replace them" + ("" if download else " (or download them again with ganbench.data.load_dataset(name, download=True))")
             ) from None
         arrays += [ds.data.transpose(0, 3, 1, 2), np.asarray(ds.targets, dtype=np.int64)]  # NHWC -> NCHW
     xtr, ytr, xte, yte = arrays

@@ -170,7 +170,7 @@ def test_load_dataset_reads_data_root(tmp_path):
 @pytest.mark.parametrize("name,folder", [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")])
 def test_mnist_like_missing_files_name_folder_and_files(tmp_path, name, folder):
     expected = re.escape(os.path.join(str(tmp_path), folder, "raw")) + r".*" + r".*".join(MNIST_FILES)
-    with pytest.raises(UserError, match=rf"^{name}: files not found under {expected}.*--download") as e:
+    with pytest.raises(UserError, match=rf"^{name}: files not found under {expected}.*load_dataset\(name, download=True\)") as e:
         DATASETS.get(name).load(data_root=str(tmp_path))
     assert "\n" not in str(e.value)
     assert not (tmp_path / folder).exists()  # download=False writes nothing
