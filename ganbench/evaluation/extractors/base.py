@@ -26,6 +26,7 @@ from ganbench.registry import Registry
 
 __all__ = [
     "Evaluator",
+    "WeightsFileEvaluator",
     "DEFAULT_BATCH_SIZE",
     "EXTRACTORS",
     "ExtractorOptions",
@@ -197,6 +198,20 @@ class ExtractorSpec:
 
 
 EXTRACTORS: Registry[ExtractorSpec] = Registry("extractor")
+
+
+class WeightsFileEvaluator(Evaluator):
+    """An evaluator whose network comes from a published weights file (Inception, DINOv2, CLIP): its
+    results also record the file used here (``weights_path``, kept out of the fingerprint) and whether it
+    is the published file (``standard_weights``, the SHA-256 against the published one)."""
+
+    weights_path: object
+    standard_weights: bool
+
+    def info(self) -> dict:
+        out = super().info()
+        out.update(weights_path=str(self.weights_path), standard_weights=self.standard_weights)
+        return out
 
 
 def register_extractor(spec: ExtractorSpec) -> ExtractorSpec:

@@ -21,9 +21,9 @@ from torch import nn
 from ganbench.data import Dataset
 from ganbench.errors import UserError
 from ganbench.evaluation.extractors.base import (
-    Evaluator,
     ExtractorOptions,
     ExtractorSpec,
+    WeightsFileEvaluator,
     register_extractor,
 )
 from ganbench.evaluation.extractors.inception import to_uint8
@@ -101,7 +101,7 @@ def _tower(visual: nn.Module) -> tuple:
     return conv.kernel_size[0], conv.out_channels, len(blocks)
 
 
-class ClipEvaluator(Evaluator):
+class ClipEvaluator(WeightsFileEvaluator):
     """A CLIP image tower's embeddings through torch-fidelity (no probabilities: CLIP has no classifier here).
 
     Args:
@@ -135,11 +135,6 @@ class ClipEvaluator(Evaluator):
         }
         self.device = torch.device(device)
         self.extractor = _build(self.variant, self.weights_path).to(self.device).eval()
-
-    def info(self) -> dict:
-        out = super().info()
-        out.update(weights_path=str(self.weights_path), standard_weights=self.standard_weights)
-        return out
 
     def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.extractor.eval()

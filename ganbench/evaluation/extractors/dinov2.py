@@ -25,9 +25,9 @@ from torch import nn
 from ganbench.data import Dataset
 from ganbench.errors import UserError
 from ganbench.evaluation.extractors.base import (
-    Evaluator,
     ExtractorOptions,
     ExtractorSpec,
+    WeightsFileEvaluator,
     register_extractor,
 )
 from ganbench.evaluation.extractors.inception import to_uint8
@@ -202,7 +202,7 @@ def _load_state(variant: DinoV2Variant, path) -> dict:
     return state
 
 
-class DinoV2Evaluator(Evaluator):
+class DinoV2Evaluator(WeightsFileEvaluator):
     """A DINOv2 backbone's class-token features (no classifier head: no probabilities).
 
     Args:
@@ -239,11 +239,6 @@ class DinoV2Evaluator(Evaluator):
         net.float()
         self.device = torch.device(device)
         self.net = net.to(self.device).eval().requires_grad_(False)
-
-    def info(self) -> dict:
-        out = super().info()
-        out.update(weights_path=str(self.weights_path), standard_weights=self.standard_weights)
-        return out
 
     def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.net.eval()

@@ -28,7 +28,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ganbench.data import Dataset
 from ganbench.errors import UserError
-from ganbench.evaluation.extractors.base import Evaluator, ExtractorOptions, ExtractorSpec, register_extractor
+from ganbench.evaluation.extractors.base import ExtractorOptions, ExtractorSpec, WeightsFileEvaluator, register_extractor
 from ganbench.runs import files
 
 __all__ = [
@@ -185,7 +185,7 @@ def _fold_batch_norms(net: torch.nn.Module) -> None:
             m.conv, m.bn = fuse_conv_bn_eval(conv, bn), torch.nn.Identity()
 
 
-class InceptionEvaluator(Evaluator):
+class InceptionEvaluator(WeightsFileEvaluator):
     """torch-fidelity's TF-compatible Inception-v3: 2048-d pool features, 1008-way probabilities.
 
     Args:
@@ -237,11 +237,6 @@ class InceptionEvaluator(Evaluator):
             )
         except (RuntimeError, KeyError, ValueError) as e:  # wrong keys or shapes in load_state_dict
             raise UserError(_corrupt_message(self.weights_path, " ".join(str(e).split())[:150])) from None
-
-    def info(self) -> dict:
-        out = super().info()
-        out.update(weights_path=str(self.weights_path), standard_weights=self.standard_weights)
-        return out
 
     def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.extractor.eval()
