@@ -106,12 +106,13 @@ def train_seeds(
     with flush_denormals():
         dataset = load_dataset(config.dataset, data_root=data_root)
         data = TrainingData(dataset, dev)
-        runs = [RunDir.of(out, config.dataset, config.name, s) for s in seeds]
-        # The latest step every seed can resume from, so that the whole stack resumes together.
-        # (None when they have none in common but a fresh start: each resumes from its latest, in separate batches.)
-        common = max(set.intersection(*[_checkpoint_steps(r) for r in runs])) if resume else 0
-        at = common if common > 0 else None
-        items = [_setup(config, dataset, s, out, dev, resume, len(seeds), data.index_device, at) for s in seeds]
+        saved = [_checkpoints(RunDir.of(out, config.dataset, config.name, s), dev) if resume else {} for s in seeds]
+        # The whole stack resumes from the latest step every seed has a checkpoint at; with none in common
+        # (but a fresh start), each seed resumes from its latest, in separate batches.
+        common = max(set.intersection(*[set(c) | {0} for c in saved]))
+        starts = [c.get(common) if common else c.get(max(c, default=0)) for c in saved]
+        items = [_setup(config, dataset, s, out, dev, len(seeds), data.index_device, ckpt)
+                 for s, ckpt in zip(seeds, starts)]  # fmt: skip
         try:
             vectorise([it.model for it in items[:1]], [it.generator for it in items[:1]])
         except NotVectorisable:
@@ -122,39 +123,22 @@ def train_seeds(
     return {it.seed: it.result for it in items}
 
 
-def _checkpoint_steps(run: RunDir) -> set[int]:
-    """The steps a seed can resume from: 0 (a fresh start) and those of its checkpoints."""
-    steps = {0}
-    for path in (run.checkpoint, run.previous_checkpoint):
-        if path.exists():
-            try:
-                steps.add(int(load_checkpoint(path)["step"]))
-            except UserError:  # a corrupt file (killed mid-write cannot leave one: writes are atomic)
-                pass
-    return steps
+def _checkpoints(run: RunDir, dev: torch.device) -> dict[int, dict]:
+    """A seed's checkpoints (the last and the one before it), by step."""
+    found = [load_checkpoint(p, map_location=dev) for p in (run.checkpoint, run.previous_checkpoint) if p.exists()]
+    return {int(c["step"]): c for c in found}
 
 
-def _checkpoint_at(run: RunDir, step: int | None, dev: torch.device) -> dict | None:
-    """The seed's checkpoint at ``step`` (its latest when None); None for a fresh start."""
-    for path in (run.checkpoint, run.previous_checkpoint):
-        if path.exists():
-            ckpt = load_checkpoint(path, map_location=dev)
-            if step is None or ckpt["step"] == step:
-                return ckpt if ckpt["step"] > 0 else None
-    return None
-
-
-def _setup(config: BaselineConfig, dataset: Dataset, seed: int, out, dev: torch.device, resume: bool,
-           n_seeds: int, index_device: torch.device, resume_at: int | None = None) -> _Seed:  # fmt: skip
-    """As ``training._train`` up to its loop: the run folder, the model from its seed, the checkpoint
-    (at ``resume_at`` when given, else the latest)."""
+def _setup(config: BaselineConfig, dataset: Dataset, seed: int, out, dev: torch.device, n_seeds: int,
+           index_device: torch.device, ckpt: dict | None) -> _Seed:  # fmt: skip
+    """As ``training._train`` up to its loop: the run folder, the model from its seed, and the state of
+    ``ckpt`` (the checkpoint to resume from; None for a fresh start)."""
     params = get_recipe(config.model).resolve(dataset.info.kind, config.model_params)
     run = RunDir.of(out, config.dataset, config.name, seed)
     run.path.mkdir(parents=True, exist_ok=True)
     seed_everything(seed)
     model = build_model(config.model, dataset.info, **config.model_params).to(dev)
     start = 0
-    ckpt = _checkpoint_at(run, resume_at, dev) if resume else None
     if ckpt is not None:
         model.load_training_state(ckpt["model"])
         rng, start = ckpt["rng"], ckpt["step"]
