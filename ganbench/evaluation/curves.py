@@ -15,6 +15,11 @@ fraction can swing by 60 points within 1,000 steps), so beside the final score g
   *plateaued* when ``|last - prev| <= tolerance``; it is *improving* or *worsening* (both: not
   plateaued) when it moved further in the metric's better or worse direction; with fewer than 5
   evaluations the verdict is *unknown*.
+- **plateau over seeds** (``seed_mean_curve``, ``plateau_over_seeds``): the same rule applied to the mean
+  over seeds of the seeds' curves, at the steps every seed evaluated. This is the verdict of a
+  leaderboard row: one seed's curve of a 2D GAN swings by tens of points between evaluations, so the rule
+  on single seeds calls runs "improving" or "worsening" by noise, while the seed mean (the quantity the
+  row reports) averages it out.
 
 Points whose step or value is not finite are left out first. The functions are pure; ``eval_curves``
 reads the curves of a run folder.
@@ -34,7 +39,7 @@ from ganbench.runs import files
 from ganbench.runs.layout import RunDir
 
 __all__ = ["LAST_FRACTION", "MIN_POINTS", "PLATEAU_ABS_TOL", "PLATEAU_FRACTION", "PLATEAU_REL_TOL", "LastMean",
-           "Plateau", "eval_curves", "last_mean", "plateau"]  # fmt: skip
+           "Plateau", "eval_curves", "last_mean", "plateau", "plateau_over_seeds", "seed_mean_curve"]  # fmt: skip
 
 LAST_FRACTION = 0.1  # the last-evaluations window: the last 10% of the training steps ...
 MIN_POINTS = 5  # ... but at least 5 evaluations; also the fewest evaluations a plateau verdict needs
@@ -160,6 +165,30 @@ def plateau(steps, values, higher_is_better: bool, fraction: float = PLATEAU_FRA
     gain = (last - prev) if higher_is_better else (prev - last)
     status = PLATEAUED if abs(last - prev) <= tol else (IMPROVING if gain > 0 else WORSENING)
     return Plateau(status, last, prev, tol, k, n)
+
+
+def seed_mean_curve(curves) -> tuple[np.ndarray, np.ndarray]:
+    """The mean over seeds of several curves, at the steps where every curve has a finite value.
+
+    Args:
+        curves: ``[(steps, values), ...]``, one per seed.
+
+    Returns:
+        ``(steps, mean)``, sorted by step; both empty when no step is common to every curve.
+    """
+    cleaned = [_clean(s, v) for s, v in curves]
+    if not cleaned:
+        return np.array([]), np.array([])
+    common = sorted(set.intersection(*(set(s.tolist()) for s, _ in cleaned)))
+    if not common:
+        return np.array([]), np.array([])
+    vals = np.array([[dict(zip(s.tolist(), v.tolist()))[t] for t in common] for s, v in cleaned])
+    return np.array(common, dtype=np.float64), vals.mean(0)
+
+
+def plateau_over_seeds(curves, higher_is_better: bool, **kwargs) -> Plateau:
+    """``plateau`` of the seed-mean curve (``seed_mean_curve``); ``kwargs`` are ``plateau``'s."""
+    return plateau(*seed_mean_curve(curves), higher_is_better, **kwargs)
 
 
 def eval_curves(run_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:

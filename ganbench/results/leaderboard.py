@@ -14,7 +14,15 @@ import pandas as pd
 from scipy.stats import bootstrap
 
 from ganbench.errors import UserError
-from ganbench.evaluation.curves import MIN_POINTS, PLATEAUED, UNKNOWN, eval_curves, last_mean, plateau
+from ganbench.evaluation.curves import (
+    MIN_POINTS,
+    PLATEAUED,
+    UNKNOWN,
+    eval_curves,
+    last_mean,
+    plateau,
+    plateau_over_seeds,
+)
 from ganbench.human.scoring import score_study
 from ganbench.metrics import METRICS, ranking_keys
 from ganbench.runs import files
@@ -32,7 +40,8 @@ REFERENCE_MODEL = "real-data"
 def collect_scores(runs_dir) -> pd.DataFrame:
     """One row per (run, fingerprint), plus one per reference row and per unscored (diverged, failed) run.
 
-    Columns: dataset, model, seed, status, fingerprint, train_time_s, steps and one per metric; then, from
+    Columns: dataset, model, seed, status, fingerprint, train_time_s, steps, run_dir (the run's folder;
+    empty on reference rows) and one per metric; then, from
     the run's evaluation curves in ``metrics.jsonl`` (``evaluation.curves``), per tracked metric
     ``<m>_last_mean`` (mean of the last evaluations) and ``<m>_plateau`` (``plateaued``, ``improving``,
     ``worsening`` or ``unknown``), and ``last_n`` (the fewest evaluations a metric's last mean averaged).
@@ -54,7 +63,8 @@ def collect_scores(runs_dir) -> pd.DataFrame:
         status = (result or {}).get("status", "running")
         base = {"dataset": cfg["dataset"], "model": cfg.get("name", cfg["model"]), "seed": cfg["seed"],
                 "status": status, "train_time_s": (result or {}).get("wall_time_s"),
-                "steps": (result or {}).get("steps"), **_curve_summary(d, (result or {}).get("steps"))}  # fmt: skip
+                "steps": (result or {}).get("steps"), "run_dir": str(d.path),
+                **_curve_summary(d, (result or {}).get("steps"))}  # fmt: skip
         scores = d.read_scores()
         if status != "complete" or not scores:
             rows.append({**base, "fingerprint": None})
@@ -155,9 +165,11 @@ def _curve_columns(board: pd.DataFrame, row_runs: list[pd.DataFrame], scores: pd
     Per metric tracked during training: ``<m>_last_mean`` and ``<m>_last_std`` (mean and ddof=1 standard
     deviation over the row's runs of each run's last-evaluations mean); ``last_n`` (the fewest evaluations
     a run's last mean averaged: under ``MIN_POINTS`` when a curve was that short); ``plateau_metric`` (the
-    row's primary metric), ``n_plateaued`` and ``n_plateau_unknown`` (runs whose curve of it has plateaued,
-    or has fewer than ``MIN_POINTS`` evaluations, none included) and ``plateaued``: ``yes`` when every run
-    has, ``no`` when some run is still improving or worsening, else ``unknown``; empty for the real-data row.
+    row's primary metric), ``n_plateaued`` and ``n_plateau_unknown`` (runs whose own curve of it has
+    plateaued, or has fewer than ``MIN_POINTS`` evaluations, none included) and ``plateaued``: the plateau
+    rule on the seed-mean curve of the row's runs (``plateau_over_seeds``): ``yes``, ``no`` (improving or
+    worsening) or ``unknown`` (fewer than ``MIN_POINTS`` evaluations common to the runs); empty for the
+    real-data row.
     """
     tracked = [m for m in METRICS if f"{m}_last_mean" in scores.columns]
     cols: dict[str, list] = {c: [] for m in tracked for c in (f"{m}_last_mean", f"{m}_last_std")}
@@ -182,8 +194,10 @@ def _curve_columns(board: pd.DataFrame, row_runs: list[pd.DataFrame], scores: pd
         cols["plateau_metric"].append(metric)
         cols["n_plateaued"].append(n_yes)
         cols["n_plateau_unknown"].append(n_unknown)
-        verdict = "yes" if n_yes == len(status) else "no" if n_yes + n_unknown < len(status) else "unknown"
-        cols["plateaued"].append(verdict)
+        curves = [eval_curves(d).get(metric) for d in runs["run_dir"]] if "run_dir" in runs else []
+        over = (plateau_over_seeds(curves, METRICS[metric].higher_is_better).status
+                if curves and all(c is not None for c in curves) else UNKNOWN)  # fmt: skip
+        cols["plateaued"].append("unknown" if over == UNKNOWN else "yes" if over == PLATEAUED else "no")
     new = pd.DataFrame(cols, index=board.index)
     for c in ("last_n", "n_plateaued", "n_plateau_unknown"):
         new[c] = new[c].astype("Int64")
@@ -302,11 +316,12 @@ def _last_cell(mean: float, std: float, n) -> str:
 
 
 def _plateau_cell(verdict: str, n_yes, n_unknown, n: int) -> str:
-    """``yes (3/3)``, ``no (1/3)``, ``unknown (2/3; 1 with under 5 evaluations)``: the verdict, runs plateaued."""
+    """``yes (seeds 3/3)``, ``no (seeds 1/3)``, ``unknown (seeds 0/3; 3 with under 5 evaluations)``: the
+    verdict on the seed-mean curve, then how many seeds' own curves have plateaued."""
     if not verdict:
         return ""
     short = f"; {n_unknown} with under {MIN_POINTS} evaluations" if n_unknown else ""
-    return f"{verdict} ({n_yes}/{n}{short})"
+    return f"{verdict} (seeds {n_yes}/{n}{short})"
 
 
 def _fmt(mean: float, std: float) -> str:

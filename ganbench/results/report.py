@@ -149,11 +149,12 @@ def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict
                             "the best value reachable at this sample size. Models are ranked within one protocol."))
     blocks.append(Paragraph(f"The 'last' columns: the mean over the last evaluations during training (the last "
                             f"{LAST_FRACTION:.0%} of the steps, at least {MIN_POINTS}; '(n=k)': a shorter curve, "
-                            f"averaged whole), beside the final score. 'plateaued': the seeds whose ranked metric has "
-                            f"flattened (the mean of the last {PLATEAU_FRACTION:.0%} of the evaluations within "
-                            f"{PLATEAU_REL_TOL:.0%}, at least {PLATEAU_ABS_TOL:g}, of the {PLATEAU_FRACTION:.0%} "
-                            "before); 'no': some run was still improving or getting worse when training stopped, so "
-                            "more steps could change the ranking."))
+                            f"averaged whole), beside the final score. 'plateaued': whether the seed mean of the ranked "
+                            f"metric's curves has flattened (the mean of its last {PLATEAU_FRACTION:.0%} of the "
+                            f"evaluations within {PLATEAU_REL_TOL:.0%}, at least {PLATEAU_ABS_TOL:g}, of the "
+                            f"{PLATEAU_FRACTION:.0%} before); 'no': the row was still improving or getting worse when "
+                            "training stopped, so more steps could change the ranking. 'seeds k/n': how many seeds' "
+                            "own curves pass the same rule (a single seed's curve is much noisier than the mean)."))
     blocks.append(Table(_board_table(b), "board"))
     fps = [f for f in b["fingerprint"].dropna().unique()]
     if fps:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ganbench.errors import UserError
-from ganbench.evaluation.curves import eval_curves, last_mean, plateau
+from ganbench.evaluation.curves import eval_curves, last_mean, plateau, plateau_over_seeds, seed_mean_curve
 from ganbench.runs import files
 
 
@@ -93,6 +93,30 @@ def test_plateau_window_sizes_and_too_short_curves():
     assert plateau(range(5), [1.0, 1.0, np.nan, 1.0, 1.0], True).status == "unknown"
     with pytest.raises(UserError):
         plateau(range(5), [1.0] * 5, True, fraction=0.6)
+
+
+def test_seed_mean_curve_averages_at_the_common_finite_steps():
+    # Seed 0 at steps 1..6, seed 1 at 2..7 with a NaN at step 4, given out of order: common finite steps
+    # 2, 3, 5, 6; means (2 + 20) / 2, (3 + 30) / 2, (5 + 50) / 2, (6 + 60) / 2.
+    a = (np.arange(1, 7), np.arange(1, 7, dtype=float))
+    b = (np.array([7, 6, 5, 4, 3, 2]), np.array([70, 60, 50, np.nan, 30, 20]))
+    steps, mean = seed_mean_curve([a, b])
+    assert steps.tolist() == [2, 3, 5, 6] and mean.tolist() == [11.0, 16.5, 27.5, 33.0]
+    assert [x.tolist() for x in seed_mean_curve([a, (np.array([10]), np.array([1.0]))])] == [[], []]
+    assert [x.tolist() for x in seed_mean_curve([])] == [[], []]
+
+
+def test_plateau_over_seeds_judges_the_mean_not_each_seed():
+    # Ten evaluations (k = 2): seed 0 rises by 0.4 between the last two windows, seed 1 falls by 0.4, both
+    # beyond max(0.1 x 1.0, 0.02); their mean is flat at 1.0. The verdict is the rule on the mean curve.
+    steps = np.arange(10)
+    up, down = np.r_[[1.0] * 6, 0.8, 0.8, 1.2, 1.2], np.r_[[1.0] * 6, 1.2, 1.2, 0.8, 0.8]
+    assert plateau(steps, up, True).status == "improving" and plateau(steps, down, True).status == "worsening"
+    both = plateau_over_seeds([(steps, up), (steps, down)], True)
+    assert (both.status, both.last, both.prev, both.window, both.n_total) == ("plateaued", 1.0, 1.0, 2, 10)
+    # Both rising: the mean rises too. Fewer than 5 common steps: unknown.
+    assert plateau_over_seeds([(steps, up), (steps, up)], True).status == "improving"
+    assert plateau_over_seeds([(steps, up), (steps[:4], up[:4])], True).status == "unknown"
 
 
 def test_eval_curves_reads_the_eval_lines_of_a_metrics_file(tmp_path):

@@ -60,10 +60,10 @@ def test_index_is_self_contained_with_leaderboard_rows(report):
     assert "modes_covered ↑" in board and "reverse_kl ↓" in board and "train time (s)" in board
     # Three evaluations (steps 20, 40, 60) per run: last means over all three, marked, and no plateau verdict.
     assert "modes_covered last ↑" in board and "(n=3)" in board and "The &#39;last&#39; columns" in board
-    assert "<th>plateaued</th>" in board and "<td>unknown (0/2; 2 with under 5 evaluations)</td>" in board
+    assert "<th>plateaued</th>" in board and "<td>unknown (seeds 0/2; 2 with under 5 evaluations)</td>" in board
     readme = (out / "README.md").read_text(encoding="utf-8")
     assert "The 'last' columns" in readme and "| plateaued" in readme
-    assert "unknown (0/2; 2 with under 5 evaluations)" in readme
+    assert "unknown (seeds 0/2; 2 with under 5 evaluations)" in readme
     assert page.count("data:image/png;base64,") >= 4
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//|file:)""", page)
     assert "<script" not in page and "<link" not in page
