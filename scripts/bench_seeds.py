@@ -9,6 +9,12 @@ networks (baselines/pacgan2d/pacgan3_ring8.toml) and the 8x8 conv nets (baseline
     python scripts/bench_seeds.py --seeds 10 --steps 200 --workers 2 [--device cuda] [--out FILE.md]
 
 A smoke run: ``--seeds 2 --steps 3 --warmup 1``.
+
+A second table shows what bounds the ratio: in one process with one thread, the milliseconds of one
+stacked step at S = 1, 2, 5 and 10 seeds (``--scaling``, default ``1,2,5,10``; ``--scaling ""`` leaves it
+out) beside one serial step. A stacked step whose time grows in proportion to S is bound by the arithmetic
+and memory traffic of the seeds' own work, not by per-call overhead, and stacking cannot beat
+``serial ms / (stacked ms / S)`` on that device.
 """
 
 from __future__ import annotations
@@ -96,6 +102,42 @@ def worker(args) -> float:
     return total
 
 
+def scaling(name, sizes, steps, warmup, device) -> str:
+    """A markdown row: ms per serial step and per stacked step at each S, in this process, one thread."""
+    torch.set_num_threads(1)
+    dev = resolve_device(device)
+    cfg = CONFIGS[name]()
+    ds = load_dataset(cfg.dataset)
+    data = TrainingData(ds, dev)
+    cells = []
+    for s in [0, *sizes]:  # 0: one serial model
+        models, generators = _models(cfg, ds, list(range(max(s, 1))), dev)
+        samplers = [BatchSampler(len(data), cfg.train.batch_size, i, data.index_device) for i in range(max(s, 1))]
+        k = models[0].batches_per_step
+        if s == 0:
+            m = models[0]
+
+            def step(i, m=m):
+                m.train_step(data.batch(_indices(samplers[0], i, k)))  # returns Python floats: synchronised
+        else:
+            vm = vectorise(models, generators)
+
+            def step(i, vm=vm, samplers=samplers):
+                vm.train_step(data.batch(torch.stack([_indices(sm, i, k) for sm in samplers])))["loss_d"].tolist()
+        for i in range(warmup):
+            step(i)
+        _sync(dev)
+        t0 = time.perf_counter()
+        for i in range(warmup, warmup + steps):
+            step(i)
+        _sync(dev)
+        cells.append(1000 * (time.perf_counter() - t0) / steps)
+    serial, stacked = cells[0], cells[1:]
+    per_seed = [t / s for t, s in zip(stacked, sizes)]
+    return (f"| {name} | {serial:.2f} | " + " | ".join(f"{t:.2f} ({p:.2f})" for t, p in zip(stacked, per_seed))
+            + f" | {serial / per_seed[-1]:.2f}x |")
+
+
 def measure(name, n_seeds, steps, warmup, workers, device, vectorised) -> float:
     """Seed-steps per second of ``n_seeds`` seeds over ``workers`` processes."""
     shares = [list(range(n_seeds))[w::workers] for w in range(workers)]
@@ -116,6 +158,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=1, help="worker processes on each side (1 thread each)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--configs", help="comma-separated substrings of the configuration names (default: all)")
+    ap.add_argument("--scaling", default="1,2,5,10", help="stack sizes of the bounds table ('' to leave it out)")
     ap.add_argument("--out", help="also write the markdown table here")
     args = ap.parse_args()
     resolve_device(args.device)  # fails here, before any worker starts, when the device is missing
@@ -128,6 +171,16 @@ def main() -> int:
         batched = measure(name, args.seeds, args.steps, args.warmup, args.workers, args.device, True)
         lines.append(f"| {name} | {serial:.1f} | {batched:.1f} | {batched / serial:.2f}x |")
         print(lines[-1], flush=True)
+    sizes = [int(x) for x in args.scaling.split(",") if x.strip()]
+    if sizes:
+        lines += ["", (f"What bounds the ratio: ms per step in one process, one thread, {args.steps} timed steps; "
+                       "a stacked step's time at S seeds, (per seed) after it; the last column is the serial step "
+                       f"over the per-seed time at S = {sizes[-1]}, the most stacking gains on one core"), "",
+                  "| networks | serial step | " + " | ".join(f"S = {s}" for s in sizes) + " | bound |",
+                  "|---|---:|" + "---:|" * len(sizes) + "---:|"]  # fmt: skip
+        for name in names:
+            lines.append(scaling(name, sizes, args.steps, args.warmup, args.device))
+            print(lines[-1], flush=True)
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
