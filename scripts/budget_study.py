@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganbench.config import find_baseline
+from ganbench.config import LATER_DEFAULTS, find_baseline
 from ganbench.evaluation.curves import (
     PLATEAU_ABS_TOL,
     PLATEAU_FRACTION,
@@ -36,7 +36,8 @@ from ganbench.evaluation.curves import (
     plateau_over_seeds,  # fmt: skip
 )
 from ganbench.metrics import METRICS
-from ganbench.models import list_models
+from ganbench.data import get_dataset_info
+from ganbench.models import get_recipe, list_models
 from ganbench.results.plots import band_plot, figure_png, model_colors, panel_grid
 from ganbench.runs import files
 from ganbench.runs.layout import iter_runs
@@ -69,11 +70,43 @@ def study_suite(seeds: list[int], datasets: list[str] | None = None, models: lis
     return Suite("budget-curves", f"every baseline at {EXTEND}x its budget", tuple(jobs))
 
 
-def read_curves(runs: Path) -> dict[tuple[str, str], dict[int, tuple[np.ndarray, np.ndarray]]]:
-    """``{(dataset, model): {seed: (steps, values)}}`` of each run's main metric."""
+# Options added after some study runs were made: a run's config without them had their defaults
+# (scripts/make_baselines.py writes them into a baseline only when they differ from these).
+LATER_MODEL_OPTIONS = {"arch": "auto", "z_dist": "normal", "g_steps": 1, "g_latents": "fresh"}
+
+
+def _resolved(config) -> dict:
+    """Every model parameter of a baseline, as a run records them (the recipe's defaults filled in)."""
+    return get_recipe(config.model).resolve(get_dataset_info(config.dataset).kind, config.model_params)
+
+
+def _same(run: dict | None, want: dict, later: dict) -> bool:
+    """Whether a run's recorded settings are ``want``'s, a setting in ``later`` missing on either side
+    standing for its default."""
+    if run is None:
+        return False
+    full_run, full_want = {**later, **run}, {**later, **want}
+    return full_run == full_want
+
+
+def read_curves(runs: Path, stale: list | None = None) -> dict[tuple[str, str], dict[int, tuple[np.ndarray, np.ndarray]]]:
+    """``{(dataset, model): {seed: (steps, values)}}`` of each run's main metric.
+
+    Only runs trained with the study's present configuration of their baseline count (its model parameters
+    and training settings, the steps at ``EXTEND`` times the budget): a run of an older budget or older
+    hyperparameters would justify a budget it was not trained under. Their folders are appended to
+    ``stale`` when given.
+    """
+    expected = {(j.config.dataset, j.config.name): j.config for j in study_suite([0]).jobs}
     out: dict = defaultdict(dict)
     for run in iter_runs(runs):
         dataset, model, seed = run.path.parent.parent.name, run.path.parent.name, run.path.name
+        want, cfg = expected.get((dataset, model)), run.read_config() or {}
+        if want is None or not (_same(cfg.get("model_params"), _resolved(want), LATER_MODEL_OPTIONS)
+                                and _same(cfg.get("train"), want.train.identity(), LATER_DEFAULTS)):  # fmt: skip
+            if stale is not None:
+                stale.append(f"{dataset}/{model}/{seed}")
+            continue
         metric = MAIN_METRIC.get(dataset)
         curve = eval_curves(run.path).get(metric) if metric else None
         if curve is not None and len(curve[0]):
@@ -160,7 +193,8 @@ def _row(dataset: str, model: str, curves: dict, budget: int, quick: set) -> str
 
 
 def report(runs: Path, out: Path) -> str:
-    group = read_curves(runs)
+    stale: list[str] = []
+    group = read_curves(runs, stale)
     budgets = {(d, m): find_baseline("gan" if m == CONTROL else m, d).train.steps for d, m in group}
     quick = {(j.config.dataset, j.config.name) for j in load_suite("quick").jobs}
     lines = [
@@ -217,6 +251,10 @@ def report(runs: Path, out: Path) -> str:
                   ("Baselines without study runs in this folder (their budget changed since the last study, or "
                   "they were left out of `--run`): their budgets are not justified by this report."), ""]
         lines += [f"- {m}" for m in missing]
+    if stale:
+        lines += ["", "## Runs left out", "",
+                  ("Runs in the folder trained under another configuration than their baseline's present one "
+                  f"(an older budget or older hyperparameters), not counted: {', '.join(sorted(stale))}.")]
     lines += ["", "## Curves", ""]
     for dataset in DATASETS:
         if any(d == dataset for d, _ in group):
