@@ -231,6 +231,21 @@ def report(runs: Path, out: Path) -> str:
         if models:
             files.atomic_write_bytes(out.parent / "budgets" / f"curves_{dataset}.png",
                                      curves_figure(dataset, group, budgets))  # fmt: skip
+    keys = [k for k in group if k[1] != CONTROL]
+    plateaued = [k for k in keys if verdict_at(k[0], group[k], budgets[k]) == "plateaued"]
+    just = [k for k in keys if justified(k[0], group[k], budgets[k])]
+    in_quick = [k for k in keys if k in quick]
+    quick_ok = [k for k in in_quick if k in plateaued]
+    lines += ["", "## Summary", "",
+              (f"{len(keys)} baselines studied (the ring8 constant-rate control aside): {len(plateaued)} have "
+               f"plateaued at their budget by the rule on the seed-mean curve, {len(just)} of them are justified "
+               f"(training longer does not pay either). Of the {len(in_quick)} in the quick suite, "
+               f"{len(quick_ok)} have plateaued"
+               + (f"; not: {', '.join(f'{d}/{m}' for d, m in sorted(set(in_quick) - set(quick_ok)))}."
+                  if len(quick_ok) < len(in_quick) else ".")
+               + (" The quick suite's rows where training longer still pays: "
+                  + ", ".join(f"{d}/{m}" for d, m in sorted(set(in_quick) - set(just)))
+                  + "." if set(in_quick) - set(just) else ""))]
     lines += ["", "## Budgets not justified", "",
               ("Rows whose seed-mean curve has not plateaued at the baseline budget by the rule above, or where "
               "training longer still pays; the leaderboard's `plateaued` column marks the first kind wherever they "
