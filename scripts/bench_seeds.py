@@ -89,17 +89,19 @@ def worker(args) -> float:
             return lambda i: m.train_step(data.batch(_indices(sm, i, k)))
 
         runs = [one(m, sm) for m, sm in zip(models, samplers)]
-    total = 0.0
-    for run in runs:  # serial seeds one after another, as serial jobs
-        for i in range(warmup):
-            run(i)
-        _sync(dev)
-        t0 = time.perf_counter()
-        for i in range(warmup, warmup + steps):
-            run(i)
-        _sync(dev)
-        total += time.perf_counter() - t0
-    return total
+    return sum(_timed(run, steps, warmup, dev) for run in runs)  # serial seeds one after another, as serial jobs
+
+
+def _timed(step, steps: int, warmup: int, dev) -> float:
+    """Seconds of ``steps`` calls ``step(i)`` after ``warmup`` untimed ones (i counts on through both)."""
+    for i in range(warmup):
+        step(i)
+    _sync(dev)
+    t0 = time.perf_counter()
+    for i in range(warmup, warmup + steps):
+        step(i)
+    _sync(dev)
+    return time.perf_counter() - t0
 
 
 def scaling(name, sizes, steps, warmup, device) -> str:
@@ -124,14 +126,7 @@ def scaling(name, sizes, steps, warmup, device) -> str:
 
             def step(i, vm=vm, samplers=samplers):
                 vm.train_step(data.batch(torch.stack([_indices(sm, i, k) for sm in samplers])))["loss_d"].tolist()
-        for i in range(warmup):
-            step(i)
-        _sync(dev)
-        t0 = time.perf_counter()
-        for i in range(warmup, warmup + steps):
-            step(i)
-        _sync(dev)
-        cells.append(1000 * (time.perf_counter() - t0) / steps)
+        cells.append(1000 * _timed(step, steps, warmup, dev) / steps)
     serial, stacked = cells[0], cells[1:]
     per_seed = [t / s for t, s in zip(stacked, sizes)]
     return (f"| {name} | {serial:.2f} | " + " | ".join(f"{t:.2f} ({p:.2f})" for t, p in zip(stacked, per_seed))
@@ -150,7 +145,7 @@ def measure(name, n_seeds, steps, warmup, workers, device, vectorised) -> float:
     return n_seeds * steps / wall
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--steps", type=int, default=200, help="timed steps per seed")
@@ -160,7 +155,7 @@ def main() -> int:
     ap.add_argument("--configs", help="comma-separated substrings of the configuration names (default: all)")
     ap.add_argument("--scaling", default="1,2,5,10", help="stack sizes of the bounds table ('' to leave it out)")
     ap.add_argument("--out", help="also write the markdown table here")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     resolve_device(args.device)  # fails here, before any worker starts, when the device is missing
     names = [n for n in CONFIGS if not args.configs or any(c in n for c in args.configs.split(","))]
     lines = [(f"Seed-steps/s, {args.seeds} seeds, {args.steps} timed steps each, {args.workers} worker process(es), "
