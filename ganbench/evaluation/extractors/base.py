@@ -22,6 +22,7 @@ import torch
 
 from ganbench.data import Dataset
 from ganbench.errors import UserError
+from ganbench.evaluation.extractors.weights import WeightsFile, checked_weights
 from ganbench.registry import Registry
 
 __all__ = [
@@ -207,6 +208,12 @@ class WeightsFileEvaluator(Evaluator):
 
     weights_path: object
     standard_weights: bool
+
+    def _use_weights(self, spec: WeightsFile, weights_path=None, offline: bool = False) -> None:
+        """Set ``weights_path``, ``weights_sha256`` and ``standard_weights`` from the file ``spec``
+        resolves to (``checked_weights``: the cached file must be the published one)."""
+        self.weights_path, self.weights_sha256 = checked_weights(spec, weights_path, offline)
+        self.standard_weights = self.weights_sha256 == spec.sha256
 
     def info(self) -> dict:
         out = super().info()

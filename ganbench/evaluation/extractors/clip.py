@@ -27,7 +27,7 @@ from ganbench.evaluation.extractors.base import (
     register_extractor,
 )
 from ganbench.evaluation.extractors.inception import to_uint8
-from ganbench.evaluation.extractors.weights import WeightsFile, checked_weights
+from ganbench.evaluation.extractors.weights import WeightsFile
 from ganbench.runs import files
 
 __all__ = ["CLIP_VARIANTS", "ClipEvaluator", "ClipVariant", "write_random_clip_weights"]
@@ -123,8 +123,7 @@ class ClipEvaluator(WeightsFileEvaluator):
                  device: str | torch.device = "cpu"):  # fmt: skip
         self.variant = CLIP_VARIANTS[variant]
         self.name, self.feature_dim = self.variant.fidelity_name, self.variant.embed_dim
-        self.weights_path, self.weights_sha256 = checked_weights(self.variant.weights, weights_path, offline)
-        self.standard_weights = self.weights_sha256 == self.variant.weights.sha256
+        self._use_weights(self.variant.weights, weights_path, offline)
         self.preprocessing = {
             "input": "uint8 NCHW [0,255]",
             "resize": f"torch-fidelity TF-compatible bilinear to {self.variant.resolution}x{self.variant.resolution}",

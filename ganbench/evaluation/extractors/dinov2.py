@@ -31,7 +31,7 @@ from ganbench.evaluation.extractors.base import (
     register_extractor,
 )
 from ganbench.evaluation.extractors.inception import to_uint8
-from ganbench.evaluation.extractors.weights import WeightsFile, checked_weights
+from ganbench.evaluation.extractors.weights import WeightsFile
 from ganbench.runs import files
 
 __all__ = ["DINOV2_VARIANTS", "DinoV2Backbone", "DinoV2Evaluator", "DinoV2Variant", "write_random_dinov2_weights"]
@@ -224,8 +224,7 @@ class DinoV2Evaluator(WeightsFileEvaluator):
                  device: str | torch.device = "cpu"):  # fmt: skip
         self.variant = DINOV2_VARIANTS[variant]
         self.name, self.feature_dim = self.variant.fidelity_name, self.variant.dim
-        self.weights_path, self.weights_sha256 = checked_weights(self.variant.weights, weights_path, offline)
-        self.standard_weights = self.weights_sha256 == self.variant.weights.sha256
+        self._use_weights(self.variant.weights, weights_path, offline)
         self.preprocessing = {
             "input": "uint8 NCHW [0,255]",
             "resize": f"torch-fidelity TF-compatible bilinear to {INPUT_SIZE}x{INPUT_SIZE}",

@@ -121,6 +121,9 @@ def checked_weights(spec: WeightsFile, weights_path: str | os.PathLike | None = 
                     offline: bool = False) -> tuple[Path, str]:  # fmt: skip
     """``(path, sha256)`` of the weights (see ``resolve_weights``), the hash checked against the published one.
 
+    Called through ``WeightsFileEvaluator._use_weights`` (the warning's stack level points at the caller of
+    the evaluator's constructor).
+
     Raises:
         UserError: as ``resolve_weights``, or the cached file is not the published one.
     """
@@ -132,5 +135,5 @@ def checked_weights(spec: WeightsFile, weights_path: str | os.PathLike | None = 
         raise UserError(f"{spec.label} weights {path} have SHA-256 {digest}, not the published {spec.sha256} "
                         f"(a broken or foreign file); delete it and fetch {spec.url} again")  # fmt: skip
     warnings.warn(f"{path} has SHA-256 {digest[:12]}..., not {spec.label}'s published {spec.sha256[:12]}...: "
-                  "scores will not be comparable with published ones", RuntimeWarning, stacklevel=3)  # fmt: skip
+                  "scores will not be comparable with published ones", RuntimeWarning, stacklevel=4)  # fmt: skip
     return path, digest
