@@ -30,6 +30,7 @@ from ganbench.evaluation.curves import (
     PLATEAU_ABS_TOL,
     PLATEAU_FRACTION,
     PLATEAU_REL_TOL,
+    aligned_curves,
     eval_curves,
     last_mean,
     plateau,
@@ -116,9 +117,8 @@ def read_curves(runs: Path, stale: list | None = None) -> dict[tuple[str, str], 
 
 def seed_mean(curves: dict[int, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Steps common to every seed, and the mean, min and max over seeds there."""
-    common = sorted(set.intersection(*(set(s.tolist()) for s, _ in curves.values())))
-    vals = np.array([[dict(zip(s.tolist(), v.tolist()))[t] for t in common] for s, v in curves.values()])
-    return np.array(common), vals.mean(0), vals.min(0), vals.max(0)
+    steps, vals = aligned_curves(list(curves.values()))
+    return steps, vals.mean(0), vals.min(0), vals.max(0)
 
 
 def cut(steps: np.ndarray, values: np.ndarray, budget: int) -> tuple[np.ndarray, np.ndarray]:

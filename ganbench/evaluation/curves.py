@@ -167,6 +167,22 @@ def plateau(steps, values, higher_is_better: bool, fraction: float = PLATEAU_FRA
     return Plateau(status, last, prev, tol, k, n)
 
 
+def aligned_curves(curves) -> tuple[np.ndarray, np.ndarray]:
+    """Several curves at the steps where every one of them has a finite value.
+
+    Args:
+        curves: ``[(steps, values), ...]``, one per seed.
+
+    Returns:
+        ``(steps, values)``: the common steps sorted, shape ``(T,)``, and the curves' values there, shape
+        ``(len(curves), T)``; ``T = 0`` when no step is common to every curve (or there are no curves).
+    """
+    cleaned = [_clean(s, v) for s, v in curves]
+    common = sorted(set.intersection(*(set(s.tolist()) for s, _ in cleaned))) if cleaned else []
+    vals = np.array([[dict(zip(s.tolist(), v.tolist()))[t] for t in common] for s, v in cleaned], dtype=np.float64)
+    return np.array(common, dtype=np.float64), vals.reshape(len(cleaned), len(common))
+
+
 def seed_mean_curve(curves) -> tuple[np.ndarray, np.ndarray]:
     """The mean over seeds of several curves, at the steps where every curve has a finite value.
 
@@ -176,14 +192,10 @@ def seed_mean_curve(curves) -> tuple[np.ndarray, np.ndarray]:
     Returns:
         ``(steps, mean)``, sorted by step; both empty when no step is common to every curve.
     """
-    cleaned = [_clean(s, v) for s, v in curves]
-    if not cleaned:
+    steps, vals = aligned_curves(curves)
+    if not steps.size:
         return np.array([]), np.array([])
-    common = sorted(set.intersection(*(set(s.tolist()) for s, _ in cleaned)))
-    if not common:
-        return np.array([]), np.array([])
-    vals = np.array([[dict(zip(s.tolist(), v.tolist()))[t] for t in common] for s, v in cleaned])
-    return np.array(common, dtype=np.float64), vals.mean(0)
+    return steps, vals.mean(0)
 
 
 def plateau_over_seeds(curves, higher_is_better: bool, **kwargs) -> Plateau:

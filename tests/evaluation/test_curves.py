@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from ganbench.errors import UserError
-from ganbench.evaluation.curves import eval_curves, last_mean, plateau, plateau_over_seeds, seed_mean_curve
+from ganbench.evaluation.curves import (
+    aligned_curves,
+    eval_curves,
+    last_mean,
+    plateau,
+    plateau_over_seeds,
+    seed_mean_curve,
+)
 from ganbench.runs import files
 
 
@@ -104,6 +111,17 @@ def test_seed_mean_curve_averages_at_the_common_finite_steps():
     assert steps.tolist() == [2, 3, 5, 6] and mean.tolist() == [11.0, 16.5, 27.5, 33.0]
     assert [x.tolist() for x in seed_mean_curve([a, (np.array([10]), np.array([1.0]))])] == [[], []]
     assert [x.tolist() for x in seed_mean_curve([])] == [[], []]
+
+
+def test_aligned_curves_keeps_each_seed_row_at_the_common_steps():
+    # The same two seeds: rows in the order given, values at steps 2, 3, 5, 6 (what the budget study's bands
+    # take min and max of); no common step -> shape (2, 0), no curves -> (0, 0).
+    a = (np.arange(1, 7), np.arange(1, 7, dtype=float))
+    b = (np.array([7, 6, 5, 4, 3, 2]), np.array([70, 60, 50, np.nan, 30, 20]))
+    steps, vals = aligned_curves([a, b])
+    assert steps.tolist() == [2, 3, 5, 6] and vals.tolist() == [[2, 3, 5, 6], [20, 30, 50, 60]]
+    assert aligned_curves([a, (np.array([10]), np.array([1.0]))])[1].shape == (2, 0)
+    assert aligned_curves([])[1].shape == (0, 0)
 
 
 def test_plateau_over_seeds_judges_the_mean_not_each_seed():
