@@ -218,11 +218,13 @@ def _add_leaderboard(sub) -> None:
     p = sub.add_parser("leaderboard", help="print the leaderboard of a runs folder")
     p.add_argument("runs", help="runs folder")
     p.add_argument("--format", default="md", choices=["md", "csv", "html", "latex"])
+    p.add_argument("--rank-all", action="store_true",
+                   help="rank every row, also those whose curves have not plateaued (default: only plateaued rows)")
     p.set_defaults(func=cmd_leaderboard)
 
 
 def cmd_leaderboard(args) -> int:
-    print(format_leaderboard(leaderboard(args.runs), args.format))
+    print(format_leaderboard(leaderboard(args.runs, rank_all=args.rank_all), args.format))
     return 0
 
 

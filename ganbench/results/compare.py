@@ -196,7 +196,9 @@ def compare(spec: str, dataset: str, out: str | Path, seeds: list[int] | None = 
 def _report_md(target: Target, dataset: str, table: pd.DataFrame, sig: pd.DataFrame, fp: str) -> str:
     lines = [f"# {target.label} against the baselines on {dataset}", "",
              f"Target kind: {target.kind}. Protocol fingerprint: `{fp}` (all rows below share it).", "",
-             "± is the standard deviation over training seeds; ↑ higher is better, ↓ lower is better.", "",
+             "± is the standard deviation over training seeds; ↑ higher is better, ↓ lower is better. "
+             "Only rows trained to a plateau are ranked ('—': its curve has not plateaued, or has too few "
+             "evaluations to tell; see the plateaued column).", "",
              table.to_markdown(index=False), "", "## Significance against each baseline", "",
              f"Welch's t-test over training seeds (scipy), effect size Hedges' g; fewer than {MIN_SEEDS} seeds on "
              "either side cannot support a conclusion and says so.", ""]  # fmt: skip

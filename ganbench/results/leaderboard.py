@@ -111,7 +111,7 @@ def bootstrap_ci(values: np.ndarray, confidence: float = 0.95, n_resamples: int 
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
-def leaderboard(runs_dir) -> pd.DataFrame:
+def leaderboard(runs_dir, rank_all: bool = False) -> pd.DataFrame:
     """The leaderboard of a runs folder as a DataFrame.
 
     One row per (dataset, fingerprint, model): ``n_seeds`` (scored runs), ``n_diverged``, ``n_failed``,
@@ -122,6 +122,14 @@ def leaderboard(runs_dir) -> pd.DataFrame:
     reference row has model ``real-data`` and no rank; ``train_time_s_mean`` is the mean training time.
     Last come the columns of the runs' evaluation curves (``_curve_columns``): ``<m>_last_mean``,
     ``<m>_last_std``, ``last_n``, ``plateau_metric``, ``n_plateaued``, ``n_plateau_unknown``, ``plateaued``.
+
+    Only rows trained to a plateau are ranked: a row whose ``plateaued`` is ``no`` (its seed-mean curve
+    still improving or worsening) or ``unknown`` (too few evaluations to tell) gets no rank and is listed
+    after the ranked rows of its protocol, ordered by the same keys. Rows of samples that ganbench scored but
+    did not train (``ganbench eval`` of a samples file, ``compare`` with a sampler; ``plateaued`` is
+    ``external``) are ranked: how they were trained is their author's statement. ``rank_all=True`` ranks every
+    model row whatever its curve (for exploring short runs; the ``plateaued`` column still says which are
+    trained).
     """
     scores = collect_scores(runs_dir)
     if scores.empty:
@@ -150,13 +158,16 @@ def leaderboard(runs_dir) -> pd.DataFrame:
     board = _join_bench(board, runs_dir)
     rank_keys = ranking_keys()
     board["primary_metric"] = [_primary(board, i, rank_keys) for i in range(len(board))]
-    board["rank"] = _ranks(board, rank_keys)
     board = _curve_columns(board, row_runs, scores)
+    order = _ranks(board, rank_keys)  # every model row: the order within each protocol, ranked or not
+    ranked = board["plateaued"].isin(["yes", NOT_TRAINED])
+    board["rank"] = order if rank_all else _ranks(board, rank_keys, eligible=ranked)
+    board["_order"] = order
     board = _join_human(board, runs_dir)  # last: it may add a real-data row that has no runs
     lead = ["dataset", "model", "n_seeds", "n_diverged", "n_failed", "rank", "primary_metric", "fingerprint"]
     cols = lead + [c for c in board.columns if c not in lead]
-    board = board[cols].sort_values(["dataset", "fingerprint", "rank", "model"], na_position="last")
-    return board.reset_index(drop=True)
+    board = board[cols].sort_values(["dataset", "fingerprint", "rank", "_order", "model"], na_position="last")
+    return board.drop(columns="_order").reset_index(drop=True)
 
 
 def _curve_columns(board: pd.DataFrame, row_runs: list[pd.DataFrame], scores: pd.DataFrame) -> pd.DataFrame:
@@ -168,8 +179,9 @@ def _curve_columns(board: pd.DataFrame, row_runs: list[pd.DataFrame], scores: pd
     row's primary metric), ``n_plateaued`` and ``n_plateau_unknown`` (runs whose own curve of it has
     plateaued, or has fewer than ``MIN_POINTS`` evaluations, none included) and ``plateaued``: the plateau
     rule on the seed-mean curve of the row's runs (``plateau_over_seeds``): ``yes``, ``no`` (improving or
-    worsening) or ``unknown`` (fewer than ``MIN_POINTS`` evaluations common to the runs); empty for the
-    real-data row.
+    worsening) or ``unknown`` (fewer than ``MIN_POINTS`` evaluations common to the runs); ``external`` when no
+    run of the row was trained by ganbench (scored samples: result ``steps`` null); empty for the real-data
+    row.
     """
     tracked = [m for m in METRICS if f"{m}_last_mean" in scores.columns]
     cols: dict[str, list] = {c: [] for m in tracked for c in (f"{m}_last_mean", f"{m}_last_std")}
@@ -187,6 +199,13 @@ def _curve_columns(board: pd.DataFrame, row_runs: list[pd.DataFrame], scores: pd
             for c in ("plateau_metric", "n_plateaued", "n_plateau_unknown"):
                 cols[c].append(None if c == "plateau_metric" else pd.NA)
             cols["plateaued"].append("")
+            continue
+        steps = pd.to_numeric(runs["steps"], errors="coerce") if "steps" in runs else pd.Series([0] * len(runs))
+        if steps.isna().all():  # samples scored by `ganbench eval` / `compare`: no training seen here
+            for c in ("n_plateaued", "n_plateau_unknown"):
+                cols[c].append(pd.NA)
+            cols["plateau_metric"].append(metric)
+            cols["plateaued"].append(NOT_TRAINED)
             continue
         col = f"{metric}_plateau"
         status = runs[col].fillna(UNKNOWN).tolist() if col in runs else [UNKNOWN] * len(runs)
@@ -265,9 +284,12 @@ def _primary(board: pd.DataFrame, i: int, rank_keys: dict[str, tuple[str, ...]])
     return None
 
 
-def _ranks(board: pd.DataFrame, rank_keys: dict[str, tuple[str, ...]]) -> pd.Series:
+def _ranks(board: pd.DataFrame, rank_keys: dict[str, tuple[str, ...]], eligible: pd.Series | None = None) -> pd.Series:
+    """Ranks 1, 2, ... within each (dataset, fingerprint) of the scored model rows (those ``eligible`` marks,
+    when given); tied rows share the smaller rank; other rows NaN."""
     ranks = pd.Series(np.nan, index=board.index)
-    ranked = board[(board["model"] != REFERENCE_MODEL) & board["fingerprint"].notna()]
+    keep = (board["model"] != REFERENCE_MODEL) & board["fingerprint"].notna()
+    ranked = board[keep & eligible] if eligible is not None else board[keep]
     for _, g in ranked.groupby(["dataset", "fingerprint"]):
         metric = g["primary_metric"].dropna()
         if metric.empty:
@@ -291,7 +313,7 @@ def display_table(board: pd.DataFrame) -> pd.DataFrame:
     evaluations) and the plateau verdict."""
     metric_cols = [m for m in METRICS if f"{m}_mean" in board.columns]
     out = board[["dataset", "model", "n_seeds", "n_diverged", "n_failed"]].copy()
-    out["rank"] = board["rank"].map(lambda r: "" if pd.isna(r) else str(int(r)))
+    out["rank"] = [_rank_cell(r, v) for r, v in zip(board["rank"], board.get("plateaued", [""] * len(board)))]
     for m in metric_cols:
         arrow = "↑" if METRICS[m].higher_is_better else "↓"
         out[f"{m} {arrow}"] = [_fmt(a, b) for a, b in zip(board[f"{m}_mean"], board[f"{m}_std"])]
@@ -309,6 +331,17 @@ def display_table(board: pd.DataFrame) -> pd.DataFrame:
     return out[keep]
 
 
+NOT_TRAINED = "external"  # the plateaued verdict of a row whose runs ganbench scored but did not train
+
+
+def _rank_cell(rank, plateaued) -> str:
+    """The rank, or ``—`` for a scored row left unranked because its curve has not plateaued (``no`` or
+    ``unknown`` in the plateaued column); empty for the real-data row and rows without scores."""
+    if not pd.isna(rank):
+        return str(int(rank))
+    return "—" if plateaued in ("no", "unknown") else ""
+
+
 def _last_cell(mean: float, std: float, n) -> str:
     """``mean ± std`` of the last-evaluations means, ``(n=k)`` after it when a curve had fewer than 5 points."""
     text = _fmt(mean, std)
@@ -320,6 +353,8 @@ def _plateau_cell(verdict: str, n_yes, n_unknown, n: int) -> str:
     verdict on the seed-mean curve, then how many seeds' own curves have plateaued."""
     if not verdict:
         return ""
+    if verdict == NOT_TRAINED:
+        return "external (not trained here)"
     short = f"; {n_unknown} with under {MIN_POINTS} evaluations" if n_unknown else ""
     return f"{verdict} (seeds {n_yes}/{n}{short})"
 

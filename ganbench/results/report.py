@@ -146,7 +146,8 @@ def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict
     blocks.append(Paragraph("↑: higher is better, ↓: lower is better. ± is the standard deviation over training "
                             "seeds (the seeds column counts scored runs); 95% bootstrap confidence intervals of the "
                             "mean are in leaderboard.csv. The real-data row scores held-out real data like a model: "
-                            "the best value reachable at this sample size. Models are ranked within one protocol."))
+                            "the best value reachable at this sample size. Models are ranked within one protocol, and "
+                            "only those trained to a plateau (below): a row marked '—' is not ranked."))
     blocks.append(Paragraph(f"The 'last' columns: the mean over the last evaluations during training (the last "
                             f"{LAST_FRACTION:.0%} of the steps, at least {MIN_POINTS}; '(n=k)': a shorter curve, "
                             f"averaged whole), beside the final score. 'plateaued': whether the seed mean of the ranked "

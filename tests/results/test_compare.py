@@ -41,7 +41,9 @@ def test_trainable_plugin_is_trained_and_placed_among_baselines(tmp_path, plugin
     board = pd.read_csv(res["leaderboard"])
     assert set(board.model) == {"gan", "vae", "real-data", res["label"]}
     mine = board[board.model == res["label"]].iloc[0]
-    assert mine.n_seeds == 2 and not np.isnan(mine["rank"])
+    # 80 steps with an evaluation every 40: too few evaluations for a plateau verdict, so no rank (a
+    # leaderboard ranks only rows trained to a plateau), and the report's table shows "—".
+    assert mine.n_seeds == 2 and np.isnan(mine["rank"]) and mine.plateaued == "unknown"
     sig = pd.read_csv(res["significance"])
     assert set(sig.baseline) == {"gan", "vae"}  # the real-data row is a reference, not a baseline
     row = sig[(sig.baseline == "gan") & (sig.metric == "modes_covered")].iloc[0]
@@ -49,6 +51,9 @@ def test_trainable_plugin_is_trained_and_placed_among_baselines(tmp_path, plugin
     assert row.verdict in ("new model better", "new model worse", "no significant difference (p >= 0.05)")
     text = Path(res["report"]).read_text()
     assert res["label"] in text and "Welch" in text
+    mine_line = next(line for line in text.splitlines() if f"| {res['label']} " in line)
+    assert "| —" in mine_line and "unknown (seeds 0/2; 2 with under 5 evaluations)" in mine_line
+    assert "Only rows trained to a plateau are ranked" in text
     # the user model trained under the baseline budget with the baselines' seeds
     cfg = __import__("json").loads((tmp_path / "out/runs/ring8" / res["label"] / "seed-1/config.json").read_text())
     assert cfg["train"]["steps"] == 80 and cfg["seed"] == 1
@@ -63,7 +68,9 @@ def test_sampler_is_evaluated_only_and_too_few_seeds_is_said(tmp_path, plugin_pa
         "ring8/gan/seed-1"]
     board = pd.read_csv(res["leaderboard"])
     mine = board[board.model == res["label"]].iloc[0]
-    assert mine.modes_covered_mean == 8 and mine["rank"] == 1
+    # A sampler is scored, not trained here: "external", and ranked (the 80-step GAN is not: "unknown").
+    assert mine.modes_covered_mean == 8 and mine["rank"] == 1 and mine.plateaued == "external"
+    assert np.isnan(board[board.model == "gan"]["rank"]).all()
     sig = pd.read_csv(res["significance"])
     assert sig.verdict.str.contains("too few seeds").all()
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from ganbench.runs import files
-from ganbench.results.leaderboard import bootstrap_ci, format_leaderboard, leaderboard
+from ganbench.results.leaderboard import bootstrap_ci, display_table, format_leaderboard, leaderboard
 from ganbench.runs.options import RunOptions
 from ganbench.runs.suite import load_suite, run_suite
 
@@ -45,7 +45,9 @@ def runs(tmp_path):
 
 def test_seed_statistics_ranks_and_counts(runs):
     root, fds = runs
-    board = leaderboard(root)
+    # These runs have no evaluation curves, so no row is known to have plateaued: ranked only on request.
+    assert leaderboard(root)["rank"].isna().all()
+    board = leaderboard(root, rank_all=True)
     gan = board[(board.model == "gan")].iloc[0]
     assert gan.n_seeds == 3 and gan.fd_mean == pytest.approx(12.0) and gan.fd_std == pytest.approx(2.0)
     vae = board[(board.model == "vae")].iloc[0]
@@ -105,11 +107,11 @@ def test_formats(runs):
 # -- columns from the runs' evaluation curves (metrics.jsonl) ------------------------------------------------
 
 
-def _curve_run(root, model, seed, curves, steps):
+def _curve_run(root, model, seed, curves, steps, final=0.9):
     """A complete ring8 run whose metrics.jsonl holds ``curves`` ({metric: values}) at ``steps``, written by
-    the writer training uses."""
+    the writer training uses; its final scores: hq_coverage and hq_fraction ``final``, 8 modes."""
     _run(root, "ring8", model, seed,
-         metrics={"hq_coverage": 0.9, "modes_covered": 8.0, "hq_fraction": 0.9, "reverse_kl": 0.1})
+         metrics={"hq_coverage": final, "modes_covered": 8.0, "hq_fraction": final, "reverse_kl": 0.1})
     files.atomic_write_json(root / "ring8" / model / f"seed-{seed}" / "result.json",
                             {"status": "complete", "wall_time_s": 1.0, "steps": steps[-1]})  # fmt: skip
     lines = [{"step": s, "loss_d": 1.0} for s in steps]
@@ -185,6 +187,30 @@ def test_last_evaluation_means_and_plateau_columns(curve_runs):
     back = pd.read_csv(io.StringIO(format_leaderboard(leaderboard(curve_runs), "csv"))).set_index("model")
     assert back.loc["rising", "plateaued"] == "no" and back.loc["rising", "n_plateaued"] == 1
     assert back.loc["short", "last_n"] == 3 and back.loc["still", "hq_fraction_last_mean"] == pytest.approx(0.74)
+
+
+def test_only_rows_trained_to_a_plateau_are_ranked(tmp_path):
+    # "rising" has the best final score (0.95) but its seed-mean curve is still climbing; "short" is next
+    # (0.93) with 3 evaluations, too few to tell; "still" (0.9) and "flat" (0.8) have plateaued. Ranked:
+    # still 1, flat 2. The other two follow, unranked, in the order of their scores: rising, short.
+    _curve_run(tmp_path, "still", 0, STILL_0, STEPS)
+    _curve_run(tmp_path, "flat", 0, STILL_1, STEPS, final=0.8)
+    _curve_run(tmp_path, "rising", 0, RISING, STEPS, final=0.95)
+    _curve_run(tmp_path, "short", 0, {"hq_coverage": [0.2, 0.2, 0.5], "modes_covered": [2, 4, 6],
+                                      "hq_fraction": [0.2, 0.2, 0.5], "reverse_kl": [1.0, 0.5, 0.3]},
+               [100, 200, 300], final=0.93)  # fmt: skip
+    _ref(tmp_path, "ring8", {"hq_coverage": 0.98, "modes_covered": 8.0, "hq_fraction": 0.98, "reverse_kl": 0.0})
+    board = leaderboard(tmp_path)
+    models = [m for m in board["model"] if m != "real-data"]
+    assert models == ["still", "flat", "rising", "short"]
+    assert board.set_index("model")["rank"].loc[models].tolist()[:2] == [1, 2]
+    assert board.set_index("model")["rank"].loc[["rising", "short", "real-data"]].isna().all()
+    shown = display_table(board).set_index("model")["rank"]
+    assert shown.to_dict() == {"still": "1", "flat": "2", "rising": "—", "short": "—", "real-data": ""}
+    # rank_all ranks every model row by its final score, the verdicts unchanged.
+    every = leaderboard(tmp_path, rank_all=True).set_index("model")
+    assert every["rank"].loc[["rising", "short", "still", "flat"]].tolist() == [1, 2, 3, 4]
+    assert every["plateaued"].loc[["rising", "short", "still"]].tolist() == ["no", "unknown", "yes"]
 
 
 def test_row_verdict_is_the_rule_on_the_seed_mean_curve(tmp_path):
