@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ganbench.config import BaselineConfig
+from ganbench.config import BaselineConfig, TrainConfig
 from ganbench.data import get_dataset_info, load_dataset
 from ganbench.environment import resolve_device
 from ganbench.errors import UserError
@@ -33,7 +33,7 @@ from ganbench.results.leaderboard import collect_scores, display_table, leaderbo
 from ganbench.runs import files
 from ganbench.runs.layout import RunDir
 from ganbench.runs.options import RunOptions
-from ganbench.runs.suite import load_suite, run_suite
+from ganbench.runs.suite import Suite, load_suite, run_suite
 from ganbench.runs.worker import Job, run_job
 
 MIN_SEEDS = 2
@@ -107,6 +107,15 @@ def _score_fixed(target: Target, dataset_name: str, options: RunOptions) -> None
     save_score(d.scores, result)
 
 
+def dataset_budget(suite: Suite) -> TrainConfig:
+    """The training settings most of ``suite``'s jobs share (the first such in job order on a tie): the
+    dataset's budget, which a new model trains under. A few slower objectives have longer budgets of their
+    own (``scripts/make_baselines.py``, ``STEPS``); a new model that needs more shows it in the
+    leaderboard's ``plateaued`` column and is not ranked."""
+    trains = [j.config.train for j in suite.jobs]
+    return max(trains, key=lambda t: (trains.count(t), -trains.index(t)))
+
+
 def significance(scores: pd.DataFrame, new: str, fingerprint: str) -> pd.DataFrame:
     """Welch's t-test and Hedges' g of ``new`` against each baseline, per metric, over training seeds."""
     rows = []
@@ -174,7 +183,7 @@ def compare(spec: str, dataset: str, out: str | Path, seeds: list[int] | None = 
     new_model = dataclasses.replace(baselines, out=out / "runs")  # the new model's runs, same options
     new_runs = new_model.out
     if target.kind == "factory":
-        _train_user_model(target, dataset, seeds, suite.jobs[0].config.train, new_model)
+        _train_user_model(target, dataset, seeds, dataset_budget(suite), new_model)
     else:
         _score_fixed(target, dataset, new_model)
     board = leaderboard([runs, new_runs])

@@ -13,7 +13,7 @@ from ganbench import cli
 from ganbench.data import DATASETS, Dataset, DatasetInfo, register_dataset
 from ganbench.data.embedded import ring_centers, sample_mixture
 from ganbench.data.real import resolve_data_root
-from ganbench.results.compare import compare, significance
+from ganbench.results.compare import compare, dataset_budget, significance
 from ganbench.errors import UserError
 from ganbench.runs import files
 from ganbench.runs.suite import Job, Suite, load_suite
@@ -182,3 +182,14 @@ def test_cli_compare_data_root_reaches_every_dataset_load(file_set, tmp_path, mo
         (score,) = files.read_json(scores).values()
         protocol = score["fingerprint"]["protocol"]
         assert (protocol["dataset"], protocol["n_real"], protocol["eval_seed"]) == ("ring8-file", 300, 3)
+
+
+def test_a_new_model_trains_under_the_budget_most_baselines_share():
+    # The standard suite on digits: the GAN, LSGAN, PacGAN, VAE and AE at 3,500 steps, hinge-SN and WGAN-GP
+    # at their own 7,000 (baselines/): a new model gets the dataset's 3,500, whatever the job order.
+    suite = load_suite("standard", datasets=["digits"], seeds=[0])
+    steps = sorted(j.config.train.steps for j in suite.jobs)
+    assert steps.count(3500) > len(steps) / 2 and max(steps) > 3500
+    assert dataset_budget(suite).steps == 3500
+    late = dataclasses.replace(suite, jobs=tuple(sorted(suite.jobs, key=lambda j: -j.config.train.steps)))
+    assert late.jobs[0].config.train.steps > 3500 and dataset_budget(late).steps == 3500
