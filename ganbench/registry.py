@@ -7,7 +7,7 @@ Registering a name twice raises ``ValueError``; looking up an unknown name raise
 from __future__ import annotations
 
 import difflib
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, Iterator, TypeVar
 
 T = TypeVar("T")
 

@@ -10,7 +10,7 @@ import torch
 from ganbench.cli import main
 from ganbench.data import load_dataset
 from ganbench.errors import UserError
-from ganbench.models import MODELS, ModelRecipe, build_model, get_recipe
+from ganbench.models import MODELS, build_model, get_recipe
 from ganbench.plugins import ENTRY_POINT_GROUP, entry_point_names, import_target, load_entry_point
 from ganbench.results.compare import resolve_target
 

@@ -9,7 +9,6 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ganbench.errors import UserError
 from ganbench.registry import Registry
 
 
