@@ -308,9 +308,9 @@ def _ranks(board: pd.DataFrame, rank_keys: dict[str, tuple[str, ...]], eligible:
 
 
 def display_table(board: pd.DataFrame) -> pd.DataFrame:
-    """A compact table for reading: ``mean ± std`` per metric, seeds, diverged/failed, rank; then ``mean ± std``
-    of the last-evaluations means per tracked metric (``(n=k)`` when a curve had fewer than ``MIN_POINTS``
-    evaluations) and the plateau verdict."""
+    """A compact table for reading: seeds, diverged/failed, rank and beside it the plateau verdict that
+    decides whether a row is ranked; ``mean ± std`` per metric; then ``mean ± std`` of the last-evaluations
+    means per tracked metric (``(n=k)`` when a curve had fewer than ``MIN_POINTS`` evaluations)."""
     metric_cols = [m for m in METRICS if f"{m}_mean" in board.columns]
     out = board[["dataset", "model", "n_seeds", "n_diverged", "n_failed"]].copy()
     out["rank"] = [_rank_cell(r, v) for r, v in zip(board["rank"], board.get("plateaued", [""] * len(board)))]
@@ -328,6 +328,9 @@ def display_table(board: pd.DataFrame) -> pd.DataFrame:
         out["human ↑"] = ["" if pd.isna(r) else f"{r:.2f} [{lo:.2f}, {hi:.2f}]"
                           for r, lo, hi in zip(board["human_rate"], board["human_ci95_low"], board["human_ci95_high"])]
     keep = [c for c in out.columns if not (out[c] == "").all()]
+    if "plateaued" in keep:  # beside the rank, which it decides
+        keep.remove("plateaued")
+        keep.insert(keep.index("rank") + 1, "plateaued")
     return out[keep]
 
 

@@ -205,6 +205,8 @@ def test_only_rows_trained_to_a_plateau_are_ranked(tmp_path):
     assert models == ["still", "flat", "rising", "short"]
     assert board.set_index("model")["rank"].loc[models].tolist()[:2] == [1, 2]
     assert board.set_index("model")["rank"].loc[["rising", "short", "real-data"]].isna().all()
+    cols = list(display_table(board).columns)
+    assert cols[cols.index("rank") + 1] == "plateaued"  # the verdict that decides the rank, beside it
     shown = display_table(board).set_index("model")["rank"]
     assert shown.to_dict() == {"still": "1", "flat": "2", "rising": "—", "short": "—", "real-data": ""}
     # rank_all ranks every model row by its final score, the verdicts unchanged.
