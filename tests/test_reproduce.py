@@ -170,3 +170,23 @@ def test_ordering_verdict_rule():
     assert ordering_verdict({"pacgan2": (-2.0, 0.001), "pacgan3": (-1.0, 0.2)}).startswith(
         "does not hold: pacgan2 covers significantly fewer")
     assert ordering_verdict({}).startswith("is not testable")
+
+
+def test_room_note_points_at_reverse_kl_when_the_gan_covers_every_mode():
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from scripts.reproduce_pacgan2d import room_note
+
+    def test(model, metric, diff, p, gan):
+        return {"dataset": "ring8", "model": model, "metric": metric, "kind": "final", "mean_gan": gan,
+                "diff": diff, "p": p}  # fmt: skip
+
+    # The GAN at 7.8 of 8 modes (within half a mode): the note names the reverse-KL differences.
+    tests = [test("pacgan2", "modes_covered", 0.2, 0.37, 7.8), test("pacgan2", "reverse_kl", -0.28, 0.004, 0.31)]
+    note = room_note(tests, "ring8", 8)
+    assert note.startswith("The GAN itself covers 7.8 of 8 modes at this budget (the paper's GAN: 6.3 at 400,000")
+    assert note.endswith("PacGAN - GAN: pacgan2 -0.28 (p = 0.004).")
+    # At 7.4 the mode counts have room: no note; last-evaluations rows are not read.
+    assert room_note([test("pacgan2", "modes_covered", 0.2, 0.37, 7.4)], "ring8", 8) == ""
+    assert room_note([{**tests[0], "kind": "last evaluations"}], "ring8", 8) == ""
