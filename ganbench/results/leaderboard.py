@@ -37,6 +37,9 @@ from ganbench.runs.layout import (
 REFERENCE_MODEL = "real-data"
 
 
+NOT_TRAINED = "external"  # the plateaued verdict of a row whose runs ganbench scored but did not train
+
+
 def collect_scores(runs_dir) -> pd.DataFrame:
     """One row per (run, fingerprint), plus one per reference row and per unscored (diverged, failed) run.
 
@@ -332,9 +335,6 @@ def display_table(board: pd.DataFrame) -> pd.DataFrame:
         keep.remove("plateaued")
         keep.insert(keep.index("rank") + 1, "plateaued")
     return out[keep]
-
-
-NOT_TRAINED = "external"  # the plateaued verdict of a row whose runs ganbench scored but did not train
 
 
 def _rank_cell(rank, plateaued) -> str:
