@@ -176,6 +176,14 @@ def justified(dataset: str, curves: dict, budget: int) -> bool:
     return verdict_at(dataset, curves, budget) == "plateaued" and not extension_pays(dataset, curves, budget)
 
 
+def baseline_hash(dataset: str, model: str) -> str:
+    """The configuration hash of the baseline's suite jobs (``Job.config_hash``, the ``@...`` of its run ids),
+    written beside each row so that a report older than its baseline file can be told (tests check it)."""
+    if model == CONTROL:
+        return "-"
+    return Job(find_baseline(model, dataset), 0).config_hash
+
+
 def _row(dataset: str, model: str, curves: dict, budget: int, quick: set) -> str:
     metric = MAIN_METRIC[dataset]
     higher = METRICS[metric].higher_is_better
@@ -185,7 +193,8 @@ def _row(dataset: str, model: str, curves: dict, budget: int, quick: set) -> str
     steps, mean, _, _ = seed_mean(curves)
     first = first_stable_plateau(steps, mean, higher)
     n_ok = sum(v == "plateaued" for v in verdicts)
-    return (f"| {dataset} | {model} | {'yes' if (dataset, model) in quick else 'no'} | {budget} | {len(curves)} | "
+    return (f"| {dataset} | {model} | {'yes' if (dataset, model) in quick else 'no'} | {budget} | "
+            f"`{baseline_hash(dataset, model)}` | {len(curves)} | "
             f"{verdict_at(dataset, curves, budget)} | "
             f"{n_ok}/{len(verdicts)} ({', '.join(sorted(set(verdicts)))}) | {np.mean(at_budget):.3g} | "
             f"{np.mean(at_end):.3g} (step {int(steps[-1])}) | {'yes' if extension_pays(dataset, curves, budget) else 'no'} | "
@@ -221,9 +230,12 @@ def report(runs: Path, out: Path) -> str:
         "from which the seed-mean curve, cut there, is plateaued at every later step of the study. A budget is "
         "*justified* when the seed-mean curve has plateaued at it and training longer does not pay."),
         "",
-        ("| dataset | model | in quick suite | budget | seeds | seed mean at budget | seeds plateaued at budget | "
-        "last-evals mean at budget | last-evals mean at end | longer pays | first stable plateau | justified |"),
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ("*Baseline* is the configuration hash of the baseline file the row was studied under (the `@...` of its "
+         "suite jobs' ids): a row whose hash differs from the present file's is out of date."),
+        "",
+        ("| dataset | model | in quick suite | budget | baseline | seeds | seed mean at budget | seeds plateaued at "
+        "budget | last-evals mean at budget | last-evals mean at end | longer pays | first stable plateau | justified |"),
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for dataset in DATASETS:
         models = sorted(m for d, m in group if d == dataset)

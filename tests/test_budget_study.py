@@ -39,3 +39,28 @@ def test_runs_of_another_configuration_are_left_out(tmp_path):
     assert sorted(curves[("ring8", "vae")]) == [0, 1]
     assert curves[("ring8", "vae")][0][0].tolist() == [5, 10, 15, 20]
     assert stale == ["ring8/vae/seed-2", "ring8/vae/seed-3"]
+
+
+def test_published_report_is_of_the_present_baselines():
+    # reports/budgets.md justifies the budgets of the files in baselines/: each embedded baseline has its row,
+    # at its present budget and configuration hash (a changed learning rate or step count leaves the row out
+    # of date until the study is rerun).
+    from pathlib import Path
+
+    from ganbench.models import list_models
+    from ganbench.runs.worker import Job
+    from scripts.budget_study import DATASETS
+
+    text = (Path(__file__).resolve().parent.parent / "reports" / "budgets.md").read_text()
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 13 and cells[0] in DATASETS:
+            rows[(cells[0], cells[1])] = cells
+    for dataset in DATASETS:
+        for recipe in list_models():
+            config = find_baseline(recipe.name, dataset)
+            row = rows.get((dataset, recipe.name))
+            assert row is not None, f"reports/budgets.md has no row for {dataset} / {recipe.name}"
+            assert int(row[3]) == config.train.steps, (dataset, recipe.name, row[3])
+            assert row[4] == f"`{Job(config, 0).config_hash}`", (dataset, recipe.name, row[4])
