@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ganbench.config import LATER_DEFAULTS, find_baseline
+from ganbench.data import get_dataset_info
 from ganbench.evaluation.curves import (
     PLATEAU_ABS_TOL,
     PLATEAU_FRACTION,
@@ -37,7 +38,6 @@ from ganbench.evaluation.curves import (
     plateau_over_seeds,  # fmt: skip
 )
 from ganbench.metrics import METRICS
-from ganbench.data import get_dataset_info
 from ganbench.models import get_recipe, list_models
 from ganbench.results.plots import band_plot, figure_png, model_colors, panel_grid
 from ganbench.runs import files
