@@ -29,7 +29,7 @@ from scipy import stats
 
 from ganbench.data import get_dataset_info, load_dataset
 from ganbench.errors import UserError
-from ganbench.evaluation.curves import eval_curves
+from ganbench.evaluation.curves import eval_curves, plateau_over_seeds
 from ganbench.evaluation.evaluate import evaluate_run
 from ganbench.evaluation.protocol import default_protocol, fingerprint
 from ganbench.results.leaderboard import collect_scores
@@ -264,7 +264,40 @@ def room_note(tests: list[dict], dataset: str, num_modes: int) -> str:
             f"high-quality samples' modes (lower is better), final, PacGAN - GAN: {rkl or 'no runs to compare'}.")
 
 
-def verdicts(tests: list[dict], datasets) -> str:
+def training_note(stages: dict[str, tuple[str, float]], dataset: str) -> str:
+    """A sentence when some model is not trained at this budget (``stages``: ``{model: (plateau status of
+    its seed-mean HQ curve, mean final HQ fraction)}``, from ``training_stages``): its HQ curve has not
+    plateaued, or its final HQ % is under half the paper's (a curve can be flat because it has not started
+    to rise). The verdict on modes then compares models at different stages of training. Else ``""``."""
+    def short(m: str, status: str, hq: float) -> bool:
+        return status != "plateaued" or 100 * hq < PUBLISHED[(m, dataset)][2] / 2
+
+    if not any(short(m, s, hq) for m, (s, hq) in stages.items()):
+        return ""
+    listed = ", ".join(f"{m} {100 * hq:.1f}% (the paper's {PUBLISHED[(m, dataset)][2]}%; "
+                       f"{'flat' if s == 'plateaued' else s} by the plateau rule)"
+                       for m, (s, hq) in stages.items())  # fmt: skip
+    return (f"HQ % at this budget against the paper's at 400,000 iterations, and the seed-mean HQ curve by "
+            f"ganbench's plateau rule (the leaderboard's `plateaued` column): {listed}. Models still improving, "
+            "or far below the paper's quality, are at different stages of training, so the verdict above "
+            "compares partly trained models; it says nothing about where they would end.")
+
+
+def training_stages(out: Path, rows: pd.DataFrame, dataset: str) -> dict[str, tuple[str, float]]:
+    """``{model: (plateau status of its seed-mean HQ fraction curve, mean final HQ fraction)}``."""
+    stages = {}
+    for model in ORDER:
+        sub = rows[(rows.dataset == dataset) & (rows.model == model)]
+        curves = [eval_curves(RunDir.of(out, dataset, model, int(s)).path).get("hq_fraction") for s in sub.seed]
+        curves = [c for c in curves if c is not None]
+        if curves:
+            stages[model] = (plateau_over_seeds(curves, True).status, float(sub["hq_fraction"].mean()))
+    return stages
+
+
+def verdicts(tests: list[dict], datasets, stages: dict[str, dict] | None = None) -> str:
+    """The verdict lines per dataset; ``stages`` (``{dataset: training_stages(...)}``) adds the models not
+    trained to a plateau."""
     out = []
     for dataset in datasets:
         said = []
@@ -274,9 +307,9 @@ def verdicts(tests: list[dict], datasets) -> str:
             said.append(f"On the {PHRASES[kind]}, the paper's ordering (PacGAN >= GAN in modes covered) "
                         f"{ordering_verdict(cmp)}.")  # fmt: skip
         out.append(f"- **{dataset}.** " + " ".join(said))
-        note = room_note(tests, dataset, get_dataset_info(dataset).num_modes)
-        if note:
-            out.append(f"  - {note}")
+        notes = [room_note(tests, dataset, get_dataset_info(dataset).num_modes),
+                 training_note((stages or {}).get(dataset, {}), dataset)]  # fmt: skip
+        out += [f"  - {note}" for note in notes if note]
     return "\n".join(out)
 
 
@@ -365,7 +398,7 @@ def main(argv=None) -> int:
         steps=steps, eval_every=suite.jobs[0].config.train.eval_every, pct=100 * steps / 400_000, seeds=len({j.seed for j in suite.jobs}), table=table(rows, datasets),
         figures="\n\n".join(f"![{d}: modes and HQ % against iterations]({fig_dir.name}/{p.name})" for d, p in figs)
         or "(no complete run yet)", welch=welch_table(tests) if tests else "(no PacGAN and GAN runs to compare yet)",
-        verdicts=verdicts(tests, datasets), alpha=ALPHA)  # fmt: skip
+        verdicts=verdicts(tests, datasets, {d: training_stages(out, rows, d) for d in datasets}), alpha=ALPHA)  # fmt: skip
     files.atomic_write_text(report, text)
     print(text)
     return 0

@@ -190,3 +190,33 @@ def test_room_note_points_at_reverse_kl_when_the_gan_covers_every_mode():
     # At 7.4 the mode counts have room: no note; last-evaluations rows are not read.
     assert room_note([test("pacgan2", "modes_covered", 0.2, 0.37, 7.4)], "ring8", 8) == ""
     assert room_note([{**tests[0], "kind": "last evaluations"}], "ring8", 8) == ""
+
+
+def test_training_note_names_models_not_trained_at_the_budget(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    import pandas as pd
+
+    from scripts.reproduce_pacgan2d import training_note, training_stages
+
+    # Every model plateaued and above half the paper's HQ % (ring8's at 20k): no note.
+    assert training_note({"gan": ("plateaued", 0.874), "pacgan2": ("plateaued", 0.928)}, "ring8") == ""
+    # A rising curve, or a flat one at 3% where the paper reaches 93.6%: the note lists every model.
+    note = training_note({"gan": ("improving", 0.527), "pacgan4": ("plateaued", 0.030)}, "grid25")
+    assert "gan 52.7% (the paper's 94.8%; improving by the plateau rule)" in note
+    assert "pacgan4 3.0% (the paper's 93.6%; flat by the plateau rule)" in note
+    assert "compares partly trained models" in note
+    assert training_note({"pacgan4": ("plateaued", 0.030)}, "grid25") != ""
+
+    # training_stages reads each run's HQ curve: one run rising 0.1 -> 0.6 over 10 evaluations (improving),
+    # one flat at 0.03 (plateaued by the rule's absolute tolerance).
+    for model, values in (("gan", [0.1 + 0.05 * i for i in range(10)]), ("pacgan4", [0.03] * 10)):
+        run = tmp_path / "grid25" / model / "seed-0"
+        run.mkdir(parents=True)
+        lines = [json.dumps({"step": 1000 * (i + 1), "eval": {"hq_fraction": v}}) for i, v in enumerate(values)]
+        (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    rows = pd.DataFrame({"dataset": ["grid25", "grid25"], "model": ["gan", "pacgan4"], "seed": [0, 0],
+                         "hq_fraction": [0.55, 0.03]})  # fmt: skip
+    stages = training_stages(tmp_path, rows, "grid25")
+    assert stages == {"gan": ("improving", 0.55), "pacgan4": ("plateaued", 0.03)}
