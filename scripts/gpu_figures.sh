@@ -11,7 +11,8 @@
 # serial runs on CUDA (scripts/bench_seeds.py, issue #14; target at least 20x), and OUT_DIR/image-baselines-gpu.md:
 # one training step of every real-image baseline (mnist, fashion-mnist, cifar10, stacked-mnist; issue #17) on
 # CUDA at its own batch size, with its published budget's hours (scripts/time_image_baselines.py; no dataset
-# files needed).
+# files needed). OUT_DIR/pacgan2d-gpu.md: one training step of each `pacgan2d` baseline (PacGAN's 2D protocol,
+# issue #12) on CUDA, with the hours of its 400,000 iterations (the same script with --suite pacgan2d).
 #
 # A machine without network access and without torch-fidelity / pytorch-fid (the lent device
 # machines have torch, pandas, scipy, scikit-learn, matplotlib, tabulate, but not these two) takes
@@ -32,3 +33,4 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=c
 python3 scripts/bench_performance.py --gpu-only --out "$out/performance-gpu.md"
 python3 scripts/bench_seeds.py --device cuda --seeds 10 --steps 200 --warmup 20 --out "$out/seeds-gpu.md"
 python3 scripts/time_image_baselines.py --device cuda --steps 20 --warmup 5 --out "$out/image-baselines-gpu.md"
+python3 scripts/time_image_baselines.py --device cuda --suite pacgan2d --steps 50 --warmup 10 --out "$out/pacgan2d-gpu.md"
