@@ -287,11 +287,10 @@ def training_stages(out: Path, rows: pd.DataFrame, dataset: str) -> dict[str, tu
     """``{model: (plateau status of its seed-mean HQ fraction curve, mean final HQ fraction)}``."""
     stages = {}
     for model in ORDER:
-        sub = rows[(rows.dataset == dataset) & (rows.model == model)]
-        curves = [eval_curves(RunDir.of(out, dataset, model, int(s)).path).get("hq_fraction") for s in sub.seed]
-        curves = [c for c in curves if c is not None]
+        curves = _run_curves(out, rows, dataset, model, "hq_fraction")
         if curves:
-            stages[model] = (plateau_over_seeds(curves, True).status, float(sub["hq_fraction"].mean()))
+            hq = rows.loc[(rows.dataset == dataset) & (rows.model == model), "hq_fraction"].mean()
+            stages[model] = (plateau_over_seeds(curves, True).status, float(hq))
     return stages
 
 
@@ -316,11 +315,16 @@ def verdicts(tests: list[dict], datasets, stages: dict[str, dict] | None = None)
 # -- figures ---------------------------------------------------------------------------------------
 
 
-def _curves(out: Path, rows: pd.DataFrame, dataset: str, model: str, metric: str):
-    """(steps, seed mean, min, max) of a metric's evaluation curve over the model's runs, or None."""
+def _run_curves(out: Path, rows: pd.DataFrame, dataset: str, model: str, metric: str) -> list:
+    """Each of the model's runs' ``(steps, values)`` evaluation curve of ``metric`` (runs without one left out)."""
     sub = rows[(rows.dataset == dataset) & (rows.model == model)]
     per_run = [eval_curves(RunDir.of(out, dataset, model, int(s)).path).get(metric) for s in sub.seed]
-    per_run = [c for c in per_run if c is not None]
+    return [c for c in per_run if c is not None]
+
+
+def _curves(out: Path, rows: pd.DataFrame, dataset: str, model: str, metric: str):
+    """(steps, seed mean, min, max) of a metric's evaluation curve over the model's runs, or None."""
+    per_run = _run_curves(out, rows, dataset, model, metric)
     if not per_run:
         return None
     steps = np.unique(np.concatenate([c[0] for c in per_run]))

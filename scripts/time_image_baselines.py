@@ -12,7 +12,8 @@ critic batches, PacGAN's packs); a step's time does not depend on the pixels, so
 The median and interquartile range of the timed steps are reported after the warm-up steps, with CUDA
 synchronised before each clock read; *ops / step* counts the operations one more step dispatches to the
 backend (about one kernel each on CUDA, where small networks are bound by per-operation overhead); the
-budget column multiplies the median by the baseline's steps. A failed measurement is a row with its error. Prints a Markdown table (and writes it with --out).
+budget column multiplies the median by the baseline's steps. A failed measurement is a row with its error.
+Prints a Markdown table (and writes it with --out).
 """
 
 from __future__ import annotations
