@@ -64,3 +64,34 @@ def test_latents_follow_the_device_asked_for():
     assert m.latent(3, device=torch.device("meta")).device.type == "meta"
     g = torch.Generator().manual_seed(0)  # a CPU generator draws on the CPU, then moves
     assert m.latent(3, g, device=torch.device("meta")).device.type == "meta"
+
+
+@pytest.mark.parametrize("dataset", ["ring8", "digits"])
+def test_vae_negative_elbo_follows_the_definition(dataset):
+    # Independent reference: torch.distributions' Gaussian log-density and Gaussian-to-standard-normal KL.
+    from torch.distributions import Normal, kl_divergence
+
+    torch.manual_seed(0)
+    data = load_dataset(dataset)
+    model = build_model("vae", data.info, decoder_sd=0.3).eval()
+    x = data.as_float(data.train[:20])
+    terms = model.negative_elbo(x, torch.Generator().manual_seed(5))
+    mu, logvar = model.enc(x).chunk(2, dim=1)
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        recon = model.dec(mu + eps * (0.5 * logvar).exp())
+        nll = -Normal(recon, 0.3).log_prob(x).flatten(1).sum(1)
+        kl = kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).sum(1)
+    torch.testing.assert_close(terms["nll"], nll, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(terms["kl"], kl, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(terms["neg_elbo"], nll + kl, rtol=1e-5, atol=1e-4)
+    assert float(model.log_sd.exp()) == pytest.approx(0.3)
+
+
+def test_a_constructor_check_is_a_user_error_naming_model_and_dataset():
+    from ganbench.errors import UserError
+
+    with pytest.raises(UserError, match="model 'vae' on ring8: decoder_sd=0: .* must be positive"):
+        build_model("vae", load_dataset("ring8").info, decoder_sd=0)
+    with pytest.raises(UserError, match="model 'gan' on ring8: arch='carpedm20'"):
+        build_model("gan", load_dataset("ring8").info, arch="carpedm20")
