@@ -39,6 +39,7 @@ from ganbench.evaluation.curves import (
 )
 from ganbench.metrics import METRICS
 from ganbench.models import get_recipe, list_models
+from ganbench.models.recipes import LATER_OPTIONS
 from ganbench.results.plots import band_plot, figure_png, model_colors, panel_grid
 from ganbench.runs import files
 from ganbench.runs.layout import iter_runs
@@ -71,11 +72,6 @@ def study_suite(seeds: list[int], datasets: list[str] | None = None, models: lis
     return Suite("budget-curves", f"every baseline at {EXTEND}x its budget", tuple(jobs))
 
 
-# Options added after some study runs were made: a run's config without them had their defaults
-# (scripts/make_baselines.py writes them into a baseline only when they differ from these).
-LATER_MODEL_OPTIONS = {"arch": "auto", "z_dist": "normal", "g_steps": 1, "g_latents": "fresh"}
-
-
 def _resolved(config) -> dict:
     """Every model parameter of a baseline, as a run records them (the recipe's defaults filled in)."""
     return get_recipe(config.model).resolve(get_dataset_info(config.dataset).kind, config.model_params)
@@ -103,7 +99,7 @@ def read_curves(runs: Path, stale: list | None = None) -> dict[tuple[str, str], 
     for run in iter_runs(runs):
         dataset, model, seed = run.path.parent.parent.name, run.path.parent.name, run.path.name
         want, cfg = expected.get((dataset, model)), run.read_config() or {}
-        if want is None or not (_same(cfg.get("model_params"), _resolved(want), LATER_MODEL_OPTIONS)
+        if want is None or not (_same(cfg.get("model_params"), _resolved(want), LATER_OPTIONS)
                                 and _same(cfg.get("train"), want.train.identity(), LATER_DEFAULTS)):  # fmt: skip
             if stale is not None:
                 stale.append(f"{dataset}/{model}/{seed}")
