@@ -78,15 +78,21 @@ class VAE(GenerativeModel):
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"vae": self.opt}
 
-    def train_step(self, batch: torch.Tensor) -> dict[str, float]:
-        mu, logvar = self.enc(batch).chunk(2, dim=1)
-        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+    def _terms(self, x: torch.Tensor, noise) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-sample reconstruction NLL and KL of ``x`` from one posterior draw, ``noise(mu)`` giving the
+        standard normal draw."""
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + noise(mu) * (0.5 * logvar).exp()
         recon = self.dec(z)
-        d = batch[0].numel()
+        d = x[0].numel()
         # Gaussian NLL per sample with a shared sd: 0.5*||x - x'||^2 / sd^2 + d*log sd + d/2*log 2pi
-        sq = (recon - batch).flatten(1).pow(2).sum(1)
+        sq = (recon - x).flatten(1).pow(2).sum(1)
         nll = 0.5 * sq * torch.exp(-2 * self.log_sd) + d * self.log_sd + 0.5 * d * math.log(2 * math.pi)
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
+        return nll, kl
+
+    def train_step(self, batch: torch.Tensor) -> dict[str, float]:
+        nll, kl = self._terms(batch, torch.randn_like)
         loss = (nll + kl).mean()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -99,16 +105,12 @@ class VAE(GenerativeModel):
         (``generator`` on the CPU for a reproducible draw): ``{"neg_elbo", "nll", "kl"}``. Average over
         several calls for a held-out estimate; the networks run in their current mode (call ``eval()`` first
         for batch-norm running statistics)."""
-        mu, logvar = self.enc(x).chunk(2, dim=1)
         if generator is None:
-            eps = torch.randn_like(mu)
+            noise = torch.randn_like
         else:
-            eps = torch.randn(mu.shape, generator=generator).to(mu.device)
-        recon = self.dec(mu + eps * (0.5 * logvar).exp())
-        d = x[0].numel()
-        sq = (recon - x).flatten(1).pow(2).sum(1)
-        nll = 0.5 * sq * torch.exp(-2 * self.log_sd) + d * self.log_sd + 0.5 * d * math.log(2 * math.pi)
-        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
+            def noise(mu):
+                return torch.randn(mu.shape, generator=generator).to(mu.device)
+        nll, kl = self._terms(x, noise)
         return {"neg_elbo": nll + kl, "nll": nll, "kl": kl}
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
