@@ -15,12 +15,12 @@ def test_a_baseline_step_is_timed_and_a_failure_is_a_row():
     assert (row["name"], row["batch_size"], row["budget"]) == ("dcgan-pytorch", 64, 19_550)
     broken = dataclasses.replace(cfg, model_params={**cfg.model_params, "arch": "resnet"})
     bad = time_steps(broken, torch.device("cpu"), steps=1, warmup=0)
-    assert bad["ms"] is None and bad["error"].startswith("ValueError: arch must be one of")
+    assert bad["ms"] is None and bad["error"].startswith("UserError: model 'gan' on cifar10: arch must be one of")
     text = table([{**row, "ms": 100.0, "iqr": 1.0}, bad]).splitlines()
     # 100 ms x 19,550; the operations one step dispatches (a DCGAN step: well over a hundred)
     assert row["ops"] > 100
     assert text[2] == f"| cifar10 | dcgan-pytorch | 64 | 100.0 (1.0) | {row['ops']} | 19,550 steps | 0.5 h |"
-    assert text[3].startswith("| cifar10 | dcgan-pytorch | 64 | failed: ValueError")
+    assert text[3].startswith("| cifar10 | dcgan-pytorch | 64 | failed: UserError")
 
 
 def test_a_suite_is_timed_once_per_distinct_baseline(tmp_path, capsys):

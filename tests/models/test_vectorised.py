@@ -187,8 +187,10 @@ def test_select_drops_a_seed_and_the_rest_go_on(float64):
         vm.train_step(torch.stack([_batch(ds, s, step, 1) for s in samplers]))
     vm.unstack([models[0], models[2]])
     serial, _ = _serial("vae", ds, params, 2, 10, 32)
+    # float64 rounding, amplified by Adam: 1.4e-8 after 10 steps at the baseline's decoder_sd 0.1 (its NLL
+    # gradients 100x those at 1, where it is 2e-10); a seed mixed up by select would differ at O(1).
     for (k, v), w in zip(serial.state_dict().items(), models[2].state_dict().values()):
-        assert _scaled(v, w, v.abs().max().item()) < 1e-9, k
+        assert _scaled(v, w, v.abs().max().item()) < 1e-6, k
 
 
 def test_a_model_without_a_vectorised_form_is_refused():
