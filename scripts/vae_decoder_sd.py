@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import subprocess
 import sys
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import torch
 
 from ganbench.config import find_baseline
 from ganbench.data import load_dataset
+from ganbench.environment import git_commit
 from ganbench.evaluation.evaluate import evaluate_run, load_run_model
 from ganbench.runs import files
 from ganbench.training import train
@@ -79,11 +79,11 @@ def main(argv: list[str] | None = None) -> int:
                [["neg_elbo", "kl", "learned_sd", "hq_coverage", "modes_covered"]].mean().reset_index())  # fmt: skip
     summary["chosen"] = [chosen[d] == sd for d, sd in zip(summary["dataset"], summary["decoder_sd"])]
     in_files = {ds: find_baseline("vae", ds).model_params.get("decoder_sd", 1.0) for ds in DATASETS}
-    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
+    commit = git_commit() or "unknown"
     text = f"""# The 2D VAE baselines' initial decoder deviation, chosen by held-out ELBO
 
 Made by `python {" ".join(["scripts/vae_decoder_sd.py", *(argv if argv is not None else sys.argv[1:])])}` at
-ganbench commit {commit or "unknown"}: each 2D set's VAE baseline (its budget and schedule), `decoder_sd` in
+ganbench commit {commit[:12] + ("+dirty" if commit.endswith("+dirty") else "")}: each 2D set's VAE baseline (its budget and schedule), `decoder_sd` in
 {{{", ".join(f"{v:g}" for v in DECODER_SDS)}}}, seeds {args.seeds}. *neg_elbo*: the negative ELBO of the test split in
 nats per point (mean over {DRAWS} posterior draws), the VAE's own objective, lower is better; *kl*: its KL term
 (0 is posterior collapse: the decoder ignores the latent); *learned_sd*: the decoder's deviation after
