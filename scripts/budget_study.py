@@ -86,13 +86,15 @@ def _same(run: dict | None, want: dict, later: dict) -> bool:
     return full_run == full_want
 
 
-def read_curves(runs: Path, stale: list | None = None) -> dict[tuple[str, str], dict[int, tuple[np.ndarray, np.ndarray]]]:
+def read_curves(runs: Path, stale: list | None = None,
+                resumed: dict | None = None) -> dict[tuple[str, str], dict[int, tuple[np.ndarray, np.ndarray]]]:
     """``{(dataset, model): {seed: (steps, values)}}`` of each run's main metric.
 
     Only runs trained with the study's present configuration of their baseline count (its model parameters
     and training settings, the steps at ``EXTEND`` times the budget): a run of an older budget or older
     hyperparameters would justify a budget it was not trained under. Their folders are appended to
-    ``stale`` when given.
+    ``stale`` when given; ``resumed``, when given, gets ``{(dataset, model): {seed: step}}`` of the counted
+    runs that were resumed from a checkpoint (``resumed_from`` of their result).
     """
     expected = {(j.config.dataset, j.config.name): j.config for j in study_suite([0]).jobs}
     out: dict = defaultdict(dict)
@@ -108,6 +110,9 @@ def read_curves(runs: Path, stale: list | None = None) -> dict[tuple[str, str], 
         curve = eval_curves(run.path).get(metric) if metric else None
         if curve is not None and len(curve[0]):
             out[(dataset, model)][int(seed.split("-")[-1])] = curve
+            start = (files.read_json(run.result) if run.result.exists() else {}).get("resumed_from")
+            if resumed is not None and start:
+                resumed.setdefault((dataset, model), {})[int(seed.split("-")[-1])] = int(start)
     return out
 
 
@@ -135,7 +140,7 @@ def curves_figure(dataset: str, group: dict, budgets: dict) -> bytes:
     metric = MAIN_METRIC[dataset]
     models = sorted(m for d, m in group if d == dataset)
     colors = model_colors(models)
-    fig, axes = panel_grid(len(models), ncols=4)
+    fig, axes = panel_grid(len(models), ncols=4, layout="constrained")  # titles clear of the row above
     for ax, model in zip(axes, models):
         steps, mean, lo, hi = seed_mean(group[(dataset, model)])
         band_plot(ax, steps, mean, lo, hi, colors[model], model)
@@ -199,7 +204,8 @@ def _row(dataset: str, model: str, curves: dict, budget: int, quick: set) -> str
 
 def report(runs: Path, out: Path) -> str:
     stale: list[str] = []
-    group = read_curves(runs, stale)
+    resumed: dict = {}
+    group = read_curves(runs, stale, resumed)
     budgets = {(d, m): find_baseline("gan" if m == CONTROL else m, d).train.steps for d, m in group}
     quick = {(j.config.dataset, j.config.name) for j in load_suite("quick").jobs}
     lines = [
@@ -274,6 +280,16 @@ def report(runs: Path, out: Path) -> str:
                   ("Baselines without study runs in this folder (their budget changed since the last study, or "
                   "they were left out of `--run`): their budgets are not justified by this report."), ""]
         lines += [f"- {m}" for m in missing]
+    if resumed:
+        lines += ["", "## Runs continued from a checkpoint", "",
+                  ("These runs were resumed from their checkpoint (after a crash, or when their baseline's budget "
+                   "grew and the finished runs of the shorter study were continued to the new one). Where the learning "
+                   "rate does not depend on the budget (a constant rate, or a decay of fixed length, "
+                   "`lr_decay_steps`, as every baseline here has) and the shorter run's last step is an evaluation "
+                   "step, a continued run is the uninterrupted run bit for bit (`tests/test_training_batched.py`)."),
+                  ""]
+        lines += [f"- {d} / {m}: " + ", ".join(f"seed {s_} from step {st}" for s_, st in sorted(seeds.items()))
+                  for (d, m), seeds in sorted(resumed.items())]
     if stale:
         lines += ["", "## Runs left out", "",
                   ("Runs in the folder trained under another configuration than their baseline's present one "

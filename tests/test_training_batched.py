@@ -108,6 +108,31 @@ def test_resume_is_bit_identical_to_uninterrupted(tmp_path, schedule):
             assert torch.equal(v, kb["model"]["modules"][k]), k
 
 
+@pytest.mark.parametrize("schedule", [{"lr_schedule": "constant"},
+                                      {"lr_schedule": "linear", "lr_decay_steps": 30, "lr_floor": 0.1}])
+def test_a_finished_run_continued_to_a_longer_budget_is_the_longer_run(tmp_path, schedule):
+    """The budget study extends finished runs when a baseline's budget grows (grid25 hinge-SN: 108,000-step runs
+    continued to 126,000). Where the rate does not depend on the budget (constant, or a decay of fixed length)
+    the steps do not enter the training, so resuming the finished run's last checkpoint with the longer budget
+    must give the longer run itself, metrics and weights. (The shorter budget must be a multiple of
+    ``eval_every``, as the study's are: a run also evaluates at its last step, and that line would stay in the
+    continued run's metrics.jsonl.)"""
+    short, long_ = _cfg("hinge-sn", steps=60, **schedule), _cfg("hinge-sn", steps=90, **schedule)
+    train_seeds(long_, [0, 1], tmp_path / "full", progress=False, tracker=training_tracker)
+    train_seeds(short, [0, 1], tmp_path / "cut", progress=False, tracker=training_tracker)
+    for seed in (0, 1):
+        _run(tmp_path / "cut", short, seed).job.unlink(missing_ok=True)
+    results = train_seeds(long_, [0, 1], tmp_path / "cut", resume=True, progress=False, tracker=training_tracker)
+    for seed in (0, 1):
+        a, b = _run(tmp_path / "full", long_, seed), _run(tmp_path / "cut", long_, seed)
+        assert results[seed].status == "complete" and files.read_json(b.result)["resumed_from"] == 60
+        assert a.metrics.read_bytes() == b.metrics.read_bytes()
+        ka, kb = load_checkpoint(a.checkpoint), load_checkpoint(b.checkpoint)
+        assert ka["step"] == kb["step"] == 90
+        for k, v in ka["model"]["modules"].items():
+            assert torch.equal(v, kb["model"]["modules"][k]), k
+
+
 def test_a_kill_between_the_seeds_checkpoint_writes_resumes_the_stack_from_their_common_step(tmp_path, monkeypatch):
     """The seeds' checkpoints at one step are written one after another; a run killed between two of them
     leaves the seeds at two steps. A seed's numbers depend on the stack it trains in (float32 rounding), so
