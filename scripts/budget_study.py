@@ -24,6 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import scipy.stats
 
 from ganbench.config import LATER_DEFAULTS, find_baseline
 from ganbench.data import get_dataset_info
@@ -177,6 +178,40 @@ def justified(dataset: str, curves: dict, budget: int) -> bool:
     return verdict_at(dataset, curves, budget) == "plateaued" and not extension_pays(dataset, curves, budget)
 
 
+def ranking_change(dataset: str, group: dict, budgets: dict) -> list[str]:
+    """Would training every baseline 1.5x longer change the dataset's ranking? The ranking by the seed mean of
+    the last-evaluations means at the budgets and at the end of the extension, Kendall's tau between them, and
+    the pairs that swap (with both values, to judge them against seed noise)."""
+    metric = MAIN_METRIC[dataset]
+    higher = METRICS[metric].higher_is_better
+    models = sorted(m for d, m in group if d == dataset and m != CONTROL)
+    if len(models) < 2:
+        return []
+    at_budget, at_end = {}, {}
+    for m in models:
+        curves, budget = group[(dataset, m)], budgets[(dataset, m)]
+        at_budget[m] = float(np.mean([last_mean(*cut(s_, v, budget), total_steps=budget).mean
+                                      for s_, v in curves.values()]))  # fmt: skip
+        at_end[m] = float(np.mean([last_mean(s_, v).mean for s_, v in curves.values()]))
+
+    def order(vals: dict) -> list[str]:
+        return sorted(models, key=lambda m: -vals[m] if higher else vals[m])
+
+    def listing(vals: dict) -> str:
+        return ", ".join(f"{m} {vals[m]:.3g}" for m in order(vals))
+
+    rank_b = {m: i for i, m in enumerate(order(at_budget))}
+    rank_e = {m: i for i, m in enumerate(order(at_end))}
+    tau = scipy.stats.kendalltau([rank_b[m] for m in models], [rank_e[m] for m in models]).statistic
+    swaps = [(a, b) for i, a in enumerate(models) for b in models[i + 1:]
+             if (rank_b[a] - rank_b[b]) * (rank_e[a] - rank_e[b]) < 0]  # fmt: skip
+    swapped = "; ".join(f"{a} and {b} ({at_budget[a]:.3g} and {at_budget[b]:.3g} at the budgets, "
+                        f"{at_end[a]:.3g} and {at_end[b]:.3g} after)" for a, b in swaps)  # fmt: skip
+    return [f"- **{dataset}** ({metric}, {'higher' if higher else 'lower'} is better). At the budgets: "
+            f"{listing(at_budget)}. At 1.5x: {listing(at_end)}. Kendall's tau {tau:.2f}; "
+            + (f"pairs that swap: {swapped}." if swaps else "no pair swaps.")]
+
+
 def baseline_hash(dataset: str, model: str) -> str:
     """The configuration hash of the baseline's suite jobs (``Job.config_hash``, the ``@...`` of its run ids),
     written beside each row so that a report older than its baseline file can be told (tests check it)."""
@@ -260,6 +295,13 @@ def report(runs: Path, out: Path) -> str:
                + (" The quick suite's rows where training longer still pays: "
                   + ", ".join(f"{d}/{m}" for d, m in sorted(set(in_quick) - set(just)))
                   + "." if set(in_quick) - set(just) else ""))]
+    lines += ["", "## Would training longer change the rankings?", "",
+              ("Where training longer still pays, the question for a leaderboard is whether it would reorder "
+               "the models. Each dataset's models ordered by the seed mean of their last-evaluations means at "
+               "their budgets and at the end of the study's 1.5x extension (the curves' metric, 2 seeds: read "
+               "a swap between close values as within noise):"), ""]
+    for dataset in DATASETS:
+        lines += ranking_change(dataset, group, budgets)
     lines += ["", "## Budgets not justified", "",
               ("Rows whose seed-mean curve has not plateaued at the baseline budget by the rule above, or where "
               "training longer still pays; the leaderboard's `plateaued` column marks the first kind wherever they "

@@ -1,13 +1,15 @@
-"""scripts/budget_study.py: only runs of a baseline's present configuration justify its budget."""
+"""scripts/budget_study.py: only runs of a baseline's present configuration justify its budget; rankings at 1.5x."""
 
 import dataclasses
 import json
 import shutil
 
+import numpy as np
+
 from ganbench.config import find_baseline
 from ganbench.evaluation.tracking import tracker_for
 from ganbench.training import train
-from scripts.budget_study import EXTEND, read_curves
+from scripts.budget_study import EXTEND, ranking_change, read_curves
 
 
 def _set(run, edit) -> None:
@@ -33,8 +35,12 @@ def test_runs_of_another_configuration_are_left_out(tmp_path):
     _set(run0.parent / "seed-1", lambda c: [c["train"].pop(k) for k in ("precision", "channels_last")])
     _set(run0.parent / "seed-2", lambda c: c["model_params"].update(lr=c["model_params"]["lr"] * 2))
     _set(run0.parent / "seed-3", lambda c: c["train"].update(steps=base.train.steps))
+    result = json.loads((run0.parent / "seed-1" / "result.json").read_text())
+    (run0.parent / "seed-1" / "result.json").write_text(json.dumps({**result, "resumed_from": 10}))
     stale: list[str] = []
-    curves = read_curves(tmp_path, stale)
+    resumed: dict = {}
+    curves = read_curves(tmp_path, stale, resumed)
+    assert resumed == {("ring8", "vae"): {1: 10}}  # a counted run continued from its checkpoint is listed
     assert set(curves) == {("ring8", "vae")}
     assert sorted(curves[("ring8", "vae")]) == [0, 1]
     assert curves[("ring8", "vae")][0][0].tolist() == [5, 10, 15, 20]
@@ -64,3 +70,27 @@ def test_published_report_is_of_the_present_baselines():
             assert row is not None, f"reports/budgets.md has no row for {dataset} / {recipe.name}"
             assert int(row[3]) == config.train.steps, (dataset, recipe.name, row[3])
             assert row[4] == f"`{Job(config, 0).config_hash}`", (dataset, recipe.name, row[4])
+
+
+def _flat(level_at_budget, level_after, budget=100):
+    """A seed's curve: constant until the budget, then at another level for the 1.5x extension."""
+    steps = np.arange(10, int(EXTEND * budget) + 1, 10)
+    return steps, np.where(steps <= budget, level_at_budget, level_after).astype(float)
+
+
+def test_ranking_change_names_the_pairs_that_swap_when_trained_longer():
+    budgets = {("grid25", m): 100 for m in ("a", "b", "c")}
+    # hq_coverage, higher is better: a leads at the budgets, b overtakes it in the extension; c stays last.
+    group = {("grid25", "a"): {0: _flat(0.6, 0.6), 1: _flat(0.6, 0.6)},
+             ("grid25", "b"): {0: _flat(0.5, 0.7), 1: _flat(0.5, 0.7)},
+             ("grid25", "c"): {0: _flat(0.1, 0.2), 1: _flat(0.1, 0.2)}}
+    (line,) = ranking_change("grid25", group, budgets)
+    assert "At the budgets: a 0.6, b 0.5, c 0.1." in line and "At 1.5x: b 0.7, a 0.6, c 0.2." in line
+    assert "Kendall's tau 0.33" in line  # 2 of 3 pairs concordant: (2 - 1) / 3
+    assert "pairs that swap: a and b (0.6 and 0.5 at the budgets, 0.6 and 0.7 after)." in line
+    # fd, lower is better: every model improving by the same amount keeps the order
+    fd = {("digits", m): {0: _flat(lvl, lvl - 0.05), 1: _flat(lvl, lvl - 0.05)} for m, lvl in
+          (("a", 0.6), ("b", 0.5), ("c", 0.1))}  # fmt: skip
+    (line,) = ranking_change("digits", fd, {("digits", m): 100 for m in ("a", "b", "c")})
+    assert "At the budgets: c 0.1, b 0.5, a 0.6." in line and "At 1.5x: c 0.05, b 0.45, a 0.55." in line
+    assert line.endswith("Kendall's tau 1.00; no pair swaps.")
