@@ -298,8 +298,9 @@ def report(runs: Path, out: Path) -> str:
     lines += ["", "## Would training longer change the rankings?", "",
               ("Where training longer still pays, the question for a leaderboard is whether it would reorder "
                "the models. Each dataset's models ordered by the seed mean of their last-evaluations means at "
-               "their budgets and at the end of the study's 1.5x extension (the curves' metric, 2 seeds: read "
-               "a swap between close values as within noise):"), ""]
+               f"their budgets and at the end of the study's {EXTEND}x extension (the curves' metric, "
+               f"{max(len(c) for c in group.values())} seeds: read a swap between close values as within "
+               "noise):"), ""]
     for dataset in DATASETS:
         lines += ranking_change(dataset, group, budgets)
     lines += ["", "## Budgets not justified", "",

@@ -120,8 +120,6 @@ def test_a_finished_run_continued_to_a_longer_budget_is_the_longer_run(tmp_path,
     short, long_ = _cfg("hinge-sn", steps=60, **schedule), _cfg("hinge-sn", steps=90, **schedule)
     train_seeds(long_, [0, 1], tmp_path / "full", progress=False, tracker=training_tracker)
     train_seeds(short, [0, 1], tmp_path / "cut", progress=False, tracker=training_tracker)
-    for seed in (0, 1):
-        _run(tmp_path / "cut", short, seed).job.unlink(missing_ok=True)
     results = train_seeds(long_, [0, 1], tmp_path / "cut", resume=True, progress=False, tracker=training_tracker)
     for seed in (0, 1):
         a, b = _run(tmp_path / "full", long_, seed), _run(tmp_path / "cut", long_, seed)
