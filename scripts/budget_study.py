@@ -154,13 +154,19 @@ def curves_figure(dataset: str, group: dict, budgets: dict) -> bytes:
     return figure_png(fig)
 
 
+def last_means(curves: dict, budget: int) -> tuple[float, float]:
+    """The seed means of the last-evaluations means at the budget and at the end of the extension."""
+    at_budget = float(np.mean([last_mean(*cut(s, v, budget), total_steps=budget).mean for s, v in curves.values()]))
+    at_end = float(np.mean([last_mean(s, v).mean for s, v in curves.values()]))
+    return at_budget, at_end
+
+
 def extension_pays(dataset: str, curves: dict, budget: int) -> bool:
     """Whether the seed mean of the last-evaluations means at the end of the extension is better than at the
     budget by more than the plateau rule's tolerance: a curve can look flat at the budget (a slow start) and
     still rise later, which the extension shows and the rule alone cannot."""
     higher = METRICS[MAIN_METRIC[dataset]].higher_is_better
-    at_budget = float(np.mean([last_mean(*cut(s, v, budget), total_steps=budget).mean for s, v in curves.values()]))
-    at_end = float(np.mean([last_mean(s, v).mean for s, v in curves.values()]))
+    at_budget, at_end = last_means(curves, budget)
     if max(int(s.max()) for s, _ in curves.values()) <= budget:
         return False  # no extension to judge by
     gain = (at_end - at_budget) if higher else (at_budget - at_end)
@@ -187,12 +193,8 @@ def ranking_change(dataset: str, group: dict, budgets: dict) -> list[str]:
     models = sorted(m for d, m in group if d == dataset and m != CONTROL)
     if len(models) < 2:
         return []
-    at_budget, at_end = {}, {}
-    for m in models:
-        curves, budget = group[(dataset, m)], budgets[(dataset, m)]
-        at_budget[m] = float(np.mean([last_mean(*cut(s_, v, budget), total_steps=budget).mean
-                                      for s_, v in curves.values()]))  # fmt: skip
-        at_end[m] = float(np.mean([last_mean(s_, v).mean for s_, v in curves.values()]))
+    means = {m: last_means(group[(dataset, m)], budgets[(dataset, m)]) for m in models}
+    at_budget, at_end = {m: b for m, (b, _) in means.items()}, {m: e for m, (_, e) in means.items()}
 
     def order(vals: dict) -> list[str]:
         return sorted(models, key=lambda m: -vals[m] if higher else vals[m])
@@ -224,16 +226,15 @@ def _row(dataset: str, model: str, curves: dict, budget: int, quick: set) -> str
     metric = MAIN_METRIC[dataset]
     higher = METRICS[metric].higher_is_better
     verdicts = [plateau(*cut(s, v, budget), higher).status for s, v in curves.values()]
-    at_budget = [last_mean(*cut(s, v, budget), total_steps=budget).mean for s, v in curves.values()]
-    at_end = [last_mean(s, v).mean for s, v in curves.values()]
+    at_budget, at_end = last_means(curves, budget)
     steps, mean, _, _ = seed_mean(curves)
     first = first_stable_plateau(steps, mean, higher)
     n_ok = sum(v == "plateaued" for v in verdicts)
     return (f"| {dataset} | {model} | {'yes' if (dataset, model) in quick else 'no'} | {budget} | "
             f"`{baseline_hash(dataset, model)}` | {len(curves)} | "
             f"{verdict_at(dataset, curves, budget)} | "
-            f"{n_ok}/{len(verdicts)} ({', '.join(sorted(set(verdicts)))}) | {np.mean(at_budget):.3g} | "
-            f"{np.mean(at_end):.3g} (step {int(steps[-1])}) | {'yes' if extension_pays(dataset, curves, budget) else 'no'} | "
+            f"{n_ok}/{len(verdicts)} ({', '.join(sorted(set(verdicts)))}) | {at_budget:.3g} | "
+            f"{at_end:.3g} (step {int(steps[-1])}) | {'yes' if extension_pays(dataset, curves, budget) else 'no'} | "
             f"{first if first else 'not within the study'} | {'yes' if justified(dataset, curves, budget) else '**no**'} |")
 
 
