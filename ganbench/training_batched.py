@@ -2,8 +2,8 @@
 
 ``train_seeds(config, seeds, out)`` writes, for every seed, the run directory a serial ``training.train``
 writes (``config.json``, ``metrics.jsonl``, ``checkpoint.pt``, ``samples.png``, ``result.json``; the config
-records ``"vectorised": S``). Each seed's model is built from its own seed as the serial run builds it; its
-data order comes from its own ``BatchSampler`` and every random draw from its own generator, which starts
+records ``"vectorised": S`` and the ``"stack"``: its seeds, in order). Each seed's model is built from its
+own seed as the serial run builds it; its data order comes from its own ``BatchSampler`` and every random draw from its own generator, which starts
 from (and is checkpointed as) the state torch's global generator has in the serial run. The S models
 train as one ``ganbench.models.vectorised`` model. A seed whose losses go non-finite is marked diverged at
 that step and leaves the stack; the others go on. Checkpoints are the serial format, so a seed resumes
@@ -111,8 +111,10 @@ def train_seeds(
         # (but a fresh start), each seed resumes from its latest, in separate batches.
         common = max(set.intersection(*[set(c) | {0} for c in saved]))
         starts = [c.get(common) if common else c.get(max(c, default=0)) for c in saved]
-        items = [_setup(config, dataset, s, out, dev, len(seeds), data.index_device, ckpt)
-                 for s, ckpt in zip(seeds, starts)]  # fmt: skip
+        at = [c["step"] if c else 0 for c in starts]
+        stacks = [[s for s, a in zip(seeds, at) if a == mine] for mine in at]  # each seed's batch, in order
+        items = [_setup(config, dataset, s, out, dev, stack, data.index_device, ckpt)
+                 for s, stack, ckpt in zip(seeds, stacks, starts)]  # fmt: skip
         try:
             vectorise([it.model for it in items[:1]], [it.generator for it in items[:1]])
         except NotVectorisable:
@@ -129,10 +131,11 @@ def _checkpoints(run: RunDir, dev: torch.device) -> dict[int, dict]:
     return {int(c["step"]): c for c in found}
 
 
-def _setup(config: BaselineConfig, dataset: Dataset, seed: int, out, dev: torch.device, n_seeds: int,
+def _setup(config: BaselineConfig, dataset: Dataset, seed: int, out, dev: torch.device, stack: list[int],
            index_device: torch.device, ckpt: dict | None) -> _Seed:  # fmt: skip
     """As ``training._train`` up to its loop: the run folder, the model from its seed, and the state of
-    ``ckpt`` (the checkpoint to resume from; None for a fresh start)."""
+    ``ckpt`` (the checkpoint to resume from; None for a fresh start). ``stack`` is the seeds trained with
+    it, in their order in the stack (which its numbers depend on), recorded in its ``config.json``."""
     params = get_recipe(config.model).resolve(dataset.info.kind, config.model_params)
     run = RunDir.of(out, config.dataset, config.name, seed)
     run.path.mkdir(parents=True, exist_ok=True)
@@ -152,7 +155,8 @@ def _setup(config: BaselineConfig, dataset: Dataset, seed: int, out, dev: torch.
     resolved = dataclasses.replace(config, model_params=params)
     files.atomic_write_json(run.config, {
         **resolved.to_dict(), "seed": seed, "dataset_info": dataset.info.to_dict(),
-        "environment": environment(dev), "vectorised": n_seeds})  # fmt: skip
+        "environment": environment(dev), "vectorised": len(stack),
+        "stack": stack})  # fmt: skip
     generator = torch.Generator(device=dev)
     generator.set_state(rng["cuda"] if dev.type == "cuda" else rng["torch"])
     sampler = BatchSampler(len(dataset.train), config.train.batch_size, seed, index_device)

@@ -90,7 +90,7 @@ def test_train_seeds_trains_the_listed_seeds_batched(capsys, tmp_path):
     assert lines[1].startswith("complete: vae on ring8, seed 2, 20 steps")
     for seed in (0, 2):
         cfg = json.loads((tmp_path / "ring8" / "vae" / f"seed-{seed}" / "config.json").read_text())
-        assert cfg["seed"] == seed and cfg["vectorised"] == 2
+        assert cfg["seed"] == seed and cfg["vectorised"] == 2 and cfg["stack"] == [0, 2]
     code, out, _ = run_cli(capsys, "train", "vae", "--dataset", "ring8", "--seeds", "1", "--steps", "5",
                            "--no-eval", "--no-vectorise", "--out", str(tmp_path))  # fmt: skip
     assert code == 0 and "vectorised" not in json.loads((tmp_path / "ring8" / "vae" / "seed-1" / "config.json").read_text())

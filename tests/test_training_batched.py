@@ -53,7 +53,7 @@ def test_each_seed_writes_the_serial_run_folder(tmp_path, schedule):
         a, b = _run(tmp_path / "batched", cfg, seed), _run(tmp_path / "serial", cfg, seed)
         assert sorted(p.name for p in a.path.iterdir()) == sorted(p.name for p in b.path.iterdir())
         ca, cb = files.read_json(a.config), files.read_json(b.config)
-        assert ca.pop("vectorised") == 2 and "vectorised" not in cb
+        assert ca.pop("vectorised") == 2 and ca.pop("stack") == [3, 4] and "vectorised" not in cb and "stack" not in cb
         ca.pop("environment"), cb.pop("environment")
         assert ca == cb
         ra, rb = files.read_json(a.result), files.read_json(b.result)
@@ -163,6 +163,18 @@ def test_a_kill_between_the_seeds_checkpoint_writes_resumes_the_stack_from_their
         for k, v in ka["model"]["modules"].items():
             assert torch.equal(v, kb["model"]["modules"][k]), k
         assert not b.previous_checkpoint.exists()  # removed once every seed has its last checkpoint
+
+
+def test_seeds_with_no_common_step_train_as_separate_stacks_each_recorded(tmp_path):
+    cfg = _cfg("gan")
+    with pytest.raises(RuntimeError, match="interrupted"):  # seed 1 stops at its first evaluation, step 30
+        train(cfg, 1, tmp_path, progress=False, tracker=_crash_at(30))
+    assert load_checkpoint(_run(tmp_path, cfg, 1).checkpoint)["step"] == 20
+    results = train_seeds(cfg, [0, 1, 2], tmp_path, resume=True, progress=False, tracker=training_tracker)
+    assert [r.status for r in results.values()] == ["complete"] * 3
+    stacks = {s: files.read_json(_run(tmp_path, cfg, s).config)["stack"] for s in (0, 1, 2)}
+    assert stacks == {0: [0, 2], 1: [1], 2: [0, 2]}
+    assert files.read_json(_run(tmp_path, cfg, 1).result)["resumed_from"] == 20
 
 
 def test_a_diverged_seed_stops_and_the_others_go_on(tmp_path):

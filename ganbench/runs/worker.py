@@ -161,15 +161,19 @@ def _run_job(job: Job, opts: RunOptions) -> dict:
 
 def run_batch(jobs: tuple[Job, ...], options: RunOptions) -> list[dict]:
     """Train the jobs (one baseline, several seeds) as one vectorised model, then score each; one record per
-    job, as ``run_job`` gives. Each job keeps its own lock: a job another runner holds, or one already
-    finished, is left out of the batch."""
+    job, as ``run_job`` gives. A job already finished is left out of the batch.
+
+    A seed's numbers depend on the stack it is trained in (``ganbench.training_batched``: rounding), so a
+    batch is never split between runners: the jobs' locks are taken in the batch's order, the same in every
+    runner, and a runner that finds any of them held leaves the whole batch (each job ``locked``) to the
+    runner that holds it. Two runners on one folder then train the stacks one runner would."""
     records: dict[str, dict] = {}
     with contextlib.ExitStack() as stack:
-        todo = []
         for job in jobs:
             if not stack.enter_context(JobLock(job.run_dir(options.out).path)):
-                records[job.id] = {"id": job.id, "status": "locked"}
-                continue
+                return [{"id": j.id, "status": "locked"} for j in jobs]  # the stack releases the locks taken
+        todo = []
+        for job in jobs:
             try:
                 rec = _start_job(job, options)
             except UserError as e:

@@ -9,6 +9,7 @@ from ganbench.results.leaderboard import leaderboard
 from ganbench.models import MODELS, ModelRecipe, register_recipe
 from ganbench.models.base import GenerativeModel
 from ganbench.runs.layout import RunDir
+from ganbench.runs.locks import JobLock
 from ganbench.runs.options import RunOptions
 from ganbench.runs.suite import Job, Suite, load_suite, run_suite
 from ganbench.runs.worker import Task
@@ -166,7 +167,7 @@ def test_a_reference_baselines_seeds_train_as_one_batch_unless_turned_off(tmp_pa
     assert len([m for m in logs if "complete" in m]) == 3  # one progress line per job, as serial jobs
     for seed in (0, 1, 2):
         run = RunDir.of(tmp_path / "b", "ring8", "gan", seed)
-        assert files.read_json(run.config)["vectorised"] == 3
+        assert files.read_json(run.config)["vectorised"] == 3 and files.read_json(run.config)["stack"] == [0, 1, 2]
         assert files.read_json(run.job)["status"] == "complete"
         assert run.read_scores()
     assert run_suite(suite, RunOptions(tmp_path / "b"), jobs=1, log=lambda m: None) == []  # finished: skipped
@@ -174,6 +175,22 @@ def test_a_reference_baselines_seeds_train_as_one_batch_unless_turned_off(tmp_pa
     assert "vectorised" not in files.read_json(RunDir.of(tmp_path / "s", "ring8", "gan", 1).config)
     a, b = leaderboard(tmp_path / "b"), leaderboard(tmp_path / "s")
     assert list(a.columns) == list(b.columns) and list(a.model) == list(b.model)
+
+
+def test_a_runner_that_finds_part_of_a_batch_held_leaves_the_whole_batch(tmp_path):
+    """A seed's numbers depend on its stack, so two runners must not split a batch between them (each would
+    train its part as another stack): one that finds a job held leaves all of the batch's jobs."""
+    suite = tiny(load_suite("quick", models=["gan"], datasets=["ring8"], seeds=[0, 1]), steps=20)
+    opts = RunOptions(tmp_path)
+    for held in suite.jobs:
+        with JobLock(held.run_dir(tmp_path).path) as ok:  # this process stands in for a live runner on it
+            assert ok
+            recs = run_suite(suite, opts, jobs=1, log=lambda m: None)
+        assert [r["status"] for r in recs] == ["locked", "locked"]
+        assert not list(tmp_path.rglob("job.json")) and not list(tmp_path.rglob("job.lock"))
+    recs = run_suite(suite, opts, jobs=1, log=lambda m: None)
+    assert [r["status"] for r in recs] == ["complete", "complete"]
+    assert all(files.read_json(j.run_dir(tmp_path).config)["stack"] == [0, 1] for j in suite.jobs)
 
 
 def test_batch_tasks_hold_jobs_of_one_baseline(tmp_path):
