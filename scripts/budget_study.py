@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.stats
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ganbench.config import LATER_DEFAULTS, find_baseline
 from ganbench.data import get_dataset_info
@@ -148,6 +149,8 @@ def curves_figure(dataset: str, group: dict, budgets: dict) -> bytes:
         ax.axvline(budgets[(dataset, model)], color="k", ls="--", lw=0.8, label=f"budget {budgets[(dataset, model)]}")
         ax.set_title(model, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(5))  # five-digit steps stay apart
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k" if x else "0"))
         ax.set_ylabel(f"{metric} ({'higher' if METRICS[metric].higher_is_better else 'lower'} is better)", fontsize=8)
         ax.legend(fontsize=6)
     fig.suptitle(f"{dataset}: {metric} during training (seed mean; band: min to max over seeds)", fontsize=10)
@@ -296,11 +299,13 @@ def report(runs: Path, out: Path) -> str:
                + (" The quick suite's rows where training longer still pays: "
                   + ", ".join(f"{d}/{m}" for d, m in sorted(set(in_quick) - set(just)))
                   + "." if set(in_quick) - set(just) else ""))]
+    counts = sorted({len(c) for c in group.values()})
+    n_seeds = " or ".join(str(n) for n in counts) + " seeds" + (" (the table's seeds column)" if len(counts) > 1 else "")
     lines += ["", "## Would training longer change the rankings?", "",
               ("Where training longer still pays, the question for a leaderboard is whether it would reorder "
                "the models. Each dataset's models ordered by the seed mean of their last-evaluations means at "
                f"their budgets and at the end of the study's {EXTEND}x extension (the curves' metric, "
-               f"{max(len(c) for c in group.values())} seeds: read a swap between close values as within "
+               f"{n_seeds}: read a swap between close values as within "
                "noise):"), ""]
     for dataset in DATASETS:
         lines += ranking_change(dataset, group, budgets)
@@ -332,6 +337,7 @@ def report(runs: Path, out: Path) -> str:
                    "`lr_decay_steps`, as every baseline here has) and the shorter run's last step is an evaluation "
                    "step, a continued run is the uninterrupted run bit for bit (`tests/test_training_batched.py`)."),
                   ""]
+        lines += ["Each run's last resume is listed (a run continued more than once was also resumed before it).", ""]
         lines += [f"- {d} / {m}: " + ", ".join(f"seed {s_} from step {st}" for s_, st in sorted(seeds.items()))
                   for (d, m), seeds in sorted(resumed.items())]
     if stale:

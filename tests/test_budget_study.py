@@ -72,6 +72,20 @@ def test_published_report_is_of_the_present_baselines():
             assert row[4] == f"`{Job(config, 0).config_hash}`", (dataset, recipe.name, row[4])
 
 
+def test_every_embedded_budget_is_on_its_evaluation_grid():
+    # A run evaluates every eval_every steps and at its last step. The study's 1.5x run, cut at the budget,
+    # has the baseline's curve only when the budget is one of those steps: at 16,000 steps with an evaluation
+    # every 600 a suite run ends with an evaluation at 16,000 that the cut curve lacks (it stops at 15,600),
+    # and its plateau verdict can differ from the study's.
+    from ganbench.models import list_models
+    from scripts.budget_study import DATASETS
+
+    off = [(d, r.name, find_baseline(r.name, d).train.steps, find_baseline(r.name, d).train.eval_every)
+           for d in DATASETS for r in list_models()
+           if find_baseline(r.name, d).train.steps % find_baseline(r.name, d).train.eval_every]  # fmt: skip
+    assert off == []
+
+
 def _flat(level_at_budget, level_after, budget=100):
     """A seed's curve: constant until the budget, then at another level for the 1.5x extension."""
     steps = np.arange(10, int(EXTEND * budget) + 1, 10)
