@@ -2,17 +2,17 @@
 
 ``train_seeds(config, seeds, out)`` writes, for every seed, the run directory a serial ``training.train``
 writes (``config.json``, ``metrics.jsonl``, ``checkpoint.pt``, ``samples.png``, ``result.json``; the config
-records ``"vectorised": S`` and the ``"stack"``: its seeds, in order). Each seed's model is built from its
-own seed as the serial run builds it; its data order comes from its own ``BatchSampler`` and every random draw from its own generator, which starts
-from (and is checkpointed as) the state torch's global generator has in the serial run. The S models
-train as one ``ganbench.models.vectorised`` model. A seed whose losses go non-finite is marked diverged at
-that step and leaves the stack; the others go on. Checkpoints are the serial format, so a seed resumes
-(batched or serially) from where it stopped. The seeds' checkpoints are written one after another, so a
-run killed among those writes leaves them at two steps; each seed keeps its checkpoint before the last
-(``checkpoint.previous.pt``), and a batched resume starts every seed from the latest step they all have.
-A seed's numbers depend on the stack it is trained in (rounding, below), so resuming the same stack from one
-step is what keeps a resumed batch bit-identical to an uninterrupted one; seeds with no common step resume as
-separate batches.
+records ``"vectorised": S`` and the ``"stack"``: its seeds, in order). Each seed's model is built from its own
+seed as the serial run builds it; its data order comes from its own ``BatchSampler`` and every random draw
+from its own generator, which starts from (and is checkpointed as) the state torch's global generator has in
+the serial run. The S models train as one ``ganbench.models.vectorised`` model. A seed whose losses go
+non-finite is marked diverged at that step and leaves the stack; the others go on. Checkpoints are the serial
+format, so a seed resumes (batched or serially) from where it stopped. The seeds' checkpoints are written one
+after another, so a run killed among those writes leaves them at two steps; each seed keeps its checkpoint
+before the last (``checkpoint.previous.pt``), and a batched resume starts every seed from the latest step they
+all have. A seed's numbers depend on the stack it is trained in (rounding, below), so resuming the same stack
+from one step is what keeps a resumed batch bit-identical to an uninterrupted one; seeds with no common step
+resume as separate batches.
 
 What is identical to the serial runs: the initial state, the data order, every random number and the
 mathematics of each step. What is not: rounding (batched kernels sum in another order), so a seed's
