@@ -1,6 +1,10 @@
 """Learning curves of the reference baselines and the budgets they justify: writes reports/budgets.md.
 
-    python scripts/budget_study.py [--run] [--runs runs/budget-curves] [--seeds 0,1] [--jobs 2]
+    python scripts/budget_study.py [--run] [--runs runs/budget-curves] [--seeds 0,1,2] [--jobs 2]
+                                   [--continue-from RUNS]
+
+The published report was made by continuing the standard suite's runs (``ganbench run --suite standard
+--out STD``) with ``--run --continue-from STD``: each of its seed stacks trained on from its budget to 1.5x.
 
 With ``--run`` it first trains every reference baseline on the four embedded sets for 1.5 times its
 budget, everything else as in its file (a learning-rate schedule keeps its fixed decay length, so up to the
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shutil
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -72,6 +77,38 @@ def study_suite(seeds: list[int], datasets: list[str] | None = None, models: lis
         const = dataclasses.replace(c.train, steps=int(EXTEND * c.train.steps), lr_schedule="constant")
         jobs += [Job(dataclasses.replace(c, name=CONTROL, train=const), s) for s in seeds]
     return Suite("budget-curves", f"every baseline at {EXTEND}x its budget", tuple(jobs))
+
+
+def budget_independent(train) -> bool:
+    """Whether a run's learning rate at each step is the same whatever its length (a constant rate, or a
+    linear decay of fixed length), so that a finished run continued to a longer budget is the longer run."""
+    return train.lr_schedule == "constant" or train.lr_decay_steps > 0
+
+
+def continue_suite_runs(source: Path, runs: Path, suite: Suite) -> list[str]:
+    """Copy into ``runs`` the finished runs in ``source`` (a suite's runs folder, e.g. the standard suite's)
+    of the study's jobs at their baseline budget, so that ``--run`` continues each from its final checkpoint
+    instead of training it again from step 0. Continued with the same seeds in the same stack, a run is the
+    study's run itself (``tests/test_training_batched.py``): cut at the budget, the study's curve is then the
+    suite's own, and its verdict the suite leaderboard's. Only runs of the baseline's present configuration
+    (their job id: config hash and seed) that completed are copied, and only where the learning-rate
+    schedule does not depend on the budget; a study job that already has a folder in ``runs`` is left alone.
+    Returns the copied runs as ``dataset/model/seed-N``."""
+    copied = []
+    for job in suite.jobs:
+        train = job.config.train
+        at_budget = Job(dataclasses.replace(job.config, train=dataclasses.replace(
+            train, steps=round(train.steps / EXTEND))), job.seed)  # fmt: skip
+        src, dst = at_budget.run_dir(source), job.run_dir(runs)
+        rec = src.read_job()
+        if (dst.path.exists() or not budget_independent(train) or not rec or rec.get("id") != at_budget.id
+                or rec.get("status") != "complete"):  # fmt: skip
+            continue
+        dst.path.parent.mkdir(parents=True, exist_ok=True)
+        # not its job record (the study's job has another id) nor a lock; scores are the suite's, rewritten
+        shutil.copytree(src.path, dst.path, ignore=shutil.ignore_patterns("job.json", "job.lock*", ".*.tmp"))
+        copied.append(f"{job.config.dataset}/{job.config.name}/seed-{job.seed}")
+    return copied
 
 
 def _resolved(config) -> dict:
@@ -331,8 +368,9 @@ def report(runs: Path, out: Path) -> str:
         lines += [f"- {m}" for m in missing]
     if resumed:
         lines += ["", "## Runs continued from a checkpoint", "",
-                  ("These runs were resumed from their checkpoint (after a crash, or when their baseline's budget "
-                   "grew and the finished runs of the shorter study were continued to the new one). Where the learning "
+                  ("These runs were resumed from their checkpoint (after a crash; when their baseline's budget "
+                   "grew and the finished runs of the shorter study were continued to the new one; or when the "
+                   "study started from a suite's finished runs at the budgets, `--continue-from`). Where the learning "
                    "rate does not depend on the budget (a constant rate, or a decay of fixed length, "
                    "`lr_decay_steps`, as every baseline here has) and the shorter run's last step is an evaluation "
                    "step, a continued run is the uninterrupted run bit for bit (`tests/test_training_batched.py`)."),
@@ -355,10 +393,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--run", action="store_true", help="train the study's runs first (skips finished jobs)")
     p.add_argument("--runs", default=str(ROOT / "runs" / "budget-curves"), help="runs folder")
-    p.add_argument("--seeds", default="0,1", help="training seeds (default 0,1)")
+    p.add_argument("--seeds", default="0,1,2",
+                   help="training seeds (default 0,1,2: the standard suite's, so that its runs, continued, are the "
+                        "study's and the study's verdicts at the budgets its leaderboard's)")  # fmt: skip
     p.add_argument("--jobs", type=int, default=None, help="parallel worker processes (default: cores)")
     p.add_argument("--datasets", help="with --run: train only these datasets' baselines (comma-separated)")
     p.add_argument("--models", help=f"with --run: train only these models (comma-separated; {CONTROL} too)")
+    p.add_argument("--continue-from", metavar="RUNS",
+                   help="with --run: start from a suite's finished runs in RUNS (e.g. the standard suite's, with "
+                        "--seeds 0,1,2), continued from their final checkpoints, instead of from step 0")  # fmt: skip
     p.add_argument("--out", default=str(ROOT / "reports" / "budgets.md"))
     args = p.parse_args(argv)
     runs = Path(args.runs)
@@ -366,6 +409,9 @@ def main(argv: list[str] | None = None) -> int:
         suite = study_suite([int(s) for s in args.seeds.split(",")],
                             args.datasets.split(",") if args.datasets else None,
                             args.models.split(",") if args.models else None)  # fmt: skip
+        if args.continue_from:
+            copied = continue_suite_runs(Path(args.continue_from), runs, suite)
+            print(f"continuing {len(copied)} finished runs of {args.continue_from}", file=sys.stderr)
         run_suite(suite, RunOptions(out=runs), jobs=args.jobs)
     if not any(iter_runs(runs)):
         print(f"no runs in {runs}; pass --run to train them", file=sys.stderr)

@@ -5,6 +5,7 @@ import json
 import shutil
 
 import numpy as np
+import torch
 
 from ganbench.config import find_baseline
 from ganbench.evaluation.tracking import tracker_for
@@ -108,3 +109,42 @@ def test_ranking_change_names_the_pairs_that_swap_when_trained_longer():
     (line,) = ranking_change("digits", fd, {("digits", m): 100 for m in ("a", "b", "c")})
     assert "At the budgets: c 0.1, b 0.5, a 0.6." in line and "At 1.5x: c 0.05, b 0.45, a 0.55." in line
     assert line.endswith("Kendall's tau 1.00; no pair swaps.")
+
+
+def test_study_continues_a_suites_finished_runs_into_the_study_runs_themselves(tmp_path):
+    # The standard suite's runs at a baseline's budget, continued to the study's 1.5x from their final
+    # checkpoints, are the study's runs bit for bit (same seeds, same stack, budget-independent schedule).
+    from ganbench.runs.layout import RunDir
+    from ganbench.runs.options import RunOptions
+    from ganbench.runs.suite import Suite, run_suite
+    from ganbench.runs.worker import Job
+    from ganbench.training import load_checkpoint
+    from scripts.budget_study import continue_suite_runs
+
+    base = find_baseline("gan", "ring8")
+    small = base.train.replace(steps=20, log_every=10, eval_every=5, checkpoint_every=10, eval_samples=500, lr_decay_steps=10)
+    at_budget = dataclasses.replace(base, train=small)
+    study = dataclasses.replace(base, train=small.replace(steps=int(EXTEND * 20)))
+    quiet = {"jobs": 1, "log": lambda m: None}
+    # a baseline whose rate decays over its whole length: its 20-step run is not the 30-step run's start
+    whole = dataclasses.replace(at_budget, name="gan-whole", train=small.replace(lr_decay_steps=0))
+    whole_study = dataclasses.replace(whole, train=whole.train.replace(steps=int(EXTEND * 20)))
+    run_suite(Suite("suite", "", tuple(Job(c, s) for c in (at_budget, whole) for s in (0, 1))),
+              RunOptions(tmp_path / "suite"), **quiet)  # fmt: skip
+    assert (tmp_path / "suite" / "ring8" / "gan-whole" / "seed-0" / "job.json").exists()
+    suite = Suite("budget-curves", "", tuple(Job(c, s) for c in (study, whole_study) for s in (0, 1)))
+    copied = continue_suite_runs(tmp_path / "suite", tmp_path / "study", suite)
+    assert copied == ["ring8/gan/seed-0", "ring8/gan/seed-1"]  # not the run whose rate depends on its length
+    assert not list((tmp_path / "study").rglob("job.json"))
+    assert continue_suite_runs(tmp_path / "suite", tmp_path / "study", suite) == []  # present runs left alone
+    study_only = Suite("budget-curves", "", tuple(Job(study, s) for s in (0, 1)))
+    run_suite(study_only, RunOptions(tmp_path / "study"), **quiet)
+    run_suite(study_only, RunOptions(tmp_path / "whole"), **quiet)
+    for seed in (0, 1):
+        a, b = RunDir.of(tmp_path / "study", "ring8", "gan", seed), RunDir.of(tmp_path / "whole", "ring8", "gan", seed)
+        assert json.loads(a.result.read_text())["resumed_from"] == 20
+        assert a.metrics.read_bytes() == b.metrics.read_bytes()
+        ka, kb = load_checkpoint(a.checkpoint), load_checkpoint(b.checkpoint)
+        assert ka["step"] == kb["step"] == 30
+        assert all(torch.equal(v, kb["model"]["modules"][k]) for k, v in ka["model"]["modules"].items())
+        assert a.read_scores() == b.read_scores()
