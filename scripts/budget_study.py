@@ -53,6 +53,7 @@ from ganbench.runs.layout import iter_runs
 from ganbench.runs.options import RunOptions
 from ganbench.runs.suite import Suite, load_suite, run_suite
 from ganbench.runs.worker import Job
+from ganbench.training import lr_factor
 
 ROOT = Path(__file__).resolve().parent.parent
 MAIN_METRIC = {"ring8": "hq_coverage", "grid25": "hq_coverage", "digits": "fd", "stacked-digits": "fd"}
@@ -79,10 +80,11 @@ def study_suite(seeds: list[int], datasets: list[str] | None = None, models: lis
     return Suite("budget-curves", f"every baseline at {EXTEND}x its budget", tuple(jobs))
 
 
-def budget_independent(train) -> bool:
-    """Whether a run's learning rate at each step is the same whatever its length (a constant rate, or a
-    linear decay of fixed length), so that a finished run continued to a longer budget is the longer run."""
-    return train.lr_schedule == "constant" or train.lr_decay_steps > 0
+def same_rates_up_to(short, long) -> bool:
+    """Whether training settings ``short`` and the longer ``long`` give the same learning rate at every step
+    of ``short`` (training's own ``lr_factor``: a constant rate, or a decay of fixed length), so that a
+    finished run of ``short`` continued to ``long`` is the ``long`` run."""
+    return all(lr_factor(short, k) == lr_factor(long, k) for k in range(1, short.steps + 1))
 
 
 def continue_suite_runs(source: Path, runs: Path, suite: Suite) -> list[str]:
@@ -97,12 +99,12 @@ def continue_suite_runs(source: Path, runs: Path, suite: Suite) -> list[str]:
     copied = []
     for job in suite.jobs:
         train = job.config.train
-        at_budget = Job(dataclasses.replace(job.config, train=dataclasses.replace(
-            train, steps=round(train.steps / EXTEND))), job.seed)  # fmt: skip
+        short = dataclasses.replace(train, steps=round(train.steps / EXTEND))
+        at_budget = Job(dataclasses.replace(job.config, train=short), job.seed)
         src, dst = at_budget.run_dir(source), job.run_dir(runs)
         rec = src.read_job()
-        if (dst.path.exists() or not budget_independent(train) or not rec or rec.get("id") != at_budget.id
-                or rec.get("status") != "complete"):  # fmt: skip
+        if (dst.path.exists() or not rec or rec.get("id") != at_budget.id or rec.get("status") != "complete"
+                or not same_rates_up_to(short, train)):  # fmt: skip
             continue
         dst.path.parent.mkdir(parents=True, exist_ok=True)
         # not its job record (the study's job has another id) nor a lock; scores are the suite's, rewritten

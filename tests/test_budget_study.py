@@ -81,10 +81,8 @@ def test_every_embedded_budget_is_on_its_evaluation_grid():
     from ganbench.models import list_models
     from scripts.budget_study import DATASETS
 
-    off = [(d, r.name, find_baseline(r.name, d).train.steps, find_baseline(r.name, d).train.eval_every)
-           for d in DATASETS for r in list_models()
-           if find_baseline(r.name, d).train.steps % find_baseline(r.name, d).train.eval_every]  # fmt: skip
-    assert off == []
+    trains = {(d, r.name): find_baseline(r.name, d).train for d in DATASETS for r in list_models()}
+    assert [(k, t.steps, t.eval_every) for k, t in trains.items() if t.steps % t.eval_every] == []
 
 
 def _flat(level_at_budget, level_after, budget=100):
