@@ -172,6 +172,23 @@ def _finite(losses: dict[str, float]) -> bool:
     return all(math.isfinite(v) for v in losses.values())
 
 
+def stack_history(run: RunDir, start: int, stack: list[int] | None) -> list[dict]:
+    """The seed stacks a run has been trained in, from step 0, as ``config.json``'s ``"stacks"``:
+    ``[{"from_step": 0, "stack": [0, 1, 2]}, {"from_step": 1200, "stack": [0]}]``, where ``stack`` is None
+    for steps trained serially (not vectorised). A seed's float32 numbers depend on the stack it is trained in
+    (``ganbench.training_batched``), so a run resumed in another stack is reproduced only by the same stacks
+    from the same steps. ``start`` is the step training (re)starts from and ``stack`` the stack it starts in;
+    segments the earlier config records from ``start`` on are dropped (those steps are trained again)."""
+    segments: list[dict] = []
+    if start and run.config.exists():
+        old = files.read_json(run.config)
+        segments = old.get("stacks") or [{"from_step": 0, "stack": old.get("stack")}]  # older configs: one stack
+        segments = [s for s in segments if s["from_step"] < start]
+    if not segments or segments[-1]["stack"] != stack:
+        segments.append({"from_step": start, "stack": stack})
+    return segments
+
+
 def train(
     config: BaselineConfig,
     seed: int,
@@ -227,9 +244,10 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
         run.result.unlink(missing_ok=True)
 
     resolved = dataclasses.replace(config, model_params=params)
+    stacks = stack_history(run, start, None)  # recorded where part of the run was trained in a stack
     files.atomic_write_json(run.config, {
         **resolved.to_dict(), "seed": seed, "dataset_info": dataset.info.to_dict(),
-        "environment": environment(dev)})  # fmt: skip
+        "environment": environment(dev), **({"stacks": stacks} if any(s["stack"] for s in stacks) else {})})  # fmt: skip
 
     train_data = TrainingData(dataset, dev, fmt)
     sampler = BatchSampler(len(train_data), tc.batch_size, seed, train_data.index_device)

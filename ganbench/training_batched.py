@@ -52,6 +52,7 @@ from ganbench.training import (
     save_checkpoint,
     seed_everything,
     set_learning_rates,
+    stack_history,
     step_autocast,
     train,
     write_samples_figure,
@@ -156,7 +157,7 @@ def _setup(config: BaselineConfig, dataset: Dataset, seed: int, out, dev: torch.
     files.atomic_write_json(run.config, {
         **resolved.to_dict(), "seed": seed, "dataset_info": dataset.info.to_dict(),
         "environment": environment(dev), "vectorised": len(stack),
-        "stack": stack})  # fmt: skip
+        "stack": stack, "stacks": stack_history(run, start, stack)})  # fmt: skip
     generator = torch.Generator(device=dev)
     generator.set_state(rng["cuda"] if dev.type == "cuda" else rng["torch"])
     sampler = BatchSampler(len(dataset.train), config.train.batch_size, seed, index_device)
@@ -177,8 +178,9 @@ def _finish(it: _Seed, wall: float, dataset: Dataset) -> None:
     files.atomic_write_json(it.run.result, {**dataclasses.asdict(it.result), "resumed_from": it.start or None})
 
 
-def _drop(vm, active: list[_Seed], t0: float, dataset: Dataset) -> list[_Seed]:
-    """Finish the seeds that diverged and take them out of the stack."""
+def _drop(vm, active: list[_Seed], t0: float, dataset: Dataset, step: int) -> list[_Seed]:
+    """Finish the seeds that diverged and take them out of the stack; the others record their new stack,
+    from ``step`` on."""
     keep = [i for i, it in enumerate(active) if it.result is None]
     if len(keep) == len(active):
         return active
@@ -187,7 +189,13 @@ def _drop(vm, active: list[_Seed], t0: float, dataset: Dataset) -> list[_Seed]:
             _finish(it, time.perf_counter() - t0, dataset)
     if keep:
         vm.select(keep)
-    return [active[i] for i in keep]
+    survivors = [active[i] for i in keep]
+    stack = [it.seed for it in survivors]
+    for it in survivors:
+        config = files.read_json(it.run.config)
+        files.atomic_write_json(it.run.config, {**config, "vectorised": len(stack), "stack": stack,
+                                                "stacks": [*config["stacks"], {"from_step": step, "stack": stack}]})  # fmt: skip
+    return survivors
 
 
 def _train_group(items: list[_Seed], config: BaselineConfig, dataset: Dataset, train_data: TrainingData,
@@ -222,7 +230,7 @@ def _train_group(items: list[_Seed], config: BaselineConfig, dataset: Dataset, t
                 it.pending.append({"step": step, **it.losses})
             elif step % tc.log_every == 0 or step == tc.steps:
                 it.pending.append({"step": step, **it.losses})
-        active = _drop(vm, active, t0, dataset)
+        active = _drop(vm, active, t0, dataset, step)
         if not active:
             break
         synced = False
@@ -240,7 +248,7 @@ def _train_group(items: list[_Seed], config: BaselineConfig, dataset: Dataset, t
                 it.pending.append({"step": step, "eval": metrics})
                 if metrics.get("non_finite_samples"):
                     it.result = RunResult("diverged", step, 0.0, step, f"non-finite samples at step {step}")
-            active = _drop(vm, active, t0, dataset)
+            active = _drop(vm, active, t0, dataset, step)
             if not active:
                 break
         if step % tc.checkpoint_every == 0 or step == tc.steps:

@@ -54,6 +54,7 @@ def test_each_seed_writes_the_serial_run_folder(tmp_path, schedule):
         assert sorted(p.name for p in a.path.iterdir()) == sorted(p.name for p in b.path.iterdir())
         ca, cb = files.read_json(a.config), files.read_json(b.config)
         assert ca.pop("vectorised") == 2 and ca.pop("stack") == [3, 4] and "vectorised" not in cb and "stack" not in cb
+        assert ca.pop("stacks") == [{"from_step": 0, "stack": [3, 4]}] and "stacks" not in cb
         ca.pop("environment"), cb.pop("environment")
         assert ca == cb
         ra, rb = files.read_json(a.result), files.read_json(b.result)
@@ -101,6 +102,7 @@ def test_resume_is_bit_identical_to_uninterrupted(tmp_path, schedule):
     for seed in (0, 1):
         a, b = _run(tmp_path / "full", cfg, seed), _run(tmp_path / "cut", cfg, seed)
         assert files.read_json(b.result)["resumed_from"] == 40
+        assert files.read_json(b.config)["stacks"] == [{"from_step": 0, "stack": [0, 1]}]  # one stack throughout
         assert a.metrics.read_bytes() == b.metrics.read_bytes()
         ka, kb = load_checkpoint(a.checkpoint), load_checkpoint(b.checkpoint)
         assert torch.equal(ka["rng"]["torch"], kb["rng"]["torch"])
@@ -175,6 +177,25 @@ def test_seeds_with_no_common_step_train_as_separate_stacks_each_recorded(tmp_pa
     stacks = {s: files.read_json(_run(tmp_path, cfg, s).config)["stack"] for s in (0, 1, 2)}
     assert stacks == {0: [0, 2], 1: [1], 2: [0, 2]}
     assert files.read_json(_run(tmp_path, cfg, 1).result)["resumed_from"] == 20
+    # seed 1's history: 20 steps serially (trained alone, not vectorised), then a stack of its own
+    assert files.read_json(_run(tmp_path, cfg, 1).config)["stacks"] == [{"from_step": 0, "stack": None},
+                                                                         {"from_step": 20, "stack": [1]}]  # fmt: skip
+
+
+def test_a_stacked_run_resumed_serially_keeps_its_stack_history(tmp_path):
+    """A seed's numbers depend on the stacks it was trained in; a resume in another one (here serially) must
+    not erase the record of the first, or the run could not be reproduced."""
+    cfg = _cfg("gan")
+    with pytest.raises(RuntimeError, match="interrupted"):
+        train_seeds(cfg, [0, 1], tmp_path, progress=False, tracker=_crash_at(60))
+    assert train(cfg, 0, tmp_path, resume=True, progress=False, tracker=training_tracker).status == "complete"
+    config = files.read_json(_run(tmp_path, cfg, 0).config)
+    assert config["stacks"] == [{"from_step": 0, "stack": [0, 1]}, {"from_step": 40, "stack": None}]
+    assert "stack" not in config and "vectorised" not in config  # what it finished in: serially
+    assert files.read_json(_run(tmp_path, cfg, 1).config)["stacks"] == [{"from_step": 0, "stack": [0, 1]}]
+    # a serial run that never was in a stack records none
+    train(cfg, 3, tmp_path, progress=False, tracker=training_tracker)
+    assert "stacks" not in files.read_json(_run(tmp_path, cfg, 3).config)
 
 
 def test_a_diverged_seed_stops_and_the_others_go_on(tmp_path):
@@ -194,6 +215,11 @@ def test_a_diverged_seed_stops_and_the_others_go_on(tmp_path):
     res = files.read_json(_run(tmp_path / "b", cfg, 1).result)
     assert res["status"] == "diverged" and res["diverged_at"] == 30 and "non-finite samples" in res["reason"]
     assert load_checkpoint(_run(tmp_path / "b", cfg, 1).checkpoint)["step"] == 20  # as a serial run: none at 30
+    for seed in (0, 2):  # the others trained on from step 30 in a stack without seed 1
+        config = files.read_json(_run(tmp_path / "b", cfg, seed).config)
+        assert config["stacks"] == [{"from_step": 0, "stack": [0, 1, 2]}, {"from_step": 30, "stack": [0, 2]}]
+        assert config["stack"] == [0, 2] and config["vectorised"] == 2
+    assert files.read_json(_run(tmp_path / "b", cfg, 1).config)["stacks"] == [{"from_step": 0, "stack": [0, 1, 2]}]
     # the seeds that go on are as if seed 1 had never been in the stack
     train_seeds(cfg, [0, 2], tmp_path / "s", progress=False, tracker=training_tracker)
     for seed in (0, 2):

@@ -166,12 +166,14 @@ def run_batch(jobs: tuple[Job, ...], options: RunOptions) -> list[dict]:
     A seed's numbers depend on the stack it is trained in (``ganbench.training_batched``: rounding), so a
     batch is never split between runners: the jobs' locks are taken in the batch's order, the same in every
     runner, and a runner that finds any of them held leaves the whole batch (each job ``locked``) to the
-    runner that holds it. Two runners on one folder then train the stacks one runner would."""
+    runner that holds it (a job of it that is already finished is reported as such, not as locked). Two
+    runners on one folder then train the stacks one runner would."""
     records: dict[str, dict] = {}
     with contextlib.ExitStack() as stack:
         for job in jobs:
-            if not stack.enter_context(JobLock(job.run_dir(options.out).path)):
-                return [{"id": j.id, "status": "locked"} for j in jobs]  # the stack releases the locks taken
+            if not stack.enter_context(JobLock(job.run_dir(options.out).path)):  # the stack releases those taken
+                return [{**j.run_dir(options.out).read_job(), "skipped": True} if job_done(j, options.out)
+                        else {"id": j.id, "status": "locked"} for j in jobs]  # fmt: skip
         todo = []
         for job in jobs:
             try:

@@ -12,7 +12,7 @@ from ganbench.runs.layout import RunDir
 from ganbench.runs.locks import JobLock
 from ganbench.runs.options import RunOptions
 from ganbench.runs.suite import Job, Suite, load_suite, run_suite
-from ganbench.runs.worker import Task
+from ganbench.runs.worker import Task, run_batch
 
 
 def tiny(suite: Suite, steps=40) -> Suite:
@@ -191,6 +191,14 @@ def test_a_runner_that_finds_part_of_a_batch_held_leaves_the_whole_batch(tmp_pat
     recs = run_suite(suite, opts, jobs=1, log=lambda m: None)
     assert [r["status"] for r in recs] == ["complete", "complete"]
     assert all(files.read_json(j.run_dir(tmp_path).config)["stack"] == [0, 1] for j in suite.jobs)
+    # A batch listed while unfinished whose holder has finished a job of it by the time this runner comes to it
+    # (the holder writes each job's record while it still holds the batch): that job is reported finished.
+    second = suite.jobs[1]
+    files.atomic_write_json(second.run_dir(tmp_path).job, {"id": second.id, "status": "running"})
+    with JobLock(second.run_dir(tmp_path).path) as ok:
+        assert ok
+        recs = run_batch(tuple(suite.jobs), opts)
+    assert [(r["status"], r.get("skipped")) for r in recs] == [("complete", True), ("locked", None)]
 
 
 def test_batch_tasks_hold_jobs_of_one_baseline(tmp_path):
