@@ -1,7 +1,7 @@
 """Learning curves of the reference baselines and the budgets they justify: writes reports/budgets.md.
 
     python scripts/budget_study.py [--run] [--runs runs/budget-curves] [--seeds 0,1,2] [--jobs 2]
-                                   [--continue-from RUNS]
+                                   [--continue-from RUNS] [--extend 1.5] [--rows digits/gan,...] [--out FILE]
 
 The published report was made by continuing the standard suite's runs (``ganbench run --suite standard
 --out STD``) with ``--run --continue-from STD``: each of its seed stacks trained on from its budget to 1.5x.
@@ -16,7 +16,12 @@ budget (the leaderboard's verdict), to each seed's own curve (for information), 
 cut at each evaluated step. The report gives, per (model, dataset): the
 curves (seed mean and range), the verdict at the budget, the last-evaluations mean at the budget and at the
 end of the extension (does training longer still pay?), and the first budget from which the seed-mean
-curve stays plateaued.
+curve stays plateaued, and the first from which every budget is justified (plateaued, and training on to
+1.5x it does not pay).
+
+A longer study of the rows whose budget is not justified (``--extend 3 --rows grid25/gan,...
+--out reports/budgets-longer.md``) trains them to 3x their budgets, so that the curves can propose a budget
+that is (``justified from``); its figures go beside its report, in a folder of the report's name.
 """
 
 from __future__ import annotations
@@ -59,25 +64,32 @@ ROOT = Path(__file__).resolve().parent.parent
 MAIN_METRIC = {"ring8": "hq_coverage", "grid25": "hq_coverage", "digits": "fd", "stacked-digits": "fd"}
 DATASETS = list(MAIN_METRIC)
 EXTEND = 1.5
+PAYS_AFTER = 1.5  # a budget is justified when training half as long again (to 1.5x) does not pay
 CONTROL = "gan-constant-lr"
 
 
-def study_suite(seeds: list[int], datasets: list[str] | None = None, models: list[str] | None = None) -> Suite:
-    """Every baseline on the embedded sets (or the given ones), trained for EXTEND times its budget."""
+def study_suite(seeds: list[int], datasets: list[str] | None = None, models: list[str] | None = None,
+                extend: float = EXTEND, rows: list[tuple[str, str]] | None = None) -> Suite:
+    """Every baseline on the embedded sets (or the given datasets and models, or only the given
+    ``(dataset, model)`` rows), trained for ``extend`` times its budget."""
+
+    def wanted(dataset: str, model: str) -> bool:
+        return (not models or model in models) and (not rows or (dataset, model) in rows)
+
     jobs = []
     for dataset in datasets or DATASETS:
         for recipe in list_models():
-            if models and recipe.name not in models:
+            if not wanted(dataset, recipe.name):
                 continue
             c = find_baseline(recipe.name, dataset)
-            longer = dataclasses.replace(c.train, steps=int(EXTEND * c.train.steps))
+            longer = dataclasses.replace(c.train, steps=int(extend * c.train.steps))
             jobs += [Job(dataclasses.replace(c, train=longer), s) for s in seeds]
     # The control for ring8's schedule: the same GAN at a constant learning rate.
-    if "ring8" in (datasets or DATASETS) and (not models or CONTROL in models):
+    if "ring8" in (datasets or DATASETS) and wanted("ring8", CONTROL):
         c = find_baseline("gan", "ring8")
-        const = dataclasses.replace(c.train, steps=int(EXTEND * c.train.steps), lr_schedule="constant")
+        const = dataclasses.replace(c.train, steps=int(extend * c.train.steps), lr_schedule="constant")
         jobs += [Job(dataclasses.replace(c, name=CONTROL, train=const), s) for s in seeds]
-    return Suite("budget-curves", f"every baseline at {EXTEND}x its budget", tuple(jobs))
+    return Suite("budget-curves", f"every baseline at {extend:g}x its budget", tuple(jobs))
 
 
 def same_rates_up_to(short, long) -> bool:
@@ -87,7 +99,7 @@ def same_rates_up_to(short, long) -> bool:
     return all(lr_factor(short, k) == lr_factor(long, k) for k in range(1, short.steps + 1))
 
 
-def continue_suite_runs(source: Path, runs: Path, suite: Suite) -> list[str]:
+def continue_suite_runs(source: Path, runs: Path, suite: Suite, extend: float = EXTEND) -> list[str]:
     """Copy into ``runs`` the finished runs in ``source`` (a suite's runs folder, e.g. the standard suite's)
     of the study's jobs at their baseline budget, so that ``--run`` continues each from its final checkpoint
     instead of training it again from step 0. Continued with the same seeds in the same stack, a run is the
@@ -99,7 +111,7 @@ def continue_suite_runs(source: Path, runs: Path, suite: Suite) -> list[str]:
     copied = []
     for job in suite.jobs:
         train = job.config.train
-        short = dataclasses.replace(train, steps=round(train.steps / EXTEND))
+        short = dataclasses.replace(train, steps=round(train.steps / extend))
         at_budget = Job(dataclasses.replace(job.config, train=short), job.seed)
         src, dst = at_budget.run_dir(source), job.run_dir(runs)
         rec = src.read_job()
@@ -127,17 +139,19 @@ def _same(run: dict | None, want: dict, later: dict) -> bool:
     return full_run == full_want
 
 
-def read_curves(runs: Path, stale: list | None = None,
-                resumed: dict | None = None) -> dict[tuple[str, str], dict[int, tuple[np.ndarray, np.ndarray]]]:
+def read_curves(runs: Path, stale: list | None = None, resumed: dict | None = None, extend: float = EXTEND,
+                unfinished: list | None = None) -> dict[tuple[str, str], dict[int, tuple[np.ndarray, np.ndarray]]]:
     """``{(dataset, model): {seed: (steps, values)}}`` of each run's main metric.
 
     Only runs trained with the study's present configuration of their baseline count (its model parameters
-    and training settings, the steps at ``EXTEND`` times the budget): a run of an older budget or older
+    and training settings, the steps at ``extend`` times the budget): a run of an older budget or older
     hyperparameters would justify a budget it was not trained under. Their folders are appended to
     ``stale`` when given; ``resumed``, when given, gets ``{(dataset, model): {seed: step}}`` of the counted
-    runs that were resumed from a checkpoint (``resumed_from`` of their result).
+    runs that were resumed from a checkpoint (``resumed_from`` of their result). A run still training (or
+    killed) has no result of the study's length yet (none, or the shorter run's it is continuing): its curve
+    stops short and is left out, listed in ``unfinished`` when given.
     """
-    expected = {(j.config.dataset, j.config.name): j.config for j in study_suite([0]).jobs}
+    expected = {(j.config.dataset, j.config.name): j.config for j in study_suite([0], extend=extend).jobs}
     out: dict = defaultdict(dict)
     for run in iter_runs(runs):
         dataset, model, seed = run.path.parent.parent.name, run.path.parent.name, run.path.name
@@ -147,11 +161,17 @@ def read_curves(runs: Path, stale: list | None = None,
             if stale is not None:
                 stale.append(f"{dataset}/{model}/{seed}")
             continue
+        res = files.read_json(run.result) if run.result.exists() else {}
+        if not (res.get("status") == "diverged" or (res.get("status") == "complete"
+                                                    and res.get("steps") == want.train.steps)):  # fmt: skip
+            if unfinished is not None:
+                unfinished.append(f"{dataset}/{model}/{seed}")
+            continue
         metric = MAIN_METRIC.get(dataset)
         curve = eval_curves(run.path).get(metric) if metric else None
         if curve is not None and len(curve[0]):
             out[(dataset, model)][int(seed.split("-")[-1])] = curve
-            start = (files.read_json(run.result) if run.result.exists() else {}).get("resumed_from")
+            start = res.get("resumed_from")
             if resumed is not None and start:
                 resumed.setdefault((dataset, model), {})[int(seed.split("-")[-1])] = int(start)
     return out
@@ -191,26 +211,42 @@ def curves_figure(dataset: str, group: dict, budgets: dict) -> bytes:
         ax.xaxis.set_major_locator(MaxNLocator(5))  # five-digit steps stay apart
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k" if x else "0"))
         ax.set_ylabel(f"{metric} ({'higher' if METRICS[metric].higher_is_better else 'lower'} is better)", fontsize=8)
+        if metric == "fd" and lo.min() > 0:  # FD falls by orders of magnitude; on a log axis the late steps show
+            ax.set_yscale("log")
         ax.legend(fontsize=6)
     fig.suptitle(f"{dataset}: {metric} during training (seed mean; band: min to max over seeds)", fontsize=10)
     return figure_png(fig)
 
 
-def last_means(curves: dict, budget: int) -> tuple[float, float]:
-    """The seed means of the last-evaluations means at the budget and at the end of the extension."""
+def curves_csv(group: dict) -> str:
+    """Every seed's curve of the study, as CSV (``dataset,model,seed,step,value``): the data behind the report,
+    kept beside it so that its numbers can be checked, and a later study's budgets compared, without the runs."""
+    lines = ["dataset,model,seed,step,value"]
+    for (dataset, model), curves in sorted(group.items()):
+        for seed, (steps, values) in sorted(curves.items()):
+            lines += [f"{dataset},{model},{seed},{int(st)},{float(v)!r}" for st, v in zip(steps, values)]
+    return "\n".join(lines) + "\n"
+
+
+def last_means(curves: dict, budget: int, end: int | None = None) -> tuple[float, float]:
+    """The seed means of the last-evaluations means at the budget and at step ``end`` (default: the end of
+    the study)."""
     at_budget = float(np.mean([last_mean(*cut(s, v, budget), total_steps=budget).mean for s, v in curves.values()]))
-    at_end = float(np.mean([last_mean(s, v).mean for s, v in curves.values()]))
+    at_end = float(np.mean([(last_mean(*cut(s, v, end), total_steps=end) if end else last_mean(s, v)).mean
+                            for s, v in curves.values()]))  # fmt: skip
     return at_budget, at_end
 
 
 def extension_pays(dataset: str, curves: dict, budget: int) -> bool:
-    """Whether the seed mean of the last-evaluations means at the end of the extension is better than at the
-    budget by more than the plateau rule's tolerance: a curve can look flat at the budget (a slow start) and
-    still rise later, which the extension shows and the rule alone cannot."""
+    """Whether the seed mean of the last-evaluations means at ``PAYS_AFTER`` times the budget is better than
+    at the budget by more than the plateau rule's tolerance: a curve can look flat at the budget (a slow start)
+    and still rise later, which the extension shows and the rule alone cannot. False where the study's curves
+    stop before that step (nothing to judge by)."""
     higher = METRICS[MAIN_METRIC[dataset]].higher_is_better
-    at_budget, at_end = last_means(curves, budget)
-    if max(int(s.max()) for s, _ in curves.values()) <= budget:
-        return False  # no extension to judge by
+    end = int(PAYS_AFTER * budget)
+    if min(int(s.max()) for s, _ in curves.values()) < end:
+        return False
+    at_budget, at_end = last_means(curves, budget, end)
     gain = (at_end - at_budget) if higher else (at_budget - at_end)
     return gain > max(PLATEAU_REL_TOL * abs(at_budget), PLATEAU_ABS_TOL)
 
@@ -226,8 +262,22 @@ def justified(dataset: str, curves: dict, budget: int) -> bool:
     return verdict_at(dataset, curves, budget) == "plateaued" and not extension_pays(dataset, curves, budget)
 
 
-def ranking_change(dataset: str, group: dict, budgets: dict) -> list[str]:
-    """Would training every baseline 1.5x longer change the dataset's ranking? The ranking by the seed mean of
+def justified_from(dataset: str, curves: dict) -> int | None:
+    """The first evaluated step from which every evaluated step, taken as the budget, is justified, up to the
+    last one the study can judge (``PAYS_AFTER`` times it within the study); None if there is none. This is the
+    budget a longer study proposes for a row whose present budget is not justified."""
+    steps = seed_mean(curves)[0]
+    last = min(int(s.max()) for s, _ in curves.values())
+    judged = [int(b) for b in steps if int(PAYS_AFTER * b) <= last]
+    ok = [justified(dataset, curves, b) for b in judged]
+    for i in range(len(judged)):
+        if all(ok[i:]):
+            return judged[i]
+    return None
+
+
+def ranking_change(dataset: str, group: dict, budgets: dict, extend: float = EXTEND) -> list[str]:
+    """Would training every baseline ``extend`` times longer change the dataset's ranking? The ranking by the seed mean of
     the last-evaluations means at the budgets and at the end of the extension, Kendall's tau between them, and
     the pairs that swap (with both values, to judge them against seed noise)."""
     metric = MAIN_METRIC[dataset]
@@ -252,7 +302,7 @@ def ranking_change(dataset: str, group: dict, budgets: dict) -> list[str]:
     swapped = "; ".join(f"{a} and {b} ({at_budget[a]:.3g} and {at_budget[b]:.3g} at the budgets, "
                         f"{at_end[a]:.3g} and {at_end[b]:.3g} after)" for a, b in swaps)  # fmt: skip
     return [f"- **{dataset}** ({metric}, {'higher' if higher else 'lower'} is better). At the budgets: "
-            f"{listing(at_budget)}. At 1.5x: {listing(at_end)}. Kendall's tau {tau:.2f}; "
+            f"{listing(at_budget)}. At {extend:g}x: {listing(at_end)}. Kendall's tau {tau:.2f}; "
             + (f"pairs that swap: {swapped}." if swaps else "no pair swaps.")]
 
 
@@ -272,25 +322,30 @@ def _row(dataset: str, model: str, curves: dict, budget: int, quick: set) -> str
     steps, mean, _, _ = seed_mean(curves)
     first = first_stable_plateau(steps, mean, higher)
     n_ok = sum(v == "plateaued" for v in verdicts)
+    ok_from = justified_from(dataset, curves)
     return (f"| {dataset} | {model} | {'yes' if (dataset, model) in quick else 'no'} | {budget} | "
             f"`{baseline_hash(dataset, model)}` | {len(curves)} | "
             f"{verdict_at(dataset, curves, budget)} | "
             f"{n_ok}/{len(verdicts)} ({', '.join(sorted(set(verdicts)))}) | {at_budget:.3g} | "
             f"{at_end:.3g} (step {int(steps[-1])}) | {'yes' if extension_pays(dataset, curves, budget) else 'no'} | "
-            f"{first if first else 'not within the study'} | {'yes' if justified(dataset, curves, budget) else '**no**'} |")
+            f"{first if first else 'not within the study'} | {'yes' if justified(dataset, curves, budget) else '**no**'} | "
+            f"{ok_from if ok_from else 'not within the study'} |")
 
 
-def report(runs: Path, out: Path) -> str:
+def report(runs: Path, out: Path, extend: float = EXTEND) -> str:
     stale: list[str] = []
     resumed: dict = {}
-    group = read_curves(runs, stale, resumed)
+    unfinished: list[str] = []
+    group = read_curves(runs, stale, resumed, extend, unfinished)
     budgets = {(d, m): find_baseline("gan" if m == CONTROL else m, d).train.steps for d, m in group}
     quick = {(j.config.dataset, j.config.name) for j in load_suite("quick").jobs}
+    figures = out.parent / out.stem  # reports/budgets.md's figures in reports/budgets/
+    command = "--run" + (f" --extend {extend:g}" if extend != EXTEND else "")
     lines = [
-        "# Training budgets justified by learning curves",
+        "# Training budgets justified by learning curves" + (f": a longer study ({extend:g}x)" if extend != EXTEND else ""),
         "",
-        (f"Made by `python scripts/budget_study.py --run` (runs: `{runs.name}`): every reference baseline on the "
-        f"embedded sets trained for {EXTEND}x its budget, its hyperparameters otherwise as in `baselines/` (a "
+        (f"Made by `python scripts/budget_study.py {command}` (runs: `{runs.name}`): every reference baseline on the "
+        f"embedded sets trained for {extend:g}x its budget, its hyperparameters otherwise as in `baselines/` (a "
         "learning-rate schedule keeps its fixed decay length, so up to the budget each run is the baseline's own). "
         "The curves are the evaluations made during training (`metrics.jsonl`): 2,500 samples on 2D sets; the "
         "offline classifier's features of 2,000 samples on image sets, so their FD is not on the final protocol's "
@@ -308,21 +363,27 @@ def report(runs: Path, out: Path) -> str:
         "better than at the budget by more than the rule's tolerance, which catches a curve that is flat at the "
         "budget only because it has not started to rise); *first stable plateau* is the first step "
         "from which the seed-mean curve, cut there, is plateaued at every later step of the study. A budget is "
-        "*justified* when the seed-mean curve has plateaued at it and training longer does not pay."),
+        "*justified* when the seed-mean curve has plateaued at it and training longer does not pay."
+        + (f" Here the study runs {extend:g}x the budgets, and *longer pays* still compares the budget with "
+           f"{PAYS_AFTER:g}x it; *last-evals mean at end* is at {extend:g}x." if extend != EXTEND else "")
+        + f" *Justified from* is the first step from which every step, taken as the budget, is justified (as far "
+        f"as the study can judge: up to 1/{PAYS_AFTER:g} of its length): the budget the curves propose."),
         "",
         ("*Baseline* is the configuration hash of the baseline file the row was studied under (the `@...` of its "
          "suite jobs' ids): a row whose hash differs from the present file's is out of date."),
         "",
         ("| dataset | model | in quick suite | budget | baseline | seeds | seed mean at budget | seeds plateaued at "
-        "budget | last-evals mean at budget | last-evals mean at end | longer pays | first stable plateau | justified |"),
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "budget | last-evals mean at budget | last-evals mean at end | longer pays | first stable plateau | justified | "
+        "justified from |"),
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for dataset in DATASETS:
         models = sorted(m for d, m in group if d == dataset)
         lines += [_row(dataset, m, group[(dataset, m)], budgets[(dataset, m)], quick) for m in models]
         if models:
-            files.atomic_write_bytes(out.parent / "budgets" / f"curves_{dataset}.png",
+            files.atomic_write_bytes(figures / f"curves_{dataset}.png",
                                      curves_figure(dataset, group, budgets))  # fmt: skip
+    files.atomic_write_text(figures / "curves.csv", curves_csv(group))
     keys = [k for k in group if k[1] != CONTROL]
     plateaued = [k for k in keys if verdict_at(k[0], group[k], budgets[k]) == "plateaued"]
     just = [k for k in keys if justified(k[0], group[k], budgets[k])]
@@ -343,15 +404,16 @@ def report(runs: Path, out: Path) -> str:
     lines += ["", "## Would training longer change the rankings?", "",
               ("Where training longer still pays, the question for a leaderboard is whether it would reorder "
                "the models. Each dataset's models ordered by the seed mean of their last-evaluations means at "
-               f"their budgets and at the end of the study's {EXTEND}x extension (the curves' metric, "
+               f"their budgets and at the end of the study's {extend:g}x extension (the curves' metric, "
                f"{n_seeds}: read a swap between close values as within "
                "noise):"), ""]
     for dataset in DATASETS:
-        lines += ranking_change(dataset, group, budgets)
+        lines += ranking_change(dataset, group, budgets, extend)
     lines += ["", "## Budgets not justified", "",
               ("Rows whose seed-mean curve has not plateaued at the baseline budget by the rule above, or where "
               "training longer still pays; the leaderboard's `plateaued` column marks the first kind wherever they "
-              "are run. A longer study (past the end of this one) has to find where they level off."), ""]
+              "are run. Where *justified from* names a step, the curves propose it as the budget; elsewhere a "
+              "longer study (past the end of this one) has to find where they level off."), ""]
     for dataset in DATASETS:
         higher = METRICS[MAIN_METRIC[dataset]].higher_is_better
         for model in sorted(m for d, m in group if d == dataset):
@@ -384,10 +446,15 @@ def report(runs: Path, out: Path) -> str:
         lines += ["", "## Runs left out", "",
                   ("Runs in the folder trained under another configuration than their baseline's present one "
                   f"(an older budget or older hyperparameters), not counted: {', '.join(sorted(stale))}.")]
-    lines += ["", "## Curves", ""]
+    if unfinished:
+        lines += ["", "## Runs not finished", "",
+                  ("Runs in the folder with no result yet (still training, or stopped), not counted: "
+                   f"{', '.join(sorted(unfinished))}.")]
+    lines += ["", "## Curves", "", (f"Every seed's curve, the data behind this report: `{figures.name}/curves.csv` "
+                                    "(dataset, model, seed, step, value)."), ""]
     for dataset in DATASETS:
         if any(d == dataset for d, _ in group):
-            lines += [f"### {dataset}", "", f"![{dataset} curves](budgets/curves_{dataset}.png)", ""]
+            lines += [f"### {dataset}", "", f"![{dataset} curves]({figures.name}/curves_{dataset}.png)", ""]
     return "\n".join(lines) + "\n"
 
 
@@ -401,6 +468,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=None, help="parallel worker processes (default: cores)")
     p.add_argument("--datasets", help="with --run: train only these datasets' baselines (comma-separated)")
     p.add_argument("--models", help=f"with --run: train only these models (comma-separated; {CONTROL} too)")
+    p.add_argument("--rows", help="with --run: train only these rows (comma-separated dataset/model, e.g. digits/gan)")
+    p.add_argument("--extend", type=float, default=EXTEND,
+                   help=f"train each baseline for this many times its budget (default {EXTEND}; a longer study finds "
+                        "where the rows whose training still pays at 1.5x level off)")  # fmt: skip
     p.add_argument("--continue-from", metavar="RUNS",
                    help="with --run: start from a suite's finished runs in RUNS (e.g. the standard suite's, with "
                         "--seeds 0,1,2), continued from their final checkpoints, instead of from step 0")  # fmt: skip
@@ -408,18 +479,21 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     runs = Path(args.runs)
     if args.run:
+        rows = [tuple(r.split("/", 1)) for r in args.rows.split(",")] if args.rows else None
         suite = study_suite([int(s) for s in args.seeds.split(",")],
                             args.datasets.split(",") if args.datasets else None,
-                            args.models.split(",") if args.models else None)  # fmt: skip
+                            args.models.split(",") if args.models else None, args.extend, rows)  # fmt: skip
+        if not suite.jobs:
+            p.error("--datasets, --models and --rows leave no baseline to train")
         if args.continue_from:
-            copied = continue_suite_runs(Path(args.continue_from), runs, suite)
+            copied = continue_suite_runs(Path(args.continue_from), runs, suite, args.extend)
             print(f"continuing {len(copied)} finished runs of {args.continue_from}", file=sys.stderr)
         run_suite(suite, RunOptions(out=runs), jobs=args.jobs)
     if not any(iter_runs(runs)):
         print(f"no runs in {runs}; pass --run to train them", file=sys.stderr)
         return 2
     out = Path(args.out)
-    files.atomic_write_text(out, report(runs, out))
+    files.atomic_write_text(out, report(runs, out, args.extend))
     print(f"wrote {out}")
     return 0
 

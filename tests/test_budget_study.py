@@ -10,7 +10,14 @@ import torch
 from ganbench.config import find_baseline
 from ganbench.evaluation.tracking import tracker_for
 from ganbench.training import train
-from scripts.budget_study import EXTEND, ranking_change, read_curves
+from scripts.budget_study import (
+    EXTEND,
+    justified,
+    justified_from,
+    ranking_change,
+    read_curves,
+    study_suite,
+)
 
 
 def _set(run, edit) -> None:
@@ -31,6 +38,8 @@ def test_runs_of_another_configuration_are_left_out(tmp_path):
     run0 = tmp_path / "ring8" / "vae" / "seed-0"
     study = dataclasses.asdict(base.train.replace(steps=int(EXTEND * base.train.steps)))
     _set(run0, lambda c: c.update(train=study))
+    finished = {**json.loads((run0 / "result.json").read_text()), "steps": study["steps"]}  # and its result too
+    (run0 / "result.json").write_text(json.dumps(finished))
     for seed in (1, 2, 3):
         shutil.copytree(run0, run0.parent / f"seed-{seed}")
     _set(run0.parent / "seed-1", lambda c: [c["train"].pop(k) for k in ("precision", "channels_last")])
@@ -62,7 +71,7 @@ def test_published_report_is_of_the_present_baselines():
     rows = {}
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 13 and cells[0] in DATASETS:
+        if len(cells) >= 13 and cells[0] in DATASETS:
             rows[(cells[0], cells[1])] = cells
     for dataset in DATASETS:
         for recipe in list_models():
@@ -109,6 +118,32 @@ def test_ranking_change_names_the_pairs_that_swap_when_trained_longer():
     assert line.endswith("Kendall's tau 1.00; no pair swaps.")
 
 
+def test_justified_from_is_the_first_budget_plateaued_where_half_as_long_again_does_not_pay():
+    # hq_coverage (higher is better) rising as step / 100 to 1 at step 100, then flat; evaluations every 10 steps
+    # to 300. Worked by hand from the rules: at a budget of 110 the last 2 of 11 evaluations (1, 1) are 0.15
+    # above the 2 before (0.8, 0.9), over the tolerance of 10% of 0.85: improving. At 120: 1, 1 against 0.9,
+    # 1, within 10% of 0.95: plateaued; the last 10% of the steps, at least 5 evaluations (80..120), average
+    # 0.94 and at 1.5 x 120 = 180 they average 1, a gain of 0.06 under 10% of 0.94: justified, and every later
+    # budget the study can judge (to 300 / 1.5 = 200) is too. At 100 the gain to 150 is 1 - 0.8 = 0.2: not.
+    steps = np.arange(10, 301, 10)
+    curve = (steps, np.minimum(steps / 100, 1.0))
+    curves = {0: curve, 1: curve, 2: curve}
+    assert not justified("grid25", curves, 100) and not justified("grid25", curves, 110)
+    assert justified("grid25", curves, 120)
+    assert justified_from("grid25", curves) == 120
+    # cut at 150 the study can judge budgets up to 100 only, none of them justified
+    short = {s: (steps[steps <= 150], v[steps <= 150]) for s, (_, v) in curves.items()}
+    assert justified_from("grid25", short) is None
+
+
+def test_a_longer_study_of_chosen_rows_trains_them_only_at_that_multiple():
+    suite = study_suite([0, 1], extend=3, rows=[("digits", "gan"), ("grid25", "vae")])
+    got = {(j.config.dataset, j.config.name, j.seed): j.config.train.steps for j in suite.jobs}
+    gan, vae = find_baseline("gan", "digits").train.steps, find_baseline("vae", "grid25").train.steps
+    assert got == {("digits", "gan", 0): 3 * gan, ("digits", "gan", 1): 3 * gan,
+                   ("grid25", "vae", 0): 3 * vae, ("grid25", "vae", 1): 3 * vae}  # fmt: skip
+
+
 def test_study_continues_a_suites_finished_runs_into_the_study_runs_themselves(tmp_path):
     # The standard suite's runs at a baseline's budget, continued to the study's 1.5x from their final
     # checkpoints, are the study's runs bit for bit (same seeds, same stack, budget-independent schedule).
@@ -146,3 +181,60 @@ def test_study_continues_a_suites_finished_runs_into_the_study_runs_themselves(t
         assert ka["step"] == kb["step"] == 30
         assert all(torch.equal(v, kb["model"]["modules"][k]) for k, v in ka["model"]["modules"].items())
         assert a.read_scores() == b.read_scores()
+
+
+def test_a_longer_study_report_of_some_rows_with_its_figures_and_data(tmp_path):
+    # Run folders as training writes them for a 3x study of two rows (config.json, metrics.jsonl's eval lines),
+    # with curves of known shape: the report has their rows, lists the others as not studied, draws each
+    # dataset's figure beside itself and keeps every seed's curve as CSV, value for value.
+    import pandas as pd
+
+    from ganbench.data import get_dataset_info
+    from ganbench.models import get_recipe
+    from ganbench.runs import files
+    from scripts.budget_study import report
+
+    suite = study_suite([0, 1], extend=3, rows=[("digits", "gan"), ("grid25", "gan")])
+    written = {}
+    for job in suite.jobs:
+        c = job.config
+        params = get_recipe(c.model).resolve(get_dataset_info(c.dataset).kind, c.model_params)
+        run = tmp_path / "runs" / c.dataset / c.name / f"seed-{job.seed}"
+        run.mkdir(parents=True)
+        files.atomic_write_json(run / "config.json", {**dataclasses.replace(c, model_params=params).to_dict(),
+                                                      "seed": job.seed})  # fmt: skip
+        steps = np.arange(c.train.eval_every, c.train.steps + 1, c.train.eval_every)
+        b = c.train.steps / 3  # the baseline's budget
+        if c.dataset == "digits":  # fd falling until half the budget, flat after it
+            values = 5 + 50 * np.clip(1 - steps / (b / 2), 0, None) + 0.01 * job.seed
+            metric = "fd"
+        else:  # hq_coverage still rising through the whole study
+            values = 0.2 + 0.6 * steps / c.train.steps + 0.01 * job.seed
+            metric = "hq_coverage"
+        files.rewrite_jsonl(run / "metrics.jsonl", [{"step": int(s), "eval": {metric: float(v)}}
+                                                    for s, v in zip(steps, values)])  # fmt: skip
+        files.atomic_write_json(run / "result.json", {"status": "complete", "steps": c.train.steps})
+        written[(c.dataset, c.name, job.seed)] = (steps, values)
+    # a run still training (its result is the shorter run's it continues) is left out and listed
+    still = tmp_path / "runs" / "digits" / "gan" / "seed-2"
+    shutil.copytree(still.parent / "seed-1", still)
+    files.atomic_write_json(still / "result.json", {"status": "complete", "steps": 10})
+    out = tmp_path / "reports" / "budgets-longer.md"
+    text = report(tmp_path / "runs", out, extend=3)
+    assert text.startswith("# Training budgets justified by learning curves: a longer study (3x)")
+    rows = {tuple(c.strip() for c in line.strip("|").split("|"))[:2]: [c.strip() for c in line.strip("|").split("|")]
+            for line in text.splitlines() if line.startswith("| digits") or line.startswith("| grid25")}  # fmt: skip
+    assert set(rows) == {("digits", "gan"), ("grid25", "gan")}
+    digits, grid = rows[("digits", "gan")], rows[("grid25", "gan")]
+    assert digits[10] == "no" and digits[12] == "yes"  # flat from half the budget on: justified at it
+    assert int(digits[3]) / 2 < int(digits[13]) <= int(digits[3])  # and from a step after the descent
+    assert grid[10] == "yes" and grid[12] == "**no**" and grid[13] == "not within the study"  # rising to the end
+    assert "- ring8 / gan" in text  # not studied here
+    assert "not counted: digits/gan/seed-2." in text and digits[5] == "2"
+    for dataset in ("digits", "grid25"):
+        assert (out.parent / "budgets-longer" / f"curves_{dataset}.png").stat().st_size > 0
+    table = pd.read_csv(out.parent / "budgets-longer" / "curves.csv")
+    assert len(table) == sum(len(s) for s, _ in written.values())
+    for (dataset, model, seed), (steps, values) in written.items():
+        got = table[(table.dataset == dataset) & (table.model == model) & (table.seed == seed)]
+        assert got.step.tolist() == steps.tolist() and got.value.tolist() == values.tolist()
