@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.stats
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from ganbench.config import LATER_DEFAULTS, find_baseline
 from ganbench.data import get_dataset_info
@@ -206,6 +206,9 @@ def curves_figure(dataset: str, group: dict, budgets: dict) -> bytes:
         steps, mean, lo, hi = seed_mean(group[(dataset, model)])
         band_plot(ax, steps, mean, lo, hi, colors[model], model)
         ax.axvline(budgets[(dataset, model)], color="k", ls="--", lw=0.8, label=f"budget {budgets[(dataset, model)]}")
+        ok_from = justified_from(dataset, group[(dataset, model)])
+        if ok_from and ok_from != budgets[(dataset, model)]:
+            ax.axvline(ok_from, color="k", ls=":", lw=0.8, label=f"justified from {ok_from}")
         ax.set_title(model, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(5))  # five-digit steps stay apart
@@ -213,6 +216,9 @@ def curves_figure(dataset: str, group: dict, budgets: dict) -> bytes:
         ax.set_ylabel(f"{metric} ({'higher' if METRICS[metric].higher_is_better else 'lower'} is better)", fontsize=8)
         if metric == "fd" and lo.min() > 0:  # FD falls by orders of magnitude; on a log axis the late steps show
             ax.set_yscale("log")
+            ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))  # 2, 5, 10, 20, ...
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))  # not 2x10^0
+            ax.yaxis.set_minor_formatter(NullFormatter())
         ax.legend(fontsize=6)
     fig.suptitle(f"{dataset}: {metric} during training (seed mean; band: min to max over seeds)", fontsize=10)
     return figure_png(fig)
@@ -428,7 +434,9 @@ def report(runs: Path, out: Path, extend: float = EXTEND) -> str:
     if missing:
         lines += ["", "## Not studied at the current budgets", "",
                   ("Baselines without study runs in this folder (their budget changed since the last study, or "
-                  "they were left out of `--run`): their budgets are not justified by this report."), ""]
+                  "they were left out of `--run`): their budgets are not justified by this report."
+                   + (" This longer study is of chosen rows; `reports/budgets.md` studies every baseline at "
+                      f"{EXTEND:g}x." if extend != EXTEND else "")), ""]
         lines += [f"- {m}" for m in missing]
     if resumed:
         lines += ["", "## Runs continued from a checkpoint", "",
