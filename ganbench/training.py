@@ -244,10 +244,11 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
         run.result.unlink(missing_ok=True)
 
     resolved = dataclasses.replace(config, model_params=params)
-    stacks = stack_history(run, start, None)  # recorded where part of the run was trained in a stack
+    stacks = stack_history(run, start, None)
+    history = {"stacks": stacks} if any(s["stack"] for s in stacks) else {}  # where part of it was in a stack
     files.atomic_write_json(run.config, {
         **resolved.to_dict(), "seed": seed, "dataset_info": dataset.info.to_dict(),
-        "environment": environment(dev), **({"stacks": stacks} if any(s["stack"] for s in stacks) else {})})  # fmt: skip
+        "environment": environment(dev), **history})  # fmt: skip
 
     train_data = TrainingData(dataset, dev, fmt)
     sampler = BatchSampler(len(train_data), tc.batch_size, seed, train_data.index_device)

@@ -193,8 +193,8 @@ def _drop(vm, active: list[_Seed], t0: float, dataset: Dataset, step: int) -> li
     stack = [it.seed for it in survivors]
     for it in survivors:
         config = files.read_json(it.run.config)
-        files.atomic_write_json(it.run.config, {**config, "vectorised": len(stack), "stack": stack,
-                                                "stacks": [*config["stacks"], {"from_step": step, "stack": stack}]})  # fmt: skip
+        stacks = [*config["stacks"], {"from_step": step, "stack": stack}]
+        files.atomic_write_json(it.run.config, {**config, "vectorised": len(stack), "stack": stack, "stacks": stacks})
     return survivors
 
 

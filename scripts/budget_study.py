@@ -283,9 +283,9 @@ def justified_from(dataset: str, curves: dict) -> int | None:
 
 
 def ranking_change(dataset: str, group: dict, budgets: dict, extend: float = EXTEND) -> list[str]:
-    """Would training every baseline ``extend`` times longer change the dataset's ranking? The ranking by the seed mean of
-    the last-evaluations means at the budgets and at the end of the extension, Kendall's tau between them, and
-    the pairs that swap (with both values, to judge them against seed noise)."""
+    """Would training every baseline ``extend`` times longer change the dataset's ranking? The ranking by the
+    seed mean of the last-evaluations means at the budgets and at the end of the extension, Kendall's tau
+    between them, and the pairs that swap (with both values, to judge them against seed noise)."""
     metric = MAIN_METRIC[dataset]
     higher = METRICS[metric].higher_is_better
     models = sorted(m for d, m in group if d == dataset and m != CONTROL)
@@ -334,7 +334,8 @@ def _row(dataset: str, model: str, curves: dict, budget: int, quick: set) -> str
             f"{verdict_at(dataset, curves, budget)} | "
             f"{n_ok}/{len(verdicts)} ({', '.join(sorted(set(verdicts)))}) | {at_budget:.3g} | "
             f"{at_end:.3g} (step {int(steps[-1])}) | {'yes' if extension_pays(dataset, curves, budget) else 'no'} | "
-            f"{first if first else 'not within the study'} | {'yes' if justified(dataset, curves, budget) else '**no**'} | "
+            f"{first if first else 'not within the study'} | "
+            f"{'yes' if justified(dataset, curves, budget) else '**no**'} | "
             f"{ok_from if ok_from else 'not within the study'} |")
 
 
@@ -348,7 +349,8 @@ def report(runs: Path, out: Path, extend: float = EXTEND) -> str:
     figures = out.parent / out.stem  # reports/budgets.md's figures in reports/budgets/
     command = "--run" + (f" --extend {extend:g}" if extend != EXTEND else "")
     lines = [
-        "# Training budgets justified by learning curves" + (f": a longer study ({extend:g}x)" if extend != EXTEND else ""),
+        "# Training budgets justified by learning curves"
+        + (f": a longer study ({extend:g}x)" if extend != EXTEND else ""),
         "",
         (f"Made by `python scripts/budget_study.py {command}` (runs: `{runs.name}`): every reference baseline on the "
         f"embedded sets trained for {extend:g}x its budget, its hyperparameters otherwise as in `baselines/` (a "
@@ -379,8 +381,8 @@ def report(runs: Path, out: Path, extend: float = EXTEND) -> str:
          "suite jobs' ids): a row whose hash differs from the present file's is out of date."),
         "",
         ("| dataset | model | in quick suite | budget | baseline | seeds | seed mean at budget | seeds plateaued at "
-        "budget | last-evals mean at budget | last-evals mean at end | longer pays | first stable plateau | justified | "
-        "justified from |"),
+        "budget | last-evals mean at budget | last-evals mean at end | longer pays | first stable plateau | "
+        "justified | justified from |"),
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for dataset in DATASETS:
