@@ -347,13 +347,15 @@ def report(runs: Path, out: Path, extend: float = EXTEND) -> str:
     budgets = {(d, m): find_baseline("gan" if m == CONTROL else m, d).train.steps for d, m in group}
     quick = {(j.config.dataset, j.config.name) for j in load_suite("quick").jobs}
     figures = out.parent / out.stem  # reports/budgets.md's figures in reports/budgets/
-    command = "--run" + (f" --extend {extend:g}" if extend != EXTEND else "")
+    command = "--run" + (f" --extend {extend:g} --rows ..." if extend != EXTEND else "")
+    studied = ("every reference baseline on the embedded sets" if extend == EXTEND else
+               "each row below (rows of `reports/budgets.md` whose budget is not justified)")  # fmt: skip
     lines = [
         "# Training budgets justified by learning curves"
         + (f": a longer study ({extend:g}x)" if extend != EXTEND else ""),
         "",
-        (f"Made by `python scripts/budget_study.py {command}` (runs: `{runs.name}`): every reference baseline on the "
-        f"embedded sets trained for {extend:g}x its budget, its hyperparameters otherwise as in `baselines/` (a "
+        (f"Made by `python scripts/budget_study.py {command}` (runs: `{runs.name}`): {studied} "
+        f"trained for {extend:g}x its budget, its hyperparameters otherwise as in `baselines/` (a "
         "learning-rate schedule keeps its fixed decay length, so up to the budget each run is the baseline's own). "
         "The curves are the evaluations made during training (`metrics.jsonl`): 2,500 samples on 2D sets; the "
         "offline classifier's features of 2,000 samples on image sets, so their FD is not on the final protocol's "
