@@ -188,16 +188,22 @@ def cut(steps: np.ndarray, values: np.ndarray, budget: int) -> tuple[np.ndarray,
     return steps[keep], values[keep]
 
 
+def first_holding(steps, holds: list[bool]) -> int | None:
+    """The first of ``steps`` from which ``holds`` is true at every later one; None if not at the last."""
+    first = None
+    for step, ok in zip(reversed(list(steps)), reversed(holds)):
+        if not ok:
+            break
+        first = int(step)
+    return first
+
+
 def first_stable_plateau(steps: np.ndarray, values: np.ndarray, higher: bool) -> int | None:
     """The first evaluated step from which the curve cut there is plateaued at every later step."""
-    status = [plateau(*cut(steps, values, int(b)), higher).status for b in steps]
-    for i in range(len(steps)):
-        if all(st == "plateaued" for st in status[i:]):
-            return int(steps[i])
-    return None
+    return first_holding(steps, [plateau(*cut(steps, values, int(b)), higher).status == "plateaued" for b in steps])
 
 
-def curves_figure(dataset: str, group: dict, budgets: dict) -> bytes:
+def curves_figure(dataset: str, group: dict, budgets: dict, proposed: dict) -> bytes:
     metric = MAIN_METRIC[dataset]
     models = sorted(m for d, m in group if d == dataset)
     colors = model_colors(models)
@@ -206,7 +212,7 @@ def curves_figure(dataset: str, group: dict, budgets: dict) -> bytes:
         steps, mean, lo, hi = seed_mean(group[(dataset, model)])
         band_plot(ax, steps, mean, lo, hi, colors[model], model)
         ax.axvline(budgets[(dataset, model)], color="k", ls="--", lw=0.8, label=f"budget {budgets[(dataset, model)]}")
-        ok_from = justified_from(dataset, group[(dataset, model)])
+        ok_from = proposed[(dataset, model)]
         if ok_from and ok_from != budgets[(dataset, model)]:
             ax.axvline(ok_from, color="k", ls=":", lw=0.8, label=f"justified from {ok_from}")
         ax.set_title(model, fontsize=9)
@@ -275,11 +281,7 @@ def justified_from(dataset: str, curves: dict) -> int | None:
     steps = seed_mean(curves)[0]
     last = min(int(s.max()) for s, _ in curves.values())
     judged = [int(b) for b in steps if int(PAYS_AFTER * b) <= last]
-    ok = [justified(dataset, curves, b) for b in judged]
-    for i in range(len(judged)):
-        if all(ok[i:]):
-            return judged[i]
-    return None
+    return first_holding(judged, [justified(dataset, curves, b) for b in judged])
 
 
 def ranking_change(dataset: str, group: dict, budgets: dict, extend: float = EXTEND) -> list[str]:
@@ -320,7 +322,7 @@ def baseline_hash(dataset: str, model: str) -> str:
     return Job(find_baseline(model, dataset), 0).config_hash
 
 
-def _row(dataset: str, model: str, curves: dict, budget: int, quick: set) -> str:
+def _row(dataset: str, model: str, curves: dict, budget: int, quick: set, ok_from: int | None) -> str:
     metric = MAIN_METRIC[dataset]
     higher = METRICS[metric].higher_is_better
     verdicts = [plateau(*cut(s, v, budget), higher).status for s, v in curves.values()]
@@ -328,7 +330,6 @@ def _row(dataset: str, model: str, curves: dict, budget: int, quick: set) -> str
     steps, mean, _, _ = seed_mean(curves)
     first = first_stable_plateau(steps, mean, higher)
     n_ok = sum(v == "plateaued" for v in verdicts)
-    ok_from = justified_from(dataset, curves)
     return (f"| {dataset} | {model} | {'yes' if (dataset, model) in quick else 'no'} | {budget} | "
             f"`{baseline_hash(dataset, model)}` | {len(curves)} | "
             f"{verdict_at(dataset, curves, budget)} | "
@@ -345,6 +346,7 @@ def report(runs: Path, out: Path, extend: float = EXTEND) -> str:
     unfinished: list[str] = []
     group = read_curves(runs, stale, resumed, extend, unfinished)
     budgets = {(d, m): find_baseline("gan" if m == CONTROL else m, d).train.steps for d, m in group}
+    proposed = {key: justified_from(key[0], curves) for key, curves in group.items()}  # once: table and figure
     quick = {(j.config.dataset, j.config.name) for j in load_suite("quick").jobs}
     figures = out.parent / out.stem  # reports/budgets.md's figures in reports/budgets/
     command = "--run" + (f" --extend {extend:g} --rows ..." if extend != EXTEND else "")
@@ -389,10 +391,11 @@ def report(runs: Path, out: Path, extend: float = EXTEND) -> str:
     ]
     for dataset in DATASETS:
         models = sorted(m for d, m in group if d == dataset)
-        lines += [_row(dataset, m, group[(dataset, m)], budgets[(dataset, m)], quick) for m in models]
+        lines += [_row(dataset, m, group[(dataset, m)], budgets[(dataset, m)], quick, proposed[(dataset, m)])
+                  for m in models]  # fmt: skip
         if models:
             files.atomic_write_bytes(figures / f"curves_{dataset}.png",
-                                     curves_figure(dataset, group, budgets))  # fmt: skip
+                                     curves_figure(dataset, group, budgets, proposed))  # fmt: skip
     files.atomic_write_text(figures / "curves.csv", curves_csv(group))
     keys = [k for k in group if k[1] != CONTROL]
     plateaued = [k for k in keys if verdict_at(k[0], group[k], budgets[k]) == "plateaued"]
