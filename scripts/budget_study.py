@@ -1,7 +1,8 @@
 """Learning curves of the reference baselines and the budgets they justify: writes reports/budgets.md.
 
     python scripts/budget_study.py [--run] [--runs runs/budget-curves] [--seeds 0,1,2] [--jobs 2]
-                                   [--continue-from RUNS] [--extend 1.5] [--rows digits/gan,...] [--out FILE]
+                                   [--continue-from RUNS] [--extend 1.5] [--rows digits/gan,...]
+                                   [--longer RUNS ...] [--out FILE]
 
 The published report was made by continuing the standard suite's runs (``ganbench run --suite standard
 --out STD``) with ``--run --continue-from STD``: each of its seed stacks trained on from its budget to 1.5x.
@@ -21,7 +22,9 @@ curve stays plateaued, and the first from which every budget is justified (plate
 
 A longer study of the rows whose budget is not justified (``--extend 3 --rows grid25/gan,...
 --out reports/budgets-longer.md``) trains them to 3x their budgets, so that the curves can propose a budget
-that is (``justified from``); its figures go beside its report, in a folder of the report's name.
+that is (``justified from``); its figures go beside its report, in a folder of the report's name. A later
+study reads those rows from it (``--longer RUNS``) instead of training them again: a longer run cut at the
+study's length is the study's run.
 """
 
 from __future__ import annotations
@@ -139,8 +142,50 @@ def _same(run: dict | None, want: dict, later: dict) -> bool:
     return full_run == full_want
 
 
+def _longer_curve(run, want, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The curve of ``run`` cut at the study's length, where ``run`` is a longer run of the study's job
+    ``want`` (a study to more times the budget): the same model parameters and training settings but more
+    steps, the same learning rate at every step of the study (``same_rates_up_to``), finished (or diverged),
+    and evaluated at the study's last step. Cut there, its curve is the study run's: a run and its
+    continuation are the same run (``continue_suite_runs``). None where any of it does not hold."""
+    cfg = run.read_config() or {}
+    recorded = cfg.get("train") or {}
+    steps = recorded.get("steps")
+    if not (isinstance(steps, int) and steps > want.train.steps
+            and _same(cfg.get("model_params"), _resolved(want), LATER_OPTIONS)):  # fmt: skip
+        return None
+    longer = dataclasses.replace(want.train, steps=steps)
+    if not (_same(recorded, longer.identity(), LATER_DEFAULTS) and same_rates_up_to(want.train, longer)):
+        return None
+    res = files.read_json(run.result) if run.result.exists() else {}
+    if not (res.get("status") == "diverged" or (res.get("status") == "complete" and res.get("steps") == steps)):
+        return None
+    curve = eval_curves(run.path).get(metric)
+    if curve is None or not len(curve[0]):
+        return None
+    s, v = cut(*curve, want.train.steps)
+    if res.get("status") == "complete" and (not len(s) or int(s[-1]) != want.train.steps):
+        return None  # no evaluation at the study's last step: the study run's curve would end elsewhere
+    return s, v
+
+
+def rows_in_longer(suite: Suite, longer: list[Path]) -> set[tuple[str, str]]:
+    """The rows of ``suite`` whose every seed has a run in one of the ``longer`` folders that, cut at the
+    study's length, is the study's run (``_longer_curve``): ``--run`` need not train them."""
+    jobs: dict = defaultdict(list)
+    for job in suite.jobs:
+        jobs[(job.config.dataset, job.config.name)].append(job)
+
+    def found(job) -> bool:
+        metric = MAIN_METRIC[job.config.dataset]
+        return any(job.run_dir(f).path.exists() and _longer_curve(job.run_dir(f), job.config, metric) is not None
+                   for f in longer)  # fmt: skip
+    return {key for key, js in jobs.items() if key[0] in MAIN_METRIC and all(map(found, js))}
+
+
 def read_curves(runs: Path, stale: list | None = None, resumed: dict | None = None, extend: float = EXTEND,
-                unfinished: list | None = None) -> dict[tuple[str, str], dict[int, tuple[np.ndarray, np.ndarray]]]:
+                unfinished: list | None = None, longer: list[Path] = (),
+                borrowed: dict | None = None) -> dict[tuple[str, str], dict[int, tuple[np.ndarray, np.ndarray]]]:
     """``{(dataset, model): {seed: (steps, values)}}`` of each run's main metric.
 
     Only runs trained with the study's present configuration of their baseline count (its model parameters
@@ -150,6 +195,11 @@ def read_curves(runs: Path, stale: list | None = None, resumed: dict | None = No
     runs that were resumed from a checkpoint (``resumed_from`` of their result). A run still training (or
     killed) has no result of the study's length yet (none, or the shorter run's it is continuing): its curve
     stops short and is left out, listed in ``unfinished`` when given.
+
+    ``longer``: runs folders of longer studies (``--extend 3``), read for the rows that have no counted run in
+    ``runs``: a longer run of a row's study job, cut at the study's length, is that job's run
+    (``_longer_curve``), so a row a longer study trained need not be trained again. ``borrowed``, when given,
+    gets ``{(dataset, model): folder}`` of the rows read from them.
     """
     expected = {(j.config.dataset, j.config.name): j.config for j in study_suite([0], extend=extend).jobs}
     out: dict = defaultdict(dict)
@@ -174,6 +224,21 @@ def read_curves(runs: Path, stale: list | None = None, resumed: dict | None = No
             start = res.get("resumed_from")
             if resumed is not None and start:
                 resumed.setdefault((dataset, model), {})[int(seed.split("-")[-1])] = int(start)
+    own = set(out)
+    for folder in longer:
+        for run in iter_runs(folder):
+            dataset, model, seed = run.path.parent.parent.name, run.path.parent.name, run.path.name
+            want, metric = expected.get((dataset, model)), MAIN_METRIC.get(dataset)
+            if want is None or metric is None or (dataset, model) in own:
+                continue
+            n = int(seed.split("-")[-1])
+            if n in out.get((dataset, model), {}):
+                continue  # an earlier folder's
+            curve = _longer_curve(run, want, metric)
+            if curve is not None:
+                out[(dataset, model)][n] = curve
+                if borrowed is not None:
+                    borrowed.setdefault((dataset, model), folder)
     return out
 
 
@@ -340,16 +405,18 @@ def _row(dataset: str, model: str, curves: dict, budget: int, quick: set, ok_fro
             f"{ok_from if ok_from else 'not within the study'} |")
 
 
-def report(runs: Path, out: Path, extend: float = EXTEND) -> str:
+def report(runs: Path, out: Path, extend: float = EXTEND, longer: list[Path] = ()) -> str:
     stale: list[str] = []
     resumed: dict = {}
     unfinished: list[str] = []
-    group = read_curves(runs, stale, resumed, extend, unfinished)
+    borrowed: dict = {}
+    group = read_curves(runs, stale, resumed, extend, unfinished, longer, borrowed)
     budgets = {(d, m): find_baseline("gan" if m == CONTROL else m, d).train.steps for d, m in group}
     proposed = {key: justified_from(key[0], curves) for key, curves in group.items()}  # once: table and figure
     quick = {(j.config.dataset, j.config.name) for j in load_suite("quick").jobs}
     figures = out.parent / out.stem  # reports/budgets.md's figures in reports/budgets/
-    command = "--run" + (f" --extend {extend:g} --rows ..." if extend != EXTEND else "")
+    command = ("--run" + (f" --extend {extend:g} --rows ..." if extend != EXTEND else "")
+               + "".join(f" --longer {f.name}" for f in longer))
     studied = ("every reference baseline on the embedded sets" if extend == EXTEND else
                "each row below (rows of `reports/budgets.md` whose budget is not justified)")  # fmt: skip
     lines = [
@@ -457,6 +524,14 @@ def report(runs: Path, out: Path, extend: float = EXTEND) -> str:
         lines += ["Each run's last resume is listed (a run continued more than once was also resumed before it).", ""]
         lines += [f"- {d} / {m}: " + ", ".join(f"seed {s_} from step {st}" for s_, st in sorted(seeds.items()))
                   for (d, m), seeds in sorted(resumed.items())]
+    if borrowed:
+        lines += ["", "## Rows read from a longer study", "",
+                  ("These rows were not trained for this study: their curves are the runs of a longer study of "
+                   "the same configuration and seeds (`--longer`), cut at this study's length. With the same "
+                   "learning rate at every step up to it (a constant rate, or a decay of fixed length) and an "
+                   "evaluation at its last step, a longer run cut there is this study's run: a run and its "
+                   "continuation are one run (`tests/test_training_batched.py`)."), ""]
+        lines += [f"- {d} / {m}: `{folder.name}`" for (d, m), folder in sorted(borrowed.items())]
     if stale:
         lines += ["", "## Runs left out", "",
                   ("Runs in the folder trained under another configuration than their baseline's present one "
@@ -490,6 +565,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--continue-from", metavar="RUNS",
                    help="with --run: start from a suite's finished runs in RUNS (e.g. the standard suite's, with "
                         "--seeds 0,1,2), continued from their final checkpoints, instead of from step 0")  # fmt: skip
+    p.add_argument("--longer", metavar="RUNS", action="append", default=[],
+                   help="runs folder of a longer study (--extend 3); rows with no runs in --runs are read from its "
+                        "runs, cut at this study's length, instead of being trained again (repeatable; with --run, "
+                        "those rows are not trained)")  # fmt: skip
     p.add_argument("--out", default=str(ROOT / "reports" / "budgets.md"))
     args = p.parse_args(argv)
     runs = Path(args.runs)
@@ -498,17 +577,25 @@ def main(argv: list[str] | None = None) -> int:
         suite = study_suite([int(s) for s in args.seeds.split(",")],
                             args.datasets.split(",") if args.datasets else None,
                             args.models.split(",") if args.models else None, args.extend, rows)  # fmt: skip
-        if not suite.jobs:
+        longer = [Path(f) for f in args.longer]
+        covered = rows_in_longer(suite, longer)
+        if covered:
+            print(f"read from --longer, not trained: {', '.join(f'{d}/{m}' for d, m in sorted(covered))}",
+                  file=sys.stderr)  # fmt: skip
+            suite = dataclasses.replace(suite, jobs=tuple(j for j in suite.jobs
+                                                          if (j.config.dataset, j.config.name) not in covered))
+        if not suite.jobs and not covered:
             p.error("--datasets, --models and --rows leave no baseline to train")
         if args.continue_from:
             copied = continue_suite_runs(Path(args.continue_from), runs, suite, args.extend)
             print(f"continuing {len(copied)} finished runs of {args.continue_from}", file=sys.stderr)
-        run_suite(suite, RunOptions(out=runs), jobs=args.jobs)
-    if not any(iter_runs(runs)):
+        if suite.jobs:
+            run_suite(suite, RunOptions(out=runs), jobs=args.jobs)
+    if not any(iter_runs(runs)) and not args.longer:
         print(f"no runs in {runs}; pass --run to train them", file=sys.stderr)
         return 2
     out = Path(args.out)
-    files.atomic_write_text(out, report(runs, out, args.extend))
+    files.atomic_write_text(out, report(runs, out, args.extend, [Path(f) for f in args.longer]))
     print(f"wrote {out}")
     return 0
 

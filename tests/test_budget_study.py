@@ -238,3 +238,87 @@ def test_a_longer_study_report_of_some_rows_with_its_figures_and_data(tmp_path):
     for (dataset, model, seed), (steps, values) in written.items():
         got = table[(table.dataset == dataset) & (table.model == model) & (table.seed == seed)]
         assert got.step.tolist() == steps.tolist() and got.value.tolist() == values.tolist()
+
+
+def test_a_longer_run_cut_at_the_studys_length_is_the_study_run(tmp_path):
+    # Real training: a 3x run of a tiny ring8 GAN (60 steps), cut at the 1.5x study's 30, gives the 30-step run's
+    # curve value for value; a run whose rate decays over its whole length, or with no evaluation at the
+    # study's last step, is not taken for it.
+    from ganbench.runs.layout import RunDir
+    from ganbench.runs.options import RunOptions
+    from ganbench.runs.suite import Suite, run_suite
+    from ganbench.runs.worker import Job
+    from scripts.budget_study import _longer_curve, rows_in_longer
+
+    base = find_baseline("gan", "ring8")
+    small = base.train.replace(steps=30, log_every=10, eval_every=5, checkpoint_every=10, eval_samples=500,
+                               lr_decay_steps=10)
+    study = dataclasses.replace(base, train=small)
+    longer = dataclasses.replace(base, train=small.replace(steps=60))
+    whole = dataclasses.replace(base, name="gan-whole", train=small.replace(steps=60, lr_decay_steps=0))
+    odd = dataclasses.replace(base, name="gan-odd", train=small.replace(steps=60, eval_every=7))
+    quiet = {"jobs": 1, "log": lambda m: None}
+    run_suite(Suite("s", "", tuple(Job(study, s) for s in (0, 1))), RunOptions(tmp_path / "study"), **quiet)
+    run_suite(Suite("l", "", tuple(Job(c, s) for c in (longer, whole, odd) for s in (0, 1))),
+              RunOptions(tmp_path / "long"), **quiet)  # fmt: skip
+    for seed in (0, 1):
+        want = eval_curves_of(RunDir.of(tmp_path / "study", "ring8", "gan", seed))
+        got = _longer_curve(RunDir.of(tmp_path / "long", "ring8", "gan", seed), study, "hq_coverage")
+        assert got[0].tolist() == want[0].tolist() == [5, 10, 15, 20, 25, 30]
+        assert got[1].tolist() == want[1].tolist()
+        for name, edit, reason in (("gan-whole", {"lr_decay_steps": 0}, "rate decays over 30, not 60 steps"),
+                                   ("gan-odd", {"eval_every": 7}, "no evaluation at 30")):
+            renamed = dataclasses.replace(study, name=name, train=study.train.replace(**edit))
+            cut_run = _longer_curve(RunDir.of(tmp_path / "long", "ring8", name, seed), renamed, "hq_coverage")
+            assert cut_run is None, reason
+    # the study run itself (not longer) is not read as a longer run
+    assert _longer_curve(RunDir.of(tmp_path / "study", "ring8", "gan", 0), study, "hq_coverage") is None
+    suite = Suite("budget-curves", "", tuple(Job(study, s) for s in (0, 1, 2)))
+    assert rows_in_longer(suite, [tmp_path / "long"]) == set()  # seed 2 has no longer run: the row is trained
+    suite = Suite("budget-curves", "", tuple(Job(study, s) for s in (0, 1)))
+    assert rows_in_longer(suite, [tmp_path / "long"]) == {("ring8", "gan")}
+
+
+def eval_curves_of(run):
+    from ganbench.evaluation.curves import eval_curves
+
+    return eval_curves(run.path)["hq_coverage"]
+
+
+def test_a_study_report_reads_rows_it_did_not_train_from_a_longer_study(tmp_path):
+    # A 1.5x study with runs of digits/gan only, and a 3x study's runs of grid25/gan (and of digits/gan, not
+    # read: the study has its own): the grid25 row comes from the longer runs cut at 1.5x its budget, listed.
+    import pandas as pd
+
+    from ganbench.data import get_dataset_info
+    from ganbench.models import get_recipe
+    from ganbench.runs import files
+    from scripts.budget_study import report
+
+    def write(folder, extend, rows, offset):
+        for job in study_suite([0, 1], extend=extend, rows=rows).jobs:
+            c = job.config
+            params = get_recipe(c.model).resolve(get_dataset_info(c.dataset).kind, c.model_params)
+            run = folder / c.dataset / c.name / f"seed-{job.seed}"
+            run.mkdir(parents=True)
+            files.atomic_write_json(run / "config.json", {**dataclasses.replace(c, model_params=params).to_dict(),
+                                                          "seed": job.seed})  # fmt: skip
+            steps = np.arange(c.train.eval_every, c.train.steps + 1, c.train.eval_every)
+            metric = "fd" if c.dataset == "digits" else "hq_coverage"
+            values = offset + 0.5 * steps / c.train.steps + 0.01 * job.seed
+            files.rewrite_jsonl(run / "metrics.jsonl", [{"step": int(s), "eval": {metric: float(v)}}
+                                                        for s, v in zip(steps, values)])  # fmt: skip
+            files.atomic_write_json(run / "result.json", {"status": "complete", "steps": c.train.steps})
+
+    write(tmp_path / "runs", EXTEND, [("digits", "gan")], 5)
+    write(tmp_path / "long", 3, [("digits", "gan"), ("grid25", "gan")], 7)
+    out = tmp_path / "reports" / "budgets.md"
+    text = report(tmp_path / "runs", out, longer=[tmp_path / "long"])
+    assert "## Rows read from a longer study" in text and "- grid25 / gan: `long`" in text
+    assert "- digits / gan: `long`" not in text
+    table = pd.read_csv(out.parent / "budgets" / "curves.csv")
+    grid, digits = table[table.dataset == "grid25"], table[table.dataset == "digits"]
+    budget = find_baseline("gan", "grid25").train.steps
+    assert grid.step.max() == int(EXTEND * budget) and sorted(grid.seed.unique()) == [0, 1]
+    assert digits.value.min() < 6  # the study's own runs (offset 5), not the longer study's (7)
+    assert "| grid25 | gan |" in text and "- grid25 / gan\n" not in text  # studied, not listed as missing
