@@ -92,6 +92,11 @@ def study_suite(seeds: list[int], datasets: list[str] | None = None, models: lis
         c = find_baseline("gan", "ring8")
         const = dataclasses.replace(c.train, steps=int(extend * c.train.steps), lr_schedule="constant")
         jobs += [Job(dataclasses.replace(c, name=CONTROL, train=const), s) for s in seeds]
+    # In the standard suite's order, the dearest first (grid25's hinge-SN, WGAN-GP's five critic steps), so that
+    # a long row runs beside the others instead of holding the last worker alone.
+    order = {k: i for i, k in enumerate(dict.fromkeys((j.config.dataset, j.config.name)
+                                                      for j in load_suite("standard").jobs))}  # fmt: skip
+    jobs.sort(key=lambda j: order.get((j.config.dataset, j.config.name), len(order)))
     return Suite("budget-curves", f"every baseline at {extend:g}x its budget", tuple(jobs))
 
 

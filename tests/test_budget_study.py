@@ -322,3 +322,11 @@ def test_a_study_report_reads_rows_it_did_not_train_from_a_longer_study(tmp_path
     assert grid.step.max() == int(EXTEND * budget) and sorted(grid.seed.unique()) == [0, 1]
     assert digits.value.min() < 6  # the study's own runs (offset 5), not the longer study's (7)
     assert "| grid25 | gan |" in text and "- grid25 / gan\n" not in text  # studied, not listed as missing
+
+
+def test_the_study_trains_the_dearest_rows_first():
+    # the standard suite's order (grid25's 84,000-step hinge-SN first, then WGAN-GP), the ring8 control last
+    jobs = [(j.config.dataset, j.config.name) for j in study_suite([0]).jobs]
+    assert jobs[:2] == [("grid25", "hinge-sn"), ("grid25", "wgan-gp")] and jobs[-1] == ("ring8", "gan-constant-lr")
+    digits = [m for d, m in jobs if d == "digits"]
+    assert digits.index("wgan-gp") < digits.index("gan")  # five critic steps a step: started early
