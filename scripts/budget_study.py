@@ -57,7 +57,7 @@ from ganbench.models import get_recipe, list_models
 from ganbench.models.recipes import LATER_OPTIONS
 from ganbench.results.plots import band_plot, figure_png, model_colors, panel_grid
 from ganbench.runs import files
-from ganbench.runs.layout import iter_runs
+from ganbench.runs.layout import RunDir, iter_runs
 from ganbench.runs.options import RunOptions
 from ganbench.runs.suite import Suite, load_suite, run_suite
 from ganbench.runs.worker import Job
@@ -384,6 +384,54 @@ def ranking_change(dataset: str, group: dict, budgets: dict, extend: float = EXT
             + (f"pairs that swap: {swapped}." if swaps else "no pair swaps.")]
 
 
+FINAL_METRICS = {"points2d": ("hq_coverage", "hq_fraction", "modes_covered", "ct"),
+                 "image": ("fd", "fd_heldout", "ct", "authenticity")}
+STANDARD_BOARD = ROOT / "reports" / "standard-suite" / "leaderboard.csv"
+
+
+def final_scores(runs: Path, rows: dict, extend: float, board: Path = STANDARD_BOARD) -> list[str]:
+    """A table of the final protocol's scores (each run's ``scores.json``, seed mean) at the end of the study,
+    beside the standard suite's published leaderboard at the budget (same seeds): whether what the curves
+    show holds on the final protocol, and on held-out data (``fd_heldout``; ``ct`` near 0 generalising,
+    negative copying training data, positive underfitting). ``rows``: ``{(dataset, model): seeds}``; rows
+    with no scored run are left out."""
+    import pandas as pd
+
+    std = pd.read_csv(board) if board.exists() else None
+    lines = []
+    for kind in ("points2d", "image"):
+        names = FINAL_METRICS[kind]
+        body = []
+        for (dataset, model), seeds in sorted(rows.items(), key=lambda kv: (DATASETS.index(kv[0][0]), kv[0][1])):
+            if get_dataset_info(dataset).kind != kind or model == CONTROL:
+                continue
+            scored = [next(iter(sc.values()))["metrics"] for sc in
+                      (RunDir.of(runs, dataset, model, seed).read_scores() for seed in seeds) if sc]  # fmt: skip
+            if not scored:
+                continue
+            ref = None if std is None else std[(std.dataset == dataset) & (std.model == model)]
+            cells = []
+            for m in names:
+                at_end = np.mean([float(x[m]) for x in scored if x.get(m) is not None])
+                at_budget = None if ref is None or ref.empty or f"{m}_mean" not in ref else ref[f"{m}_mean"].iloc[0]
+                before = "-" if at_budget is None or pd.isna(at_budget) else f"{at_budget:.3g}"
+                cells.append(f"{before} -> {at_end:.3g}")
+            body.append(f"| {dataset} | {model} | {len(scored)} | " + " | ".join(cells) + " |")
+        if body:
+            arrows = " | ".join(f"{m} {'↑' if METRICS[m].higher_is_better else '↓'}" for m in names)
+            lines += ["", f"| dataset | model | seeds | {arrows} |", "| --- | --- | --- |" + " --- |" * len(names)]
+            lines += body
+    if not lines:
+        return []
+    return ["", f"## Final scores: at the budget and at {extend:g}x", "",
+            ("Each cell: the standard suite's published seed mean at the budget (`reports/standard-suite/"
+             f"leaderboard.csv`, the same seeds) -> the seed mean of this study's runs scored at {extend:g}x on the "
+             "same final protocol (`scores.json`). `fd_heldout` is the FD against the held-out test split, which "
+             "a model that memorises the training set does not improve; `ct` (Meehan et al. 2020) is about 0 "
+             "for a model that generalises, negative when it copies training data, positive when it underfits.")
+            ] + lines
+
+
 def baseline_hash(dataset: str, model: str) -> str:
     """The configuration hash of the baseline's suite jobs (``Job.config_hash``, the ``@...`` of its run ids),
     written beside each row so that a report older than its baseline file can be told (tests check it)."""
@@ -529,6 +577,7 @@ def report(runs: Path, out: Path, extend: float = EXTEND, longer: list[Path] = (
         lines += ["Each run's last resume is listed (a run continued more than once was also resumed before it).", ""]
         lines += [f"- {d} / {m}: " + ", ".join(f"seed {s_} from step {st}" for s_, st in sorted(seeds.items()))
                   for (d, m), seeds in sorted(resumed.items())]
+    lines += final_scores(runs, {k: sorted(c) for k, c in group.items() if k not in borrowed}, extend)
     if borrowed:
         lines += ["", "## Rows read from a longer study", "",
                   ("These rows were not trained for this study: their curves are the runs of a longer study of "

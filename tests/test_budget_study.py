@@ -330,3 +330,26 @@ def test_the_study_trains_the_dearest_rows_first():
     assert jobs[:2] == [("grid25", "hinge-sn"), ("grid25", "wgan-gp")] and jobs[-1] == ("ring8", "gan-constant-lr")
     digits = [m for d, m in jobs if d == "digits"]
     assert digits.index("wgan-gp") < digits.index("gan")  # five critic steps a step: started early
+
+
+def test_final_scores_set_the_suites_published_value_beside_the_studys_runs(tmp_path):
+    # scores.json as scoring writes it ({fingerprint id: {"metrics": ...}}), two seeds; a published board row
+    import pandas as pd
+
+    from ganbench.runs import files
+    from scripts.budget_study import final_scores
+
+    for seed, (fd, held) in enumerate([(4.0, 5.0), (6.0, 7.0)]):
+        run = tmp_path / "runs" / "digits" / "gan" / f"seed-{seed}"
+        run.mkdir(parents=True)
+        files.atomic_write_json(run / "scores.json", {"abc": {"metrics": {"fd": fd, "fd_heldout": held, "ct": 2.0,
+                                                                          "authenticity": 0.5}}})  # fmt: skip
+    board = tmp_path / "leaderboard.csv"
+    pd.DataFrame([{"dataset": "digits", "model": "gan", "fd_mean": 9.0, "fd_heldout_mean": 8.0, "ct_mean": 3.0,
+                   "authenticity_mean": 0.75}]).to_csv(board, index=False)  # fmt: skip
+    rows = {("digits", "gan"): [0, 1], ("digits", "vae"): [0], ("ring8", "gan"): [0]}  # the last two: no scores
+    text = "\n".join(final_scores(tmp_path / "runs", rows, 3, board))
+    assert "## Final scores: at the budget and at 3x" in text
+    assert "| digits | gan | 2 | 9 -> 5 | 8 -> 6 | 3 -> 2 | 0.75 -> 0.5 |" in text
+    assert "vae" not in text and "ring8" not in text and "hq_coverage" not in text
+    assert final_scores(tmp_path / "none", rows, 3, board) == []
