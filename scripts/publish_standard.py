@@ -1,0 +1,104 @@
+"""Run the standard suite end to end and publish its report: writes reports/standard-suite/.
+
+    python scripts/publish_standard.py [--runs runs/standard] [--jobs 2] [--dest reports/standard-suite]
+
+Trains every job of the standard suite that the runs folder does not hold finished (a rerun after a budget
+change trains only the changed baselines' jobs; a fresh folder, all 84), times it, writes ``ganbench
+report`` of the folder and copies it to ``--dest`` (without the self-contained ``index.html``, which holds the
+same content), under a header generated from the run: the command, the machine and versions, the ganbench
+commit, the wall time and how many jobs ran and how many were found finished. The header says "measured end
+to end" only when every job ran in this invocation; otherwise it gives the time of the jobs that ran.
+
+Then continue the same runs for ``reports/budgets.md``:
+``python scripts/budget_study.py --run --continue-from RUNS [--longer LONGER_RUNS ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ganbench.environment import environment
+from ganbench.results.report import write_report
+from ganbench.runs import files
+from ganbench.runs.options import RunOptions
+from ganbench.runs.suite import load_suite, run_suite
+
+
+def header(suite: str, wall_s: float, n_jobs: int, ran: int, failed: int, env: dict, day: str,
+           seeds: list[int]) -> list[str]:  # fmt: skip
+    """The published report's title and first paragraph, from what the run measured."""
+    done_before = n_jobs - ran - failed
+    whole = done_before == 0 and failed == 0
+    versions = env["versions"]
+    machine = (f"{env['device'].get('name', env['device']['type'])}, {env.get('cores', '?')} cores, "
+               f"torch {versions['torch']}, Python {versions['python']}")  # fmt: skip
+    counts = f"{ran} ran, {failed} failed" + (f", {done_before} found finished (not timed)" if done_before else "")
+    return [
+        f"# ganbench report: the {suite} suite" + (", measured end to end" if whole else ""),
+        "",
+        (f"`python scripts/publish_standard.py` (`ganbench run --suite {suite}`, then `ganbench report`), on "
+         f"{machine}, {day}, ganbench commit {env['git_commit'][:7] if env.get('git_commit') else 'unknown'}: "
+         f"**{wall_s:,.0f} s wall ({wall_s / 60:.1f} minutes), {n_jobs} jobs: {counts}** (seeds "
+         f"{', '.join(map(str, seeds))}; each baseline's seeds trained as one seed-vectorised stack). "
+         + ("" if whole else "The time is of the jobs that ran in this invocation, not of the whole suite. ")
+         + "Copied here without the report's self-contained index.html (the same content)."),
+        "",
+    ]
+
+
+def publish(report: Path, dest: Path, head: list[str]) -> None:
+    """Copy the report folder ``report`` to ``dest`` (replacing its files; not ``index.html``), its README's
+    title replaced by ``head``. Each file is written atomically."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in sorted(report.iterdir()):
+        if path.name == "index.html" or not path.is_file():
+            continue
+        if path.name == "README.md":
+            body = path.read_text(encoding="utf-8").splitlines()
+            if body and body[0].startswith("# "):
+                body = body[1:]
+            while body and not body[0].strip():
+                body = body[1:]
+            files.atomic_write_text(dest / "README.md", "\n".join(head + body) + "\n")
+        else:
+            files.atomic_write_bytes(dest / path.name, path.read_bytes())
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--suite", default="standard")
+    p.add_argument("--runs", default=str(ROOT / "runs" / "standard"), help="runs folder (kept: a rerun resumes)")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
+    p.add_argument("--dest", default=str(ROOT / "reports" / "standard-suite"))
+    args = p.parse_args(argv)
+    suite = load_suite(args.suite)
+    runs = Path(args.runs)
+    t0 = time.perf_counter()
+    records = run_suite(suite, RunOptions(out=runs), jobs=args.jobs, log=lambda m: print(m, flush=True))
+    wall = time.perf_counter() - t0
+    failed = sum(r.get("status") == "failed" for r in records)
+    ran = sum(r.get("status") != "failed" and not r.get("skipped") and r.get("status") != "locked" for r in records)
+    env = {**environment(torch.device("cpu")), "cores": os.cpu_count()}
+    head = header(suite.name, wall, len(suite.jobs), ran, failed, env,
+                  datetime.date.today().isoformat(), sorted({j.seed for j in suite.jobs}))  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(runs.resolve().parent):
+        write_report(runs.name, tmp)  # the report names the folder as given: its name, not this machine's path
+        publish(Path(tmp), Path(args.dest), head)
+    print(f"wrote {args.dest} ({ran} ran, {failed} failed, {wall:.0f} s)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
