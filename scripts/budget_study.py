@@ -149,14 +149,14 @@ def _same(run: dict | None, want: dict, later: dict) -> bool:
 
 def _longer_curve(run, want, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
     """The curve of ``run`` cut at the study's length, where ``run`` is a longer run of the study's job
-    ``want`` (a study to more times the budget): the same model parameters and training settings but more
-    steps, the same learning rate at every step of the study (``same_rates_up_to``), finished (or diverged),
+    ``want`` (a study to more times the budget): the same model parameters and training settings but as many
+    steps or more, the same learning rate at every step of the study (``same_rates_up_to``), finished (or diverged),
     and evaluated at the study's last step. Cut there, its curve is the study run's: a run and its
     continuation are the same run (``continue_suite_runs``). None where any of it does not hold."""
     cfg = run.read_config() or {}
     recorded = cfg.get("train") or {}
     steps = recorded.get("steps")
-    if not (isinstance(steps, int) and steps > want.train.steps
+    if not (isinstance(steps, int) and steps >= want.train.steps
             and _same(cfg.get("model_params"), _resolved(want), LATER_OPTIONS)):  # fmt: skip
         return None
     longer = dataclasses.replace(want.train, steps=steps)

@@ -271,8 +271,9 @@ def test_a_longer_run_cut_at_the_studys_length_is_the_study_run(tmp_path):
             renamed = dataclasses.replace(study, name=name, train=study.train.replace(**edit))
             cut_run = _longer_curve(RunDir.of(tmp_path / "long", "ring8", name, seed), renamed, "hq_coverage")
             assert cut_run is None, reason
-    # the study run itself (not longer) is not read as a longer run
-    assert _longer_curve(RunDir.of(tmp_path / "study", "ring8", "gan", 0), study, "hq_coverage") is None
+    # a run of the study's own length is read whole
+    own = _longer_curve(RunDir.of(tmp_path / "study", "ring8", "gan", 0), study, "hq_coverage")
+    assert own[1].tolist() == eval_curves_of(RunDir.of(tmp_path / "study", "ring8", "gan", 0))[1].tolist()
     suite = Suite("budget-curves", "", tuple(Job(study, s) for s in (0, 1, 2)))
     assert rows_in_longer(suite, [tmp_path / "long"]) == set()  # seed 2 has no longer run: the row is trained
     suite = Suite("budget-curves", "", tuple(Job(study, s) for s in (0, 1)))
