@@ -40,7 +40,7 @@ import numpy as np
 import scipy.stats
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from ganbench.config import LATER_DEFAULTS, find_baseline
+from ganbench.config import BASELINES_DIR, LATER_DEFAULTS, find_baseline
 from ganbench.data import get_dataset_info
 from ganbench.evaluation.curves import (
     PLATEAU_ABS_TOL,
@@ -55,6 +55,7 @@ from ganbench.evaluation.curves import (
 from ganbench.metrics import METRICS
 from ganbench.models import get_recipe, list_models
 from ganbench.models.recipes import LATER_OPTIONS
+from ganbench.results.leaderboard import VERDICTS_FILE
 from ganbench.results.plots import band_plot, figure_png, model_colors, panel_grid
 from ganbench.runs import files
 from ganbench.runs.layout import RunDir, iter_runs
@@ -432,6 +433,42 @@ def final_scores(runs: Path, rows: dict, extend: float, board: Path = STANDARD_B
             ] + lines
 
 
+VERDICT_COLUMNS = ("dataset", "model", "baseline", "budget", "plateaued", "longer_pays", "justified")
+
+
+def verdict_rows(group: dict, budgets: dict) -> list[dict]:
+    """Each studied baseline's verdicts (the report's table, as data): its configuration hash and budget,
+    whether its seed-mean curve has plateaued at the budget, whether training on to 1.5x still pays, and
+    whether the budget is justified. ``ganbench.results.leaderboard`` reads them (``budget-verdicts.csv``)
+    into the ``budget`` column of a leaderboard row of that baseline's configuration."""
+    rows = []
+    for dataset in DATASETS:
+        for model in sorted(m for d, m in group if d == dataset and m != CONTROL):
+            curves, budget = group[(dataset, model)], budgets[(dataset, model)]
+            rows.append({"dataset": dataset, "model": model, "baseline": baseline_hash(dataset, model),
+                         "budget": budget,
+                         "plateaued": "yes" if verdict_at(dataset, curves, budget) == "plateaued" else "no",
+                         "longer_pays": "yes" if extension_pays(dataset, curves, budget) else "no",
+                         "justified": "yes" if justified(dataset, curves, budget) else "no"})  # fmt: skip
+    return rows
+
+
+def verdicts_csv(rows: list[dict]) -> str:
+    return "\n".join([",".join(VERDICT_COLUMNS)] + [",".join(str(r[c]) for c in VERDICT_COLUMNS) for r in rows]) + "\n"
+
+
+def table_verdicts(text: str) -> list[dict]:
+    """The verdict rows of a published report's table (``report``'s Markdown), in ``verdict_rows``' form."""
+    rows = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 13 and cells[0] in DATASETS and cells[1] != CONTROL:
+            rows.append({"dataset": cells[0], "model": cells[1], "baseline": cells[4].strip("`"),
+                         "budget": int(cells[3]), "plateaued": "yes" if cells[6] == "plateaued" else "no",
+                         "longer_pays": cells[10], "justified": "yes" if cells[12] == "yes" else "no"})  # fmt: skip
+    return rows
+
+
 def baseline_hash(dataset: str, model: str) -> str:
     """The configuration hash of the baseline's suite jobs (``Job.config_hash``, the ``@...`` of its run ids),
     written beside each row so that a report older than its baseline file can be told (tests check it)."""
@@ -458,7 +495,10 @@ def _row(dataset: str, model: str, curves: dict, budget: int, quick: set, ok_fro
             f"{ok_from if ok_from else 'not within the study'} |")
 
 
-def report(runs: Path, out: Path, extend: float = EXTEND, longer: list[Path] = ()) -> str:
+def report(runs: Path, out: Path, extend: float = EXTEND, longer: list[Path] = (),
+           verdicts: Path | None = None) -> str:
+    """The report's Markdown; its figures and every seed's curve (``curves.csv``) are written in a folder
+    named after ``out``, and, given ``verdicts``, each baseline's verdicts as CSV there (``verdict_rows``)."""
     stale: list[str] = []
     resumed: dict = {}
     unfinished: list[str] = []
@@ -517,6 +557,8 @@ def report(runs: Path, out: Path, extend: float = EXTEND, longer: list[Path] = (
             files.atomic_write_bytes(figures / f"curves_{dataset}.png",
                                      curves_figure(dataset, group, budgets, proposed))  # fmt: skip
     files.atomic_write_text(figures / "curves.csv", curves_csv(group))
+    if verdicts is not None:
+        files.atomic_write_text(verdicts, verdicts_csv(verdict_rows(group, budgets)))
     keys = [k for k in group if k[1] != CONTROL]
     plateaued = [k for k in keys if verdict_at(k[0], group[k], budgets[k]) == "plateaued"]
     just = [k for k in keys if justified(k[0], group[k], budgets[k])]
@@ -649,7 +691,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no runs in {runs}; pass --run to train them", file=sys.stderr)
         return 2
     out = Path(args.out)
-    files.atomic_write_text(out, report(runs, out, args.extend, [Path(f) for f in args.longer]))
+    # The 1.5x study of every baseline is the one whose verdicts leaderboards show (baselines/budget-verdicts.csv)
+    published = args.extend == EXTEND and not (args.rows or args.datasets or args.models)
+    files.atomic_write_text(out, report(runs, out, args.extend, [Path(f) for f in args.longer],
+                                        BASELINES_DIR / VERDICTS_FILE if published else None))  # fmt: skip
     print(f"wrote {out}")
     return 0
 

@@ -17,6 +17,8 @@ from scripts.budget_study import (
     ranking_change,
     read_curves,
     study_suite,
+    table_verdicts,
+    verdicts_csv,
 )
 
 
@@ -80,6 +82,17 @@ def test_published_report_is_of_the_present_baselines():
             assert row is not None, f"reports/budgets.md has no row for {dataset} / {recipe.name}"
             assert int(row[3]) == config.train.steps, (dataset, recipe.name, row[3])
             assert row[4] == f"`{Job(config, 0).config_hash}`", (dataset, recipe.name, row[4])
+
+
+def test_committed_verdicts_are_the_published_reports():
+    # baselines/budget-verdicts.csv (the leaderboard's budget column) is reports/budgets.md's table as data
+    from pathlib import Path
+
+    from ganbench.config import BASELINES_DIR
+    from ganbench.results.leaderboard import VERDICTS_FILE
+
+    text = (Path(__file__).resolve().parent.parent / "reports" / "budgets.md").read_text()
+    assert (BASELINES_DIR / VERDICTS_FILE).read_text() == verdicts_csv(table_verdicts(text))
 
 
 def test_every_embedded_budget_is_on_its_evaluation_grid():
@@ -314,7 +327,7 @@ def test_a_study_report_reads_rows_it_did_not_train_from_a_longer_study(tmp_path
     write(tmp_path / "runs", EXTEND, [("digits", "gan")], 5)
     write(tmp_path / "long", 3, [("digits", "gan"), ("grid25", "gan")], 7)
     out = tmp_path / "reports" / "budgets.md"
-    text = report(tmp_path / "runs", out, longer=[tmp_path / "long"])
+    text = report(tmp_path / "runs", out, longer=[tmp_path / "long"], verdicts=tmp_path / "verdicts.csv")
     assert "## Rows read from a longer study" in text and "- grid25 / gan: `long`" in text
     assert "- digits / gan: `long`" not in text
     table = pd.read_csv(out.parent / "budgets" / "curves.csv")
@@ -323,6 +336,10 @@ def test_a_study_report_reads_rows_it_did_not_train_from_a_longer_study(tmp_path
     assert grid.step.max() == int(EXTEND * budget) and sorted(grid.seed.unique()) == [0, 1]
     assert digits.value.min() < 6  # the study's own runs (offset 5), not the longer study's (7)
     assert "| grid25 | gan |" in text and "- grid25 / gan\n" not in text  # studied, not listed as missing
+    # the verdicts as data (the leaderboard's budget column) say what the table says
+    written = pd.read_csv(tmp_path / "verdicts.csv", dtype=str).to_dict("records")
+    assert written == [{k: str(v) for k, v in r.items()} for r in table_verdicts(text)]
+    assert [(r["dataset"], r["model"]) for r in written] == [("grid25", "gan"), ("digits", "gan")]
 
 
 def test_the_study_trains_the_dearest_rows_first():

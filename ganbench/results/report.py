@@ -155,7 +155,12 @@ def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict
                             f"evaluations within {PLATEAU_REL_TOL:.0%}, at least {PLATEAU_ABS_TOL:g}, of the "
                             f"{PLATEAU_FRACTION:.0%} before); 'no': the row was still improving or getting worse when "
                             "training stopped, so more steps could change the ranking. 'seeds k/n': how many seeds' "
-                            "own curves pass the same rule (a single seed's curve is much noisier than the mean)."))
+                            "own curves pass the same rule (a single seed's curve is much noisier than the mean). "
+                            "'budget', for runs of a reference baseline's own configuration: the learning-curve "
+                            "study's verdict on its budget (reports/budgets.md): 'justified', or 'longer pays' "
+                            "(plateaued by the rule, but training on to 1.5x the budget improves the seed mean by "
+                            "more than the rule's tolerance: the row is ranked at its budget, and its value "
+                            "understates what the model reaches with more steps)."))
     blocks.append(Table(_board_table(b), "board"))
     fps = [f for f in b["fingerprint"].dropna().unique()]
     if fps:

@@ -11,7 +11,13 @@ import pandas as pd
 import pytest
 
 from ganbench.runs import files
-from ganbench.results.leaderboard import bootstrap_ci, display_table, format_leaderboard, leaderboard
+from ganbench.results.leaderboard import (
+    bootstrap_ci,
+    budget_verdicts,
+    display_table,
+    format_leaderboard,
+    leaderboard,
+)
 from ganbench.runs.options import RunOptions
 from ganbench.runs.suite import load_suite, run_suite
 
@@ -244,7 +250,7 @@ def test_curve_columns_come_after_the_existing_ones(runs):
     stats = [f"{m}_{s}" for m in ("fd", "is") for s in ("mean", "std", "ci95_low", "ci95_high")]
     assert list(board.columns) == ["dataset", "model", "n_seeds", "n_diverged", "n_failed", "rank", "primary_metric",
                                    "fingerprint", *stats, "train_time_s_mean", "last_n", "plateau_metric",
-                                   "n_plateaued", "n_plateau_unknown", "plateaued"]  # fmt: skip
+                                   "n_plateaued", "n_plateau_unknown", "plateaued", "budget"]  # fmt: skip
     gan = board[board.model == "gan"].iloc[0]
     assert (gan.plateaued, gan.n_plateaued, gan.n_plateau_unknown) == ("unknown", 0, 3)  # no curve at all
 
@@ -280,3 +286,24 @@ def test_curve_columns_of_really_trained_runs(tmp_path):
     # The row's verdict: the same rule on the mean of the two seeds' curves.
     last, prev = np.mean([ev[4][m] for ev in evals]), np.mean([ev[3][m] for ev in evals])
     assert gan.plateaued == ("yes" if abs(last - prev) <= max(0.1 * abs(prev), 0.02) else "no")
+
+
+def test_budget_column_is_the_studys_verdict_for_runs_of_a_baselines_present_configuration(tmp_path):
+    # Suite runs record their job id, which ends in the baseline's configuration hash: the committed verdicts
+    # (baselines/budget-verdicts.csv, from reports/budgets.md) apply to runs of that hash only.
+    verdicts = budget_verdicts()
+    ring8 = {m: v for (d, m), v in verdicts.items() if d == "ring8" and m not in ("ae", "vae")}
+    ok = next(m for m, v in ring8.items() if v["justified"] == "yes")
+    pays = next(m for m, v in ring8.items() if v["justified"] == "no" and v["longer_pays"] == "yes")
+    for model, hash_ in ((ok, ring8[ok]["baseline"]), (pays, ring8[pays]["baseline"]), ("vae", "000000000000")):
+        for seed in (0, 1):
+            _run(tmp_path, "ring8", model, seed, metrics={"hq_coverage": 0.5 + seed / 10})
+            files.atomic_write_json(tmp_path / "ring8" / model / f"seed-{seed}" / "job.json",
+                                    {"id": f"ring8/{model}/seed-{seed}@{hash_}", "status": "complete"})  # fmt: skip
+    _run(tmp_path, "ring8", "ae", 0, metrics={"hq_coverage": 0.1})  # trained outside a suite: no job id
+    board = leaderboard(tmp_path)
+    got = board.set_index("model")["budget"].to_dict()
+    assert got == {ok: "justified", pays: "longer pays", "vae": "", "ae": ""}
+    cols = list(display_table(board).columns)
+    assert cols.index("budget") == cols.index("plateaued") + 1
+    assert "| longer pays |" in format_leaderboard(board, "md")
