@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import tomllib
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -84,9 +85,14 @@ def probe_report(dataset: str, model: str, budget: int, curves: dict, scores: di
         steps, mean, lo, hi = seed_mean(curves[name])
         band_plot(ax, steps, mean, lo, hi, colors[name], name)
     ax.axvline(budget, color="k", ls="--", lw=0.8, label=f"budget {budget}")
-    if metric == "fd":
+    fig.set_size_inches(7.5, 4.2)
+    if metric == "fd":  # FD falls by orders of magnitude: a log axis, labelled 2, 5, 10, 20 (not 2x10^0)
         ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("step")
+    ax.set_title(f"{model} on {dataset}: seed mean (band: min to max over seeds)", fontsize=10)
     ax.set_ylabel(f"{metric} ({'higher' if higher else 'lower'} is better)")
     ax.legend(fontsize=7)
     figure = out.parent / out.stem / f"curves_{dataset}_{model}.png"
