@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import bootstrap
 
+from ganbench.config import BASELINES_DIR
 from ganbench.errors import UserError
 from ganbench.evaluation.curves import (
     MIN_POINTS,
@@ -238,8 +239,6 @@ def budget_verdicts(path: Path | None = None) -> dict[tuple[str, str], dict]:
     """``{(dataset, model): row}`` of the budget study's verdicts (``baselines/budget-verdicts.csv``: dataset,
     model, baseline (configuration hash), budget, plateaued, longer_pays, justified); empty without the
     file."""
-    from ganbench.config import BASELINES_DIR
-
     path = BASELINES_DIR / VERDICTS_FILE if path is None else Path(path)
     if not path.exists():
         return {}
