@@ -42,6 +42,7 @@ from scripts.budget_study import (
     MAIN_METRIC,
     PAYS_AFTER,
     _longer_curve,
+    curves_csv,
     cut,
     justified_from,
     last_means,
@@ -74,7 +75,9 @@ def variant_config(base, name: str, settings: list[str], steps: int):
 
 def probe_report(dataset: str, model: str, budget: int, curves: dict, scores: dict, extend: float,
                  settings: dict, out: Path) -> str:  # fmt: skip
-    """The report's Markdown; its figure (seed-mean curves, min-max band) is written beside it."""
+    """The report's Markdown; its figure (seed-mean curves, min-max band) and every seed's curve of every
+    variant (``curves.csv``: dataset, variant, seed, step, value) are written in a folder named after ``out``,
+    so that its numbers can be checked without the runs."""
     metric = MAIN_METRIC[dataset]
     higher = METRICS[metric].higher_is_better
     names = list(curves)
@@ -97,6 +100,7 @@ def probe_report(dataset: str, model: str, budget: int, curves: dict, scores: di
     ax.legend(fontsize=7)
     figure = out.parent / out.stem / f"curves_{dataset}_{model}.png"
     files.atomic_write_bytes(figure, figure_png(fig))
+    files.atomic_write_text(figure.parent / "curves.csv", curves_csv({(dataset, n): c for n, c in curves.items()}))
     end = int(extend * budget)
     lines = [f"# Recipe probe: {model} on {dataset}", "",
              (f"Made by `python scripts/recipe_probe.py {model} {dataset} ... --extend {extend:g}`: the committed "

@@ -44,3 +44,6 @@ def test_the_report_reads_each_variants_curve_at_the_budget_at_1_5x_and_at_the_e
     assert base[7] == "not within the probe" and 50 <= int(flat_row[7]) <= 100
     assert "| flat | 5 | 2 |" in text  # final scores: the seed means, fd then ct
     assert (tmp_path / "probe" / "curves_digits_gan.png").stat().st_size > 0
+    table = (tmp_path / "probe" / "curves.csv").read_text().splitlines()  # every seed's curve, value for value
+    assert table[0] == "dataset,model,seed,step,value" and len(table) == 1 + 2 * 2 * len(steps)
+    assert "digits,flat,1,40,50.01" in table and f"digits,baseline,0,300,{2000.0 / 300!r}" in table
