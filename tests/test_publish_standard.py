@@ -34,3 +34,24 @@ def test_publish_copies_the_report_under_the_header_without_index_html(tmp_path)
     assert not (dest / "index.html").exists()
     assert (dest / "leaderboard.csv").read_text() == "dataset,model\nring8,gan\n"
     assert (dest / "ring8_samples.png").read_bytes() == b"\x89PNG..."
+
+
+def test_the_published_suite_is_of_the_present_baselines():
+    # reports/standard-suite/leaderboard.csv: every model row of the four embedded sets carries the budget
+    # study's verdict, which the leaderboard gives only to runs whose configuration hash is the one the study
+    # recorded, and those are the present baseline files' (tests/test_budget_study.py): a baseline changed
+    # without the suite being published again leaves its row blank here and fails this test.
+    from pathlib import Path
+
+    import pandas as pd
+
+    from ganbench.results.leaderboard import REFERENCE_MODEL, budget_verdicts
+
+    board = pd.read_csv(Path(__file__).resolve().parent.parent / "reports" / "standard-suite" / "leaderboard.csv",
+                        keep_default_na=False)  # fmt: skip
+    rows = board[board.model != REFERENCE_MODEL]
+    assert len(rows) == 28
+    verdicts = budget_verdicts()
+    want = {k: "justified" if v["justified"] == "yes" else "longer pays"
+            if v["plateaued"] == v["longer_pays"] == "yes" else "not plateaued" for k, v in verdicts.items()}  # fmt: skip
+    assert dict(zip(zip(rows.dataset, rows.model), rows.budget)) == want
