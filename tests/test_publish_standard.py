@@ -52,6 +52,6 @@ def test_the_published_suite_is_of_the_present_baselines():
     rows = board[board.model != REFERENCE_MODEL]
     assert len(rows) == 28
     verdicts = budget_verdicts()
-    want = {k: "justified" if v["justified"] == "yes" else "longer pays"
-            if v["plateaued"] == v["longer_pays"] == "yes" else "not plateaued" for k, v in verdicts.items()}  # fmt: skip
+    want = {k: "justified" if v["justified"] == "yes" else "longer pays" if v["plateaued"] == v["longer_pays"] == "yes"
+            else "not plateaued" for k, v in verdicts.items()}  # fmt: skip
     assert dict(zip(zip(rows.dataset, rows.model), rows.budget)) == want
