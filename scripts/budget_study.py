@@ -390,6 +390,11 @@ FINAL_METRICS = {"points2d": ("hq_coverage", "hq_fraction", "modes_covered", "ct
 STANDARD_BOARD = ROOT / "reports" / "standard-suite" / "leaderboard.csv"
 
 
+def final_metrics(run_dirs) -> list[dict]:
+    """The final protocol's metrics (``scores.json``) of each of ``run_dirs`` that has been scored, in order."""
+    return [next(iter(sc.values()))["metrics"] for sc in (d.read_scores() for d in run_dirs) if sc]
+
+
 def final_scores(runs: Path, rows: dict, extend: float, board: Path = STANDARD_BOARD) -> list[str]:
     """A table of the final protocol's scores (each run's ``scores.json``, seed mean) at the end of the study,
     beside the standard suite's published leaderboard at the budget (same seeds): whether what the curves
@@ -406,8 +411,7 @@ def final_scores(runs: Path, rows: dict, extend: float, board: Path = STANDARD_B
         for (dataset, model), seeds in sorted(rows.items(), key=lambda kv: (DATASETS.index(kv[0][0]), kv[0][1])):
             if get_dataset_info(dataset).kind != kind or model == CONTROL:
                 continue
-            scored = [next(iter(sc.values()))["metrics"] for sc in
-                      (RunDir.of(runs, dataset, model, seed).read_scores() for seed in seeds) if sc]  # fmt: skip
+            scored = final_metrics(RunDir.of(runs, dataset, model, seed) for seed in seeds)
             if not scored:
                 continue
             ref = None if std is None else std[(std.dataset == dataset) & (std.model == model)]

@@ -44,6 +44,7 @@ from scripts.budget_study import (
     _longer_curve,
     curves_csv,
     cut,
+    final_metrics,
     justified_from,
     last_means,
     seed_mean,
@@ -165,8 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         if all(c is not None for c in got.values()):
             curves[BASELINE] = got
             if all((d.read_config() or {}).get("train", {}).get("steps") == steps for d in dirs.values()):
-                scores[BASELINE] = [next(iter(sc.values()))["metrics"] for sc in (d.read_scores() for d in
-                                                                                  dirs.values()) if sc]  # fmt: skip
+                scores[BASELINE] = final_metrics(dirs.values())
         else:
             print(f"--baseline-runs {args.baseline_runs}: no run of seeds {seeds} long enough; training it",
                   file=sys.stderr)  # fmt: skip
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     for n, c in train.items():
         dirs = [RunDir.of(runs, args.dataset, c.name, s) for s in seeds]
         curves[n] = {s: cut(*eval_curves(d.path)[metric], steps) for s, d in zip(seeds, dirs)}
-        scores[n] = [next(iter(sc.values()))["metrics"] for sc in (d.read_scores() for d in dirs) if sc]
+        scores[n] = final_metrics(dirs)
     curves = {n: curves[n] for n in variants}  # the baseline first
     out = Path(args.out)
     settings = {n: ", ".join(f"`{s}`" for s in v) for n, v in variants.items()}
