@@ -37,6 +37,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import scipy.stats
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
@@ -401,8 +402,6 @@ def final_scores(runs: Path, rows: dict, extend: float, board: Path = STANDARD_B
     show holds on the final protocol, and on held-out data (``fd_heldout``; ``ct`` near 0 generalising,
     negative copying training data, positive underfitting). ``rows``: ``{(dataset, model): seeds}``; rows
     with no scored run are left out."""
-    import pandas as pd
-
     std = pd.read_csv(board) if board.exists() else None
     lines = []
     for kind in ("points2d", "image"):
