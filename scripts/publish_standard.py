@@ -3,11 +3,12 @@
     python scripts/publish_standard.py [--runs runs/standard] [--jobs 2] [--dest reports/standard-suite]
 
 Trains every job of the standard suite that the runs folder does not hold finished (a fresh folder: all 84),
-times it, writes ``ganbench report`` of the folder and copies it to ``--dest`` (without the self-contained ``index.html``, which holds the
-same content), under a header generated from the run: the command, the machine and versions, the ganbench
-commit, the wall time and how many jobs ran and how many were found finished. The header says "measured end
-to end" only when every job ran in this invocation; otherwise it gives the time of the jobs that ran. If a job
-fails, nothing is published (``--dest`` keeps the last published report) and the exit code is 1.
+times it, writes ``ganbench report`` of the folder and copies it to ``--dest`` (without the self-contained
+``index.html``, which holds the same content), under a header generated from the run: the command, the
+machine and versions, the ganbench commit, the wall time and how many jobs ran and how many were found
+finished. The header says "measured end to end" only when every job ran in this invocation; otherwise it
+gives the time of the jobs that ran. If a job fails, nothing is published (``--dest`` keeps the last
+published report) and the exit code is 1.
 
 After a baseline file changes, its jobs' run folders hold another configuration, which the runner will not
 overwrite; ``--replace-changed`` moves each such folder to ``<RUNS>.replaced/`` (listed as it goes), so that the
