@@ -135,8 +135,12 @@ STEPS = {
     ("digits", "wgan-gp"): 4550,  # at 5e-4: FD 6.2 at 3,500 (seed mean improving by 13%), level from ~4,000
     ("stacked-digits", "pacgan"): 7000,  # one seed of two still improving at 3,500
     # Hinge-SN on stacked-digits (3 seeds): FD 76.3 at 3,500, improving; about 68 at every evaluation from
-    # 3,850 to 5,775, then a second descent (about 59 by 7,875: training longer still pays).
-    ("stacked-digits", "hinge-sn"): 5250,
+    # 3,850 to 5,775 (5,250 plateaued, but 1.5x still paid), then a second descent: 59.0 at 7,525, 54.5 at
+    # 9,625, 49.5 at 14,525, 48.4 at 15,750; reports/budgets-longer.md justifies every budget from 9,625.
+    ("stacked-digits", "hinge-sn"): 9625,
+    # LSGAN on ring8 (3 seeds): HQ coverage 0.49 at 3,000 (plateaued, but 1.5x still paid), 0.59 at 4,350,
+    # 0.61 at 5,400, then 0.56-0.67 to 9,000; reports/budgets-longer.md justifies every budget from 5,400.
+    ("ring8", "lsgan"): 5400,
 }
 DATASETS = ["ring8", "grid25", "digits", "stacked-digits"]
 

@@ -1,5 +1,7 @@
 """scripts/publish_standard.py: the published standard-suite report's header is the run's own measurement."""
 
+import pytest
+
 from scripts.publish_standard import header, publish
 
 ENV = {"versions": {"torch": "2.14.1", "python": "3.11.7"}, "device": {"type": "cpu", "name": "x86_64", "threads": 1},
@@ -55,3 +57,54 @@ def test_the_published_suite_is_of_the_present_baselines():
     want = {k: "justified" if v["justified"] == "yes" else "longer pays" if v["plateaued"] == v["longer_pays"] == "yes"
             else "not plateaued" for k, v in verdicts.items()}  # fmt: skip
     assert dict(zip(zip(rows.dataset, rows.model), rows.budget)) == want
+
+
+def _suite_file(tmp_path):
+    suite = tmp_path / "tiny.toml"
+    suite.write_text('name = "tiny"\nseeds = [0, 1]\nmodels = ["gan"]\ndatasets = ["ring8"]\n')
+    return suite
+
+
+def test_replace_changed_moves_only_runs_of_another_configuration(tmp_path):
+    import json
+
+    from ganbench.runs.suite import load_suite
+    from scripts.publish_standard import replace_changed
+
+    suite = load_suite(str(_suite_file(tmp_path)))
+    runs = tmp_path / "runs"
+    old, present = (j.run_dir(runs).path for j in suite.jobs)
+    old.mkdir(parents=True)
+    (old / "job.json").write_text(json.dumps({"id": "ring8/gan/seed-0@000000000000", "status": "complete"}))
+    (old / "metrics.jsonl").write_text("{}\n")
+    present.mkdir(parents=True)
+    (present / "job.json").write_text(json.dumps({"id": suite.jobs[1].id, "status": "complete"}))
+    lines = []
+    moved = replace_changed(suite, runs, log=lines.append)
+    assert moved == [tmp_path / "runs.replaced" / "ring8" / "gan" / "seed-0"]
+    assert (moved[0] / "metrics.jsonl").read_text() == "{}\n" and not old.exists()
+    assert (present / "job.json").exists()  # the present configuration's run stays
+    assert len(lines) == 1 and "000000000000" in lines[0] and suite.jobs[0].id in lines[0]
+    assert replace_changed(suite, runs) == []  # nothing left to move
+    # a second change of the same run would overwrite the first one moved aside: refused, nothing moved
+    old.mkdir()
+    (old / "job.json").write_text(json.dumps({"id": "ring8/gan/seed-0@111111111111", "status": "complete"}))
+    with pytest.raises(FileExistsError, match="exists already"):
+        replace_changed(suite, runs)
+    assert (old / "job.json").exists()
+
+
+def test_a_failed_job_publishes_nothing(tmp_path, capsys):
+    import json
+
+    from ganbench.runs.suite import load_suite
+    from scripts.publish_standard import main
+
+    suite_file = _suite_file(tmp_path)
+    runs, dest = tmp_path / "runs", tmp_path / "published"
+    for job in load_suite(str(suite_file)).jobs:  # folders of another configuration: the runner refuses them
+        job.run_dir(runs).path.mkdir(parents=True)
+        (job.run_dir(runs).path / "job.json").write_text(json.dumps({"id": job.id[:-12] + "0" * 12}))
+    assert main(["--suite", str(suite_file), "--runs", str(runs), "--dest", str(dest), "--jobs", "1"]) == 1
+    assert not dest.exists()
+    assert "2 job(s) failed" in capsys.readouterr().err

@@ -292,15 +292,20 @@ def test_budget_column_is_the_studys_verdict_for_runs_of_a_baselines_present_con
     # Suite runs record their job id, which ends in the baseline's configuration hash: the committed verdicts
     # (baselines/budget-verdicts.csv, from reports/budgets.md) apply to runs of that hash only.
     verdicts = budget_verdicts()
-    ring8 = {m: v for (d, m), v in verdicts.items() if d == "ring8" and m not in ("ae", "vae")}
-    ok = next(m for m, v in ring8.items() if v["justified"] == "yes")
-    pays = next(m for m, v in ring8.items() if v["justified"] == "no" and v["longer_pays"] == "yes")
-    for model, hash_ in ((ok, ring8[ok]["baseline"]), (pays, ring8[pays]["baseline"]), ("vae", "000000000000")):
+    # a 2D set with a justified row and a 'longer pays' one among its GANs (grid25 has both)
+    for ds in ("ring8", "grid25"):
+        rows = {m: v for (d, m), v in verdicts.items() if d == ds and m not in ("ae", "vae")}
+        ok = next((m for m, v in rows.items() if v["justified"] == "yes"), None)
+        pays = next((m for m, v in rows.items() if v["justified"] == "no" and v["longer_pays"] == "yes"), None)
+        if ok and pays:
+            break
+    assert ok and pays, "no 2D set has both verdicts in baselines/budget-verdicts.csv"
+    for model, hash_ in ((ok, rows[ok]["baseline"]), (pays, rows[pays]["baseline"]), ("vae", "000000000000")):
         for seed in (0, 1):
-            _run(tmp_path, "ring8", model, seed, metrics={"hq_coverage": 0.5 + seed / 10})
-            files.atomic_write_json(tmp_path / "ring8" / model / f"seed-{seed}" / "job.json",
-                                    {"id": f"ring8/{model}/seed-{seed}@{hash_}", "status": "complete"})  # fmt: skip
-    _run(tmp_path, "ring8", "ae", 0, metrics={"hq_coverage": 0.1})  # trained outside a suite: no job id
+            _run(tmp_path, ds, model, seed, metrics={"hq_coverage": 0.5 + seed / 10})
+            files.atomic_write_json(tmp_path / ds / model / f"seed-{seed}" / "job.json",
+                                    {"id": f"{ds}/{model}/seed-{seed}@{hash_}", "status": "complete"})  # fmt: skip
+    _run(tmp_path, ds, "ae", 0, metrics={"hq_coverage": 0.1})  # trained outside a suite: no job id
     board = leaderboard(tmp_path)
     got = board.set_index("model")["budget"].to_dict()
     assert got == {ok: "justified", pays: "longer pays", "vae": "", "ae": ""}
