@@ -136,7 +136,8 @@ STEPS = {
     ("stacked-digits", "pacgan"): 7000,  # one seed of two still improving at 3,500
     # Hinge-SN on stacked-digits (3 seeds): FD 76.3 at 3,500, improving; about 68 at every evaluation from
     # 3,850 to 5,775 (5,250 plateaued, but 1.5x still paid), then a second descent: 59.0 at 7,525, 54.5 at
-    # 9,625, 49.5 at 14,525, 48.4 at 15,750; reports/budgets-longer.md justifies every budget from 9,625.
+    # 9,625, 49.5 at 14,525, 48.4 at 15,750; reports/budgets-longer.md justifies every budget from 9,625, but the
+    # 1.5x study's run to 14,437 (one more evaluation, at its end) finds 1.5x still pays, by 0.05 FD over the tolerance.
     ("stacked-digits", "hinge-sn"): 9625,
     # LSGAN on ring8 (3 seeds): HQ coverage 0.49 at 3,000 (plateaued, but 1.5x still paid), 0.59 at 4,350,
     # 0.61 at 5,400, then 0.56-0.67 to 9,000; reports/budgets-longer.md justifies every budget from 5,400.
