@@ -181,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     curves = {n: curves[n] for n in variants}  # the baseline first
     out = Path(args.out)
     settings = {n: ", ".join(f"`{s}`" for s in v) for n, v in variants.items()}
+    if BASELINE not in train:  # its curves (and scores, where as long) are another study's runs, not trained here
+        settings[BASELINE] = "as committed; its runs read from a budget study's (`--baseline-runs`)"
     files.atomic_write_text(out, probe_report(args.dataset, args.model, budget, curves, scores, args.extend,
                                               settings, out))  # fmt: skip
     print(f"wrote {out}")
