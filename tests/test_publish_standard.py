@@ -1,8 +1,14 @@
 """scripts/publish_standard.py: the published standard-suite report's header is the run's own measurement."""
 
+import json
+from pathlib import Path
+
+import pandas as pd
 import pytest
 
-from scripts.publish_standard import header, publish
+from ganbench.results.leaderboard import REFERENCE_MODEL, budget_verdicts
+from ganbench.runs.suite import load_suite
+from scripts.publish_standard import header, main, publish, replace_changed
 
 ENV = {"versions": {"torch": "2.14.1", "python": "3.11.7"}, "device": {"type": "cpu", "name": "x86_64", "threads": 1},
        "git_commit": "0123456789abcdef", "cores": 2}  # fmt: skip
@@ -43,12 +49,6 @@ def test_the_published_suite_is_of_the_present_baselines():
     # study's verdict, which the leaderboard gives only to runs whose configuration hash is the one the study
     # recorded, and those are the present baseline files' (tests/test_budget_study.py): a baseline changed
     # without the suite being published again leaves its row blank here and fails this test.
-    from pathlib import Path
-
-    import pandas as pd
-
-    from ganbench.results.leaderboard import REFERENCE_MODEL, budget_verdicts
-
     board = pd.read_csv(Path(__file__).resolve().parent.parent / "reports" / "standard-suite" / "leaderboard.csv",
                         keep_default_na=False)  # fmt: skip
     rows = board[board.model != REFERENCE_MODEL]
@@ -66,11 +66,6 @@ def _suite_file(tmp_path):
 
 
 def test_replace_changed_moves_only_runs_of_another_configuration(tmp_path):
-    import json
-
-    from ganbench.runs.suite import load_suite
-    from scripts.publish_standard import replace_changed
-
     suite = load_suite(str(_suite_file(tmp_path)))
     runs = tmp_path / "runs"
     old, present = (j.run_dir(runs).path for j in suite.jobs)
@@ -95,11 +90,6 @@ def test_replace_changed_moves_only_runs_of_another_configuration(tmp_path):
 
 
 def test_a_failed_job_publishes_nothing(tmp_path, capsys):
-    import json
-
-    from ganbench.runs.suite import load_suite
-    from scripts.publish_standard import main
-
     suite_file = _suite_file(tmp_path)
     runs, dest = tmp_path / "runs", tmp_path / "published"
     for job in load_suite(str(suite_file)).jobs:  # folders of another configuration: the runner refuses them
