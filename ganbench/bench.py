@@ -41,7 +41,6 @@ def setting_label(precision: str, channels_last: bool) -> str:
     return precision + (" channels-last" if channels_last else "")
 
 
-@functools.lru_cache(maxsize=None)
 def matmul_peak_flops(device: torch.device, dtype: torch.dtype = torch.float32, reps: int = 10) -> float:
     """Achieved FLOP/s of a large square matmul on ``device``: the practical peak steps are compared with.
 
@@ -53,13 +52,18 @@ def matmul_peak_flops(device: torch.device, dtype: torch.dtype = torch.float32, 
     while autocast's convolutions convert to float32 and run at its rate; on the CPU the peak of a
     reduced precision is therefore the faster of its own matmul and float32's.
     """
+    return _peak_flops(torch.device(device), dtype, reps)  # one cache key however the arguments are spelt
+
+
+@functools.lru_cache(maxsize=None)
+def _peak_flops(device: torch.device, dtype: torch.dtype, reps: int) -> float:
     if device.type == "cuda":
         return _matmul_flops(device, dtype, 8192, 10, reps)
     size = 256
     while size < 2048 and _matmul_seconds(device, dtype, size) < CPU_PRODUCT_S:
         size *= 2
     flops = _matmul_flops(device, dtype, size, 1, reps)
-    return flops if dtype == torch.float32 else max(flops, matmul_peak_flops(device))  # cached as bench calls it
+    return flops if dtype == torch.float32 else max(flops, _peak_flops(device, torch.float32, reps))
 
 
 CPU_PRODUCT_S = 0.05  # the CPU peak's matmul grows until one product lasts this long
