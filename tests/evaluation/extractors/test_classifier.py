@@ -209,6 +209,8 @@ def test_bad_inputs_are_user_errors(trained):
 def test_larger_images_use_the_two_pooling_plan(shape):
     recipe = clf.classifier_recipe(shape, 10, 60_000)
     assert recipe["plan"] == "medium" and recipe["epochs"] == 3
+    # about 40,000 examples seen, from 3 epochs up to 30
+    assert [clf.classifier_recipe(shape, 10, n)["epochs"] for n in (50_000, 10_000, 2_000, 64)] == [3, 4, 20, 30]
     net = clf.build_classifier(recipe).eval()
     feats, logits = net.features_and_logits(torch.zeros(2, *shape))
     assert feats.shape == (2, 128) and logits.shape == (2, 10)
