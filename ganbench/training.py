@@ -33,7 +33,6 @@ from ganbench.environment import environment, flush_denormals, resolve_device
 from ganbench.errors import UserError
 from ganbench.models import build_model, get_recipe
 from ganbench.models.base import GenerativeModel
-from ganbench.results.plots import samples_figure
 from ganbench.runs import files
 from ganbench.runs.layout import RunDir
 
@@ -302,6 +301,9 @@ def _train(config, seed, out, dev, resume, data_root, progress, tracker) -> RunR
 
 
 def write_samples_figure(model: GenerativeModel, dataset: Dataset, path: Path) -> None:
+    # matplotlib and torchvision: 3 s of every start
+    from ganbench.results.plots import samples_figure
+
     g = torch.Generator().manual_seed(0)
     n = 2500 if dataset.info.kind == "points2d" else 64
     samples = model.sample(n, generator=g).detach().cpu()

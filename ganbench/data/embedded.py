@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from ganbench.data.base import Dataset, DatasetInfo, pixel_levels, register_dataset
 
@@ -84,6 +82,10 @@ DIGIT_LEVELS = pixel_levels(np.arange(256) / 16.0 * 2.0 - 1.0)
 
 def _digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The digits as uint8 grey levels 0..16 ``(N, 1, 8, 8)``, split 80/20 stratified."""
+    # 2 s to import: only the digits need it
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
     d = load_digits()
     images = d.images.astype(np.uint8)[:, None]  # whole numbers 0..16 stored as float64
     return train_test_split(images, d.target.astype(np.int64), test_size=0.2, random_state=0, stratify=d.target)

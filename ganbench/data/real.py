@@ -21,9 +21,6 @@ from urllib.error import URLError
 
 import numpy as np
 import torch
-from torchvision import datasets
-from torchvision.datasets import CIFAR10 as TorchCIFAR10
-from torchvision.datasets.utils import check_integrity
 
 from ganbench.data.base import (
     Dataset,
@@ -113,6 +110,9 @@ def _raise_if_missing(name: str, folder: str, files: list[str], download: bool, 
 
 
 def _mnist_class(which: str):
+    # torchvision takes 2 s to import: only its readers need it
+    from torchvision import datasets
+
     return {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}[which]
 
 
@@ -215,6 +215,9 @@ def load_stacked_mnist(data_root: str | None = None, download: bool = False) -> 
 
 def _cifar10_class(verify_checksums: bool):
     """torchvision's CIFAR10, or the same class with its md5 checks relaxed to "the files exist"."""
+    from torchvision.datasets import CIFAR10 as TorchCIFAR10
+    from torchvision.datasets.utils import check_integrity
+
     if verify_checksums:
         return TorchCIFAR10
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 import numpy as np
 import scipy.spatial
 import scipy.stats
-from sklearn.cluster import KMeans
 
 from ganbench.errors import UserError
 from ganbench.metrics.base import (
@@ -158,6 +157,9 @@ def ct_statistic(gen, train, heldout, cells: int | None = None, seed: int = 0) -
     k = ct_cells(len(h), len(g)) if cells is None else int(cells)
     if not 1 <= k <= len(t):
         raise UserError(f"C_T needs between 1 and {len(t)} cells (the training samples), got {k}")
+    # 2 s to import: only this metric needs it
+    from sklearn.cluster import KMeans
+
     km = KMeans(n_clusters=k, random_state=seed, n_init=1).fit(t)
     t_cell, g_cell, h_cell = km.labels_, km.predict(g), km.predict(h)
     zs, weights = [], []

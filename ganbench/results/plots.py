@@ -14,7 +14,6 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from torchvision.utils import make_grid
 
 from ganbench.metrics import METRICS
 
@@ -42,6 +41,9 @@ def scatter_over_modes(ax, samples: np.ndarray, centers: np.ndarray | None, sd: 
 
 def image_grid(images: torch.Tensor, nrow: int = 8) -> np.ndarray:
     """NCHW in [-1, 1] -> HWC uint8 grid."""
+    # torchvision costs seconds at start-up; only grids need it
+    from torchvision.utils import make_grid
+
     grid = make_grid((images.clamp(-1, 1) + 1) / 2, nrow=nrow, padding=1, pad_value=1.0)
     return (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
