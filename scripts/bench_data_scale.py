@@ -171,7 +171,11 @@ def main() -> int:
                 row = {"data": label, "code": code_label, **measure(code, name, data_root, args.steps, tmp)}
                 print(json.dumps(row), file=sys.stderr, flush=True)
                 rows.append(row)
-    Path(args.out).write_text(render(rows, args, time.perf_counter() - t0), encoding="utf-8")
+    # atomically, without importing ganbench here (the children run the ganbench under test)
+    out = Path(args.out)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(render(rows, args, time.perf_counter() - t0), encoding="utf-8")
+    os.replace(tmp, out)
     print(args.out)
     return 0
 

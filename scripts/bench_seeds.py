@@ -37,6 +37,7 @@ from ganbench.environment import resolve_device
 from ganbench.errors import UserError
 from ganbench.models import build_model
 from ganbench.models.vectorised import vectorise
+from ganbench.runs import files
 from ganbench.training import BatchSampler, seed_everything
 
 CONFIGS = {
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
-        Path(args.out).write_text(text)
+        files.atomic_write_text(args.out, text)
     return 0
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from ganbench.data import get_dataset_info
 from ganbench.models import list_models
 from ganbench.models.recipes import LATER_OPTIONS
+from ganbench.runs import files
 
 ROOT = Path(__file__).resolve().parent.parent / "baselines"
 
@@ -257,13 +258,13 @@ def main() -> None:
             desc = f"{recipe.description} on {dataset}"
             path = ROOT / f"{recipe.name}_{dataset}.toml"
             train = {**TRAIN[dataset], "steps": STEPS.get((dataset, recipe.name), TRAIN[dataset]["steps"])}
-            path.write_text(render(recipe.name, dataset, desc, params, train))
+            files.atomic_write_text(path, render(recipe.name, dataset, desc, params, train))
             print(path)
         for dataset in PLANS:
             name, over, desc = image_baseline(recipe, dataset)
             params = recipe.resolve("image", over)
             path = ROOT / f"{recipe.name}_{dataset}.toml"
-            path.write_text(render(recipe.name, dataset, desc, params, PLANS[dataset][0], name))
+            files.atomic_write_text(path, render(recipe.name, dataset, desc, params, PLANS[dataset][0], name))
             print(path)
 
 
