@@ -86,7 +86,8 @@ def reading(pays: bool, g: dict) -> str:
     n, up, beyond = len(g["gain"]), int((g["gain"] > 0).sum()), int((g["gain"] > g["tol"]).sum())
     if pays:
         if up == n:
-            return "longer pays; every seed improves" + ("" if beyond == n else f" ({beyond} of {n} beyond the tolerance)")
+            extra = "" if beyond == n else f" ({beyond} of {n} beyond the tolerance)"
+            return "longer pays; every seed improves" + extra
         return f"longer pays on the seed mean; {n - up} of {n} seeds do not improve"
     if up == n:
         return "**borderline**: every seed improves, " + (
