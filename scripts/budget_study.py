@@ -53,7 +53,7 @@ from ganbench.evaluation.curves import (
     plateau,
     plateau_over_seeds,  # fmt: skip
 )
-from ganbench.metrics import METRICS
+from ganbench.metrics import METRICS, direction_mark
 from ganbench.models import get_recipe, list_models
 from ganbench.models.recipes import LATER_OPTIONS
 from ganbench.results.leaderboard import VERDICTS_FILE
@@ -422,7 +422,7 @@ def final_scores(runs: Path, rows: dict, extend: float, board: Path = STANDARD_B
                 cells.append(f"{before} -> {at_end:.3g}")
             body.append(f"| {dataset} | {model} | {len(scored)} | " + " | ".join(cells) + " |")
         if body:
-            arrows = " | ".join(f"{m} {'↑' if METRICS[m].higher_is_better else '↓'}" for m in names)
+            arrows = " | ".join(f"{m} {direction_mark(METRICS[m])}" for m in names)
             lines += ["", f"| dataset | model | seeds | {arrows} |", "| --- | --- | --- |" + " --- |" * len(names)]
             lines += body
     if not lines:

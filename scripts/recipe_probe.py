@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from ganbench.config import find_baseline
 from ganbench.errors import UserError
 from ganbench.evaluation.curves import eval_curves
-from ganbench.metrics import METRICS
+from ganbench.metrics import METRICS, direction_mark
 from ganbench.results.plots import band_plot, figure_png, model_colors, panel_grid
 from ganbench.runs import files
 from ganbench.runs.layout import RunDir
@@ -128,7 +128,7 @@ def probe_report(dataset: str, model: str, budget: int, curves: dict, scores: di
         keys = [k for k in ("fd", "fd_heldout", "ct", "precision", "coverage", "hq_coverage", "hq_fraction",
                             "modes_covered") if k in keys]  # fmt: skip
         lines += ["", f"Final protocol's scores at {end} steps (seed mean):", "",
-                  "| variant | " + " | ".join(f"{k} {'↑' if METRICS[k].higher_is_better else '↓'}" for k in keys)
+                  "| variant | " + " | ".join(f"{k} {direction_mark(METRICS[k])}" for k in keys)
                   + " |", "| --- |" + " --- |" * len(keys)]
         lines += [f"| {n} | " + " | ".join(f"{np.mean([s[k] for s in scores[n]]):.3g}" for k in keys) + " |"
                   for n in kept]  # fmt: skip

@@ -11,6 +11,7 @@ The pure functions take numpy arrays or torch tensors and compute in float64; ``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -22,7 +23,7 @@ import torch
 from ganbench.errors import UserError
 from ganbench.registry import Registry
 
-__all__ = ["MetricSpec", "MetricInfo", "MetricContext", "METRICS", "METRIC_REGISTRY", "KIND_INPUTS",
+__all__ = ["MetricSpec", "MetricInfo", "direction_mark", "is_better", "MetricContext", "METRICS", "METRIC_REGISTRY", "KIND_INPUTS",
            "register_metric", "metric_info", "metric_specs", "metric_names", "ranking_keys", "compute_metrics",
            "as_float64", "as_features"]  # fmt: skip
 
@@ -117,6 +118,11 @@ class MetricSpec:
             tie-break, ...); kinds it does not rank are absent.
         default: whether default protocols compute it; an expensive metric is ``False`` and computed only
             when a protocol names it (``--metrics``).
+        target: for a metric with an ideal value in the middle of its range, that value (the value of a
+            model that generalises: 0 for ``ct`` and ``fd_gap``, 1 for ``nn_ratio``); the nearer a model is to
+            it, the better, so tables show ``→0`` instead of an arrow and comparisons judge the distance
+            from it. ``higher_is_better`` then names only the side of the failure the metric is built to
+            catch (copying, for all three). None for a metric read in one direction.
     """
 
     name: str
@@ -129,6 +135,7 @@ class MetricSpec:
     extras: tuple[str, ...] = ()
     rank: Mapping[str, int] = field(default_factory=dict)
     default: bool = True
+    target: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kinds", tuple(self.kinds))
@@ -147,10 +154,29 @@ class MetricSpec:
                                 f"choose from {sorted(KIND_INPUTS[kind])}")  # fmt: skip
         if not self.version or not isinstance(self.version, str):
             raise UserError(f"{where}: version must be a non-empty string, got {self.version!r}")
+        if self.target is not None and (self.rank or not math.isfinite(self.target)):
+            raise UserError(f"{where}: target {self.target!r} must be a finite number, and a metric with a "
+                            "target cannot rank models (ranking keys are read in one direction)")  # fmt: skip
         for kind, pos in self.rank.items():
             if kind not in self.kinds or isinstance(pos, bool) or not isinstance(pos, int) or pos < 0:
                 raise UserError(f"{where}: rank {dict(self.rank)} must map some of its kinds {self.kinds} "
                                 "to positions 0, 1, ...")  # fmt: skip
+
+
+def direction_mark(spec: MetricSpec) -> str:
+    """How tables mark a metric's reading: ``↑`` (higher is better), ``↓`` (lower is better), or ``→0`` (the
+    nearer to its ``target``, the better)."""
+    if spec.target is not None:
+        return f"→{spec.target:g}"
+    return "↑" if spec.higher_is_better else "↓"
+
+
+def is_better(spec: MetricSpec, a: float, b: float) -> bool:
+    """Whether value ``a`` is better than ``b`` by the metric's reading (its direction, or the distance from its
+    target)."""
+    if spec.target is not None:
+        return abs(a - spec.target) < abs(b - spec.target)
+    return a > b if spec.higher_is_better else a < b
 
 
 # Earlier name of the spec; stored code and scripts read ``.higher_is_better``, ``.version``, ``.description``.

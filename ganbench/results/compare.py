@@ -26,7 +26,7 @@ from ganbench.evaluation.evaluate import evaluate_samples_file
 from ganbench.evaluation.features import ProtocolExtractor
 from ganbench.evaluation.protocol import default_protocol
 from ganbench.evaluation.scoring import save_score, score_model
-from ganbench.metrics import METRICS
+from ganbench.metrics import METRICS, MetricSpec, is_better
 from ganbench.models import MODELS, ModelRecipe, register_recipe
 from ganbench.plugins import import_target, load_entry_point
 from ganbench.results.leaderboard import collect_scores, display_table, leaderboard
@@ -131,12 +131,12 @@ def significance(scores: pd.DataFrame, new: str, fingerprint: str) -> pd.DataFra
             if len(a) < MIN_SEEDS or len(b) < MIN_SEEDS:
                 row.update(p_value=math.nan, hedges_g=math.nan, verdict=f"too few seeds to conclude (need >= {MIN_SEEDS} each)")
             else:
-                row.update(_welch(a, b, METRICS[m].higher_is_better, stats))
+                row.update(_welch(a, b, METRICS[m], stats))
             rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _welch(a: np.ndarray, b: np.ndarray, higher_is_better: bool, stats) -> dict:
+def _welch(a: np.ndarray, b: np.ndarray, spec: MetricSpec, stats) -> dict:
     if np.all(a == a[0]) and np.all(b == b[0]):
         p = 1.0 if a[0] == b[0] else 0.0
     else:
@@ -144,7 +144,7 @@ def _welch(a: np.ndarray, b: np.ndarray, higher_is_better: bool, stats) -> dict:
     pooled = math.sqrt(((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1)) / (len(a) + len(b) - 2))
     d = (a.mean() - b.mean()) / pooled if pooled > 0 else (0.0 if a.mean() == b.mean() else math.copysign(math.inf, a.mean() - b.mean()))
     g = d * (1 - 3 / (4 * (len(a) + len(b)) - 9))  # Hedges' small-sample correction
-    better = (a.mean() > b.mean()) == higher_is_better
+    better = is_better(spec, float(a.mean()), float(b.mean()))  # by its direction, or nearer its target
     if p >= 0.05:
         verdict = "no significant difference (p >= 0.05)"
     else:
@@ -205,7 +205,8 @@ def compare(spec: str, dataset: str, out: str | Path, seeds: list[int] | None = 
 def _report_md(target: Target, dataset: str, table: pd.DataFrame, sig: pd.DataFrame, fp: str) -> str:
     lines = [f"# {target.label} against the baselines on {dataset}", "",
              f"Target kind: {target.kind}. Protocol fingerprint: `{fp}` (all rows below share it).", "",
-             "± is the standard deviation over training seeds; ↑ higher is better, ↓ lower is better. "
+             "± is the standard deviation over training seeds; ↑ higher is better, ↓ lower is better, →0 "
+             "and →1 the nearer that value (a model that generalises), the better. "
              "Only rows trained to a plateau are ranked ('—': its curve has not plateaued, or has too few "
              "evaluations to tell; see the plateaued column).", "",
              table.to_markdown(index=False), "", "## Significance against each baseline", "",

@@ -25,7 +25,7 @@ from ganbench.evaluation.curves import (
     plateau_over_seeds,
 )
 from ganbench.human.scoring import score_study
-from ganbench.metrics import METRICS, ranking_keys
+from ganbench.metrics import METRICS, direction_mark, ranking_keys
 from ganbench.runs import files
 from ganbench.runs.layout import (
     RunDir,
@@ -360,10 +360,10 @@ def display_table(board: pd.DataFrame) -> pd.DataFrame:
     out = board[["dataset", "model", "n_seeds", "n_diverged", "n_failed"]].copy()
     out["rank"] = [_rank_cell(r, v) for r, v in zip(board["rank"], board.get("plateaued", [""] * len(board)))]
     for m in metric_cols:
-        arrow = "↑" if METRICS[m].higher_is_better else "↓"
+        arrow = direction_mark(METRICS[m])
         out[f"{m} {arrow}"] = [_fmt(a, b) for a, b in zip(board[f"{m}_mean"], board[f"{m}_std"])]
     for m in [m for m in METRICS if f"{m}_last_mean" in board.columns]:
-        arrow = "↑" if METRICS[m].higher_is_better else "↓"
+        arrow = direction_mark(METRICS[m])
         out[f"{m} last {arrow}"] = [_last_cell(a, b, n) for a, b, n in zip(board[f"{m}_last_mean"],
                                                                              board[f"{m}_last_std"], board["last_n"])]
     if "plateaued" in board.columns:
@@ -437,6 +437,6 @@ def format_leaderboard(board: pd.DataFrame, fmt: str = "md") -> str:
     if fmt == "html":
         return table.to_html(index=False, border=0, classes="leaderboard")
     if fmt == "latex":
-        return table.to_latex(index=False).replace("±", r"$\pm$").replace("↑", r"$\uparrow$").replace(
-            "↓", r"$\downarrow$")  # fmt: skip
+        return table.to_latex(index=False, escape=True).replace("±", r"$\pm$").replace("↑", r"$\uparrow$").replace(
+            "↓", r"$\downarrow$").replace("→", r"$\to$")  # fmt: skip
     raise UserError(f"--format must be md, csv, html or latex; got {fmt!r}")

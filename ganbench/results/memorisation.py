@@ -42,10 +42,13 @@ def memorisation_blocks(ds: str, kind: str | None, by_model: dict, board: pd.Dat
     blocks.append(Paragraph(
         "Are generated samples copies of training samples? authenticity: fraction of generated samples that are "
         "not copies (0: a sampler returning training data); ct: the data-copying test statistic C_T (about 0 "
-        "when generalising, strongly negative when copying); nn_ratio: median distance to the nearest training "
-        "sample over that of held-out real samples (1 when generalising, 0 for copies); fd_gap: Frechet distance "
-        "to held-out data minus that to as much training data (positive when closer to the training data). "
-        "The real-data row has no held-out comparison: its samples are the held-out split."))
+        "when generalising, strongly negative when copying, positive when underfitting: the samples are farther "
+        "from the training data than held-out data is); nn_ratio: median distance to the nearest training "
+        "sample over that of held-out real samples (1 when generalising, 0 for copies, above 1 when "
+        "underfitting); fd_gap: Frechet distance to held-out data minus that to as much training data (about 0 "
+        "when generalising, positive when closer to the training data). For these three, marked →0 or →1, the "
+        "nearer that value the better: a larger ct or nn_ratio is not a better model. The real-data row has no "
+        "held-out comparison: its samples are the held-out split."))
     table = display_table(b)
     keep = ["model", "n_seeds"] + [c for c in table.columns if c.rsplit(" ", 1)[0] in cols]
     blocks.append(Table(table[keep].rename(columns={"n_seeds": "seeds"}), "board"))

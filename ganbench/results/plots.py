@@ -102,7 +102,11 @@ def band_plot(ax, steps, mean, low, high, color: str, label: str) -> None:
 
 def _direction(metric: str) -> str:
     info = METRICS.get(metric)
-    return "" if info is None else (" (higher is better)" if info.higher_is_better else " (lower is better)")
+    if info is None:
+        return ""
+    if info.target is not None:
+        return f" (nearer {info.target:g} is better)"
+    return " (higher is better)" if info.higher_is_better else " (lower is better)"
 
 
 def _figure_legend(fig, handles, labels, ncol: int) -> None:

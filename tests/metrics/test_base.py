@@ -70,3 +70,28 @@ def test_invalid_spec_is_rejected_naming_the_field():
         MetricSpec(name="x", higher_is_better=True, description="x", compute=compute, rank={"points2d": 0})
     with pytest.raises(ValueError, match="already registered"):
         register_metric(METRICS["fd"])
+
+
+def test_a_target_metric_is_read_as_a_distance_from_its_target():
+    from ganbench.metrics import direction_mark, is_better
+
+    # C_T (Meehan et al. 2020) is about 0 for a model that generalises, negative when it copies, positive when it
+    # underfits; the nearest-neighbour ratio is 1 when generalising; fd_gap about 0.
+    assert (METRICS["ct"].target, METRICS["nn_ratio"].target, METRICS["fd_gap"].target) == (0.0, 1.0, 0.0)
+    assert [direction_mark(METRICS[m]) for m in ("fd", "authenticity", "ct", "nn_ratio", "fd_gap")] == [
+        "↓", "↑", "→0", "→1", "→0"]  # fmt: skip
+    assert is_better(METRICS["ct"], -1.0, 5.0) and is_better(METRICS["ct"], 3.0, -4.0)
+    assert not is_better(METRICS["ct"], 15.5, 8.2)  # more underfitting is not better
+    assert is_better(METRICS["nn_ratio"], 1.5, 1845.0) and is_better(METRICS["nn_ratio"], 0.9, 0.5)
+    assert is_better(METRICS["fd"], 1.0, 2.0) and is_better(METRICS["authenticity"], 0.9, 0.5)
+    # no metric with a target ranks models: ranking keys are read in one direction
+    assert all(not s.rank for s in METRICS.values() if s.target is not None)
+
+    def compute(ctx):
+        return {}
+
+    with pytest.raises(ValueError, match="target"):
+        MetricSpec(name="x", higher_is_better=True, description="x", compute=compute, kinds=("points2d",),
+                   rank={"points2d": 0}, target=0.0)  # fmt: skip
+    with pytest.raises(ValueError, match="target"):
+        MetricSpec(name="x", higher_is_better=True, description="x", compute=compute, target=float("nan"))

@@ -121,6 +121,19 @@ def test_significance_against_scipy_welch():
     assert sig.verdict == "no significant difference (p >= 0.05)"
 
 
+def test_significance_of_a_target_metric_is_judged_by_the_distance_from_its_target():
+    # C_T: about 0 when generalising, positive when underfitting. A new model at ct ~1 against a baseline at
+    # ~8 is lower and better (nearer 0); one at ~15 is higher and worse, however "higher" reads elsewhere.
+    rows = [{"model": "base", "fingerprint": "f", "status": "complete", "ct": v} for v in (7.9, 8.1, 8.0)]
+    for name, vals in {"near": (0.9, 1.1, 1.0), "far": (14.9, 15.1, 15.0)}.items():
+        rows += [{"model": name, "fingerprint": "f", "status": "complete", "ct": v} for v in vals]
+    board = pd.DataFrame(rows)
+    near = significance(board[board.model != "far"], "near", "f").iloc[0]
+    far = significance(board[board.model != "near"], "far", "f").iloc[0]
+    assert near.p_value < 0.05 and near.verdict == "new model better"
+    assert far.p_value < 0.05 and far.verdict == "new model worse"
+
+
 # A 2D dataset whose points are a file under the data root, read by the real root lookup
 # (--data-root, else $GANBENCH_DATA): a real-data loader as cheap to score as ring8.
 FILE_SET = DatasetInfo("ring8-file", "points2d", (2,), 8, "test", "ring8 points read from <data root>/ring8-file.npz")

@@ -106,7 +106,10 @@ def test_formats(runs):
     assert list(back.columns[:3]) == ["dataset", "model", "n_seeds"] and len(back) == len(board)
     md = format_leaderboard(board, "md")
     assert "12 ± 2" in md and "fd ↓" in md
-    assert "\\pm" in format_leaderboard(board, "latex")
+    latex = format_leaderboard(board, "latex")
+    # pastes into a paper: LaTeX's special characters escaped (n\_seeds), the marks as math
+    assert "\\pm" in latex and "n\\_seeds" in latex and "$\\downarrow$" in latex
+    assert "_" not in latex.replace("\\_", "") and not {"±", "↑", "↓", "→"} & set(latex)
     assert "<table" in format_leaderboard(board, "html")
 
 
