@@ -212,7 +212,7 @@ def test_leaderboard_formats(suite_run, board_csv):
     pd.testing.assert_frame_equal(pd.read_csv(io.StringIO(csv)), board_csv)
     # the report's leaderboard.csv is the default table: the same, but ranking only plateaued rows (none here)
     pd.testing.assert_frame_equal(pd.read_csv(suite_run["report"] / "leaderboard.csv"),
-                                  board_csv.assign(rank=np.nan))
+                                  board_csv.assign(rank=np.nan, rank_best=np.nan, rank_worst=np.nan))
 
 
 # -- report ----------------------------------------------------------------------------------------

@@ -59,6 +59,24 @@ def test_the_published_suite_is_of_the_present_baselines():
     assert dict(zip(zip(rows.dataset, rows.model), rows.budget)) == want
 
 
+def test_the_readmes_rank_ranges_are_the_published_suites():
+    # README: with 3 seeds the five GAN objectives span ranks 1-5 on ring8, digits and stacked-digits, above the
+    # VAE and autoencoder (6-7); on grid25 hinge-SN and PacGAN 1-3, GAN and LSGAN 3-5, VAE and AE 5-7, WGAN-GP 1-7.
+    from ganbench.results.leaderboard import display_table
+    from ganbench.results.ranking import rank_ranges
+
+    board = pd.read_csv(Path(__file__).resolve().parent.parent / "reports" / "standard-suite" / "leaderboard.csv")
+    board["rank_best"], board["rank_worst"] = rank_ranges(board)
+    shown = display_table(board)
+    ranges = {(d, m): r for d, m, r in zip(shown.dataset, shown.model, shown["rank range"])}
+    gans = ("gan", "hinge-sn", "lsgan", "pacgan", "wgan-gp")
+    for dataset in ("ring8", "digits", "stacked-digits"):
+        assert {ranges[(dataset, m)] for m in gans} == {"1-5"}, dataset
+        assert {ranges[(dataset, m)] for m in ("vae", "ae")} <= {"6-7", "6", "7"}, dataset
+    assert [ranges[("grid25", m)] for m in ("hinge-sn", "pacgan", "gan", "lsgan", "vae", "ae", "wgan-gp")] == [
+        "1-3", "1-3", "3-5", "3-5", "5-7", "5-7", "1-7"]  # fmt: skip
+
+
 def _suite_file(tmp_path):
     suite = tmp_path / "tiny.toml"
     suite.write_text('name = "tiny"\nseeds = [0, 1]\nmodels = ["gan"]\ndatasets = ["ring8"]\n')

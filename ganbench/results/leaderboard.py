@@ -26,6 +26,7 @@ from ganbench.evaluation.curves import (
 )
 from ganbench.human.scoring import score_study
 from ganbench.metrics import METRICS, direction_mark, ranking_keys
+from ganbench.results.ranking import rank_ranges, range_cell
 from ganbench.runs import files
 from ganbench.runs.layout import (
     RunDir,
@@ -174,6 +175,7 @@ def leaderboard(runs_dir, rank_all: bool = False) -> pd.DataFrame:
     order = _ranks(board, rank_keys)  # every model row: the order within each protocol, ranked or not
     ranked = board["plateaued"].isin(["yes", NOT_TRAINED])
     board["rank"] = order if rank_all else _ranks(board, rank_keys, eligible=ranked)
+    board["rank_best"], board["rank_worst"] = rank_ranges(board)
     board["_order"] = order
     board = _join_human(board, runs_dir)  # last: it may add a real-data row that has no runs
     lead = ["dataset", "model", "n_seeds", "n_diverged", "n_failed", "rank", "primary_metric", "fingerprint"]
@@ -359,6 +361,8 @@ def display_table(board: pd.DataFrame) -> pd.DataFrame:
     metric_cols = [m for m in METRICS if f"{m}_mean" in board.columns]
     out = board[["dataset", "model", "n_seeds", "n_diverged", "n_failed"]].copy()
     out["rank"] = [_rank_cell(r, v) for r, v in zip(board["rank"], board.get("plateaued", [""] * len(board)))]
+    if "rank_best" in board.columns:
+        out["rank range"] = [range_cell(b, w) for b, w in zip(board["rank_best"], board["rank_worst"])]
     for m in metric_cols:
         arrow = direction_mark(METRICS[m])
         out[f"{m} {arrow}"] = [_fmt(a, b) for a, b in zip(board[f"{m}_mean"], board[f"{m}_std"])]
@@ -375,9 +379,12 @@ def display_table(board: pd.DataFrame) -> pd.DataFrame:
         out["human ↑"] = ["" if pd.isna(r) else f"{r:.2f} [{lo:.2f}, {hi:.2f}]"
                           for r, lo, hi in zip(board["human_rate"], board["human_ci95_low"], board["human_ci95_high"])]
     keep = [c for c in out.columns if not (out[c] == "").all()]
+    if "rank range" in keep:  # beside the rank it qualifies
+        keep.remove("rank range")
+        keep.insert(keep.index("rank") + 1, "rank range")
     if "plateaued" in keep:  # beside the rank, which it decides
         keep.remove("plateaued")
-        keep.insert(keep.index("rank") + 1, "plateaued")
+        keep.insert(keep.index("rank range" if "rank range" in keep else "rank") + 1, "plateaued")
     if "budget" in keep:  # and the study's verdict on the budget beside it
         keep.remove("budget")
         keep.insert(keep.index("plateaued") + 1 if "plateaued" in keep else keep.index("rank") + 1, "budget")

@@ -148,7 +148,12 @@ def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict
                             "seeds (the seeds column counts scored runs); 95% bootstrap confidence intervals of the "
                             "mean are in leaderboard.csv. The real-data row scores held-out real data like a model: "
                             "the best value reachable at this sample size. Models are ranked within one protocol, and "
-                            "only those trained to a plateau (below): a row marked '—' is not ranked."))
+                            "only those trained to a plateau (below): a row marked '—' is not ranked. 'rank range': "
+                            "the ranks a row could take given seed noise, from 1 + the rows above it that differ from "
+                            "it to the number of ranked rows - the rows below it that differ (Welch's t-test over "
+                            "training seeds on the ranked metric, p < 0.05, not corrected for the number of pairs; "
+                            "rows with one seed are told apart from none): '1-5' means the data do not separate it "
+                            "from ranks 1 to 5."))
     blocks.append(Paragraph(f"The 'last' columns: the mean over the last evaluations during training (the last "
                             f"{LAST_FRACTION:.0%} of the steps, at least {MIN_POINTS}; '(n=k)': a shorter curve, "
                             f"averaged whole), beside the final score. 'plateaued': whether the seed mean of the ranked "

@@ -215,7 +215,8 @@ def test_only_rows_trained_to_a_plateau_are_ranked(tmp_path):
     assert board.set_index("model")["rank"].loc[models].tolist()[:2] == [1, 2]
     assert board.set_index("model")["rank"].loc[["rising", "short", "real-data"]].isna().all()
     cols = list(display_table(board).columns)
-    assert cols[cols.index("rank") + 1] == "plateaued"  # the verdict that decides the rank, beside it
+    # beside the rank: the ranks seed noise allows, then the verdict that decides whether a row is ranked
+    assert cols[cols.index("rank") + 1:cols.index("rank") + 3] == ["rank range", "plateaued"]
     shown = display_table(board).set_index("model")["rank"]
     assert shown.to_dict() == {"still": "1", "flat": "2", "rising": "—", "short": "—", "real-data": ""}
     # rank_all ranks every model row by its final score, the verdicts unchanged.
@@ -253,7 +254,8 @@ def test_curve_columns_come_after_the_existing_ones(runs):
     stats = [f"{m}_{s}" for m in ("fd", "is") for s in ("mean", "std", "ci95_low", "ci95_high")]
     assert list(board.columns) == ["dataset", "model", "n_seeds", "n_diverged", "n_failed", "rank", "primary_metric",
                                    "fingerprint", *stats, "train_time_s_mean", "last_n", "plateau_metric",
-                                   "n_plateaued", "n_plateau_unknown", "plateaued", "budget"]  # fmt: skip
+                                   "n_plateaued", "n_plateau_unknown", "plateaued", "budget", "rank_best",
+                                   "rank_worst"]  # fmt: skip
     gan = board[board.model == "gan"].iloc[0]
     assert (gan.plateaued, gan.n_plateaued, gan.n_plateau_unknown) == ("unknown", 0, 3)  # no curve at all
 
@@ -315,3 +317,25 @@ def test_budget_column_is_the_studys_verdict_for_runs_of_a_baselines_present_con
     cols = list(display_table(board).columns)
     assert cols.index("budget") == cols.index("plateaued") + 1
     assert "| longer pays |" in format_leaderboard(board, "md")
+
+
+def test_rank_ranges_count_the_rows_that_differ_by_welchs_test(tmp_path):
+    # Four models' FD over three seeds: a and b overlap, c is far from both, d has one seed (never told apart).
+    fds = {"a": [10.0, 11.0, 12.0], "b": [10.5, 12.5, 14.0], "c": [30.0, 31.0, 29.5], "d": [5.0]}
+    for model, vals in fds.items():
+        for seed, v in enumerate(vals):
+            _run(tmp_path, "digits", model, seed, metrics={"fd": v})
+    board = leaderboard(tmp_path, rank_all=True).set_index("model")
+    from scipy import stats
+
+    def differ(x, y):  # Welch's t-test on the seeds' values themselves
+        return len(fds[x]) > 1 and len(fds[y]) > 1 and stats.ttest_ind(fds[x], fds[y], equal_var=False).pvalue < 0.05
+
+    assert differ("a", "c") and differ("b", "c") and not differ("a", "b")
+    assert board["rank"].loc[["d", "a", "b", "c"]].tolist() == [1, 2, 3, 4]
+    # best = 1 + the better rows that differ, worst = 4 - the worse rows that differ: d (one seed) differs from
+    # none; a and b differ from c only; c is worse than a and b, which differ from it, and not told from d.
+    assert board.loc[["d", "a", "b", "c"], ["rank_best", "rank_worst"]].to_numpy().tolist() == [
+        [1, 4], [1, 3], [1, 3], [3, 4]]  # fmt: skip
+    shown = display_table(board.reset_index()).set_index("model")["rank range"]
+    assert shown.loc[["d", "a", "b", "c"]].tolist() == ["1-4", "1-3", "1-3", "3-4"]

@@ -1,0 +1,55 @@
+"""How far seed noise lets a leaderboard rank move: pairwise Welch tests over training seeds between the
+ranked rows of one protocol, from each row's mean, standard deviation and seed count."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy.stats import ttest_ind_from_stats
+
+from ganbench.metrics import METRICS
+
+__all__ = ["RANK_ALPHA", "welch_p", "rank_ranges", "range_cell"]
+
+RANK_ALPHA = 0.05  # a rank range counts the rows that differ from a row at this level (Welch, two-sided)
+
+
+def welch_p(a: tuple[float, float, int], b: tuple[float, float, int]) -> float:
+    """Two-sided p of Welch's t-test between two rows from their ``(mean, std, n)`` over training seeds
+    (``scipy.stats.ttest_ind_from_stats``); NaN with fewer than 2 seeds on either side, 0 or 1 when both
+    have no spread (different or equal means)."""
+    (ma, sa, na), (mb, sb, nb) = a, b
+    if na < 2 or nb < 2 or not (math.isfinite(sa) and math.isfinite(sb)):
+        return math.nan
+    if sa == 0 and sb == 0:
+        return 1.0 if ma == mb else 0.0
+    return float(ttest_ind_from_stats(ma, sa, na, mb, sb, nb, equal_var=False).pvalue)
+
+
+def rank_ranges(board: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """The ranks each ranked row could take given seed noise on its primary metric: best = 1 + the ranked
+    rows of its protocol that are better and differ from it (Welch's t-test over training seeds, p <
+    ``RANK_ALPHA``, not corrected for the number of pairs), worst = the number of ranked rows - those that
+    are worse and differ. A pair with fewer than 2 seeds on a side is not told apart. Unranked rows: NaN."""
+    best, worst = pd.Series(np.nan, index=board.index), pd.Series(np.nan, index=board.index)
+    ranked = board[board["rank"].notna()]
+    for _, g in ranked.groupby(["dataset", "fingerprint"]):
+        m = g["primary_metric"].iloc[0]
+        sign = 1 if METRICS[m].higher_is_better else -1
+        stats = {i: (float(r[f"{m}_mean"]), float(r[f"{m}_std"]), int(r["n_seeds"])) for i, r in g.iterrows()}
+        for i, a in stats.items():
+            differ = [(sign * (b[0] - a[0]), welch_p(a, b)) for j, b in stats.items() if j != i]
+            better = sum(d > 0 and p < RANK_ALPHA for d, p in differ)
+            worse = sum(d < 0 and p < RANK_ALPHA for d, p in differ)
+            best[i], worst[i] = 1 + better, len(stats) - worse
+    return best, worst
+
+
+def range_cell(best, worst) -> str:
+    """``1-4``: the ranks a row could take given seed noise (``rank_ranges``); one rank when it is told
+    apart from every other ranked row; empty for unranked rows."""
+    if pd.isna(best):
+        return ""
+    return str(int(best)) if best == worst else f"{int(best)}-{int(worst)}"
