@@ -47,3 +47,23 @@ def test_the_report_reads_each_variants_curve_at_the_budget_at_1_5x_and_at_the_e
     table = (tmp_path / "probe" / "curves.csv").read_text().splitlines()  # every seed's curve, value for value
     assert table[0] == "dataset,model,seed,step,value" and len(table) == 1 + 2 * 2 * len(steps)
     assert "digits,flat,1,40,50.01" in table and f"digits,baseline,0,300,{2000.0 / 300!r}" in table
+
+
+def test_baseline_runs_of_a_study_are_read_not_trained_again(tmp_path):
+    # A probe with only the baseline trains it (ring8's GAN at 0.25x its budget: 1,050 steps, an evaluation
+    # every 150); a second probe given those runs as --baseline-runs trains nothing and reports the same row.
+    from scripts.recipe_probe import main
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    args = ["gan", "ring8", "--extend", "0.25", "--seeds", "0", "--jobs", "1"]
+    assert main([*args, "--runs", str(first), "--out", str(tmp_path / "a.md")]) == 0
+    assert sorted(p.name for p in (first / "ring8" / "gan").iterdir()) == ["seed-0"]
+    assert main([*args, "--runs", str(second), "--baseline-runs", str(first), "--out", str(tmp_path / "b.md")]) == 0
+    assert not second.exists()  # nothing trained
+
+    def rows(name):
+        return [line.split("|")[3:] for line in (tmp_path / name).read_text().splitlines()
+                if line.startswith("| baseline |")]  # fmt: skip
+
+    assert rows("a.md") and rows("a.md") == rows("b.md")  # curves and final scores, read from the first runs
+    assert "its runs read from a budget study's (`--baseline-runs`)" in (tmp_path / "b.md").read_text()
