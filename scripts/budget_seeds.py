@@ -15,7 +15,7 @@ With 3 seeds neither the sign count nor the t-test is strong evidence (3 of 3 se
 reading is descriptive: it names the verdicts that every seed agrees with and the borderline ones (every seed
 improves, by less than the tolerance), which a longer study or more seeds would settle.
 
-    python scripts/budget_seeds.py            # writes reports/budgets-seeds.md
+    python scripts/budget_seeds.py    # writes reports/budgets-seeds.md and baselines/budget-seeds.csv
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ from scripts.budget_study import (  # noqa: E402
 CURVES = ROOT / "reports" / "budgets" / "curves.csv"
 VERDICTS = ROOT / "baselines" / "budget-verdicts.csv"
 OUT = ROOT / "reports" / "budgets-seeds.md"
+SEEDS = ROOT / "baselines" / "budget-seeds.csv"  # the counts as data: the leaderboard's 'borderline'
+SEED_COLUMNS = ("dataset", "model", "baseline", "budget", "seeds", "improving", "beyond_tolerance")
 
 
 def read_curves(path: Path) -> dict[tuple[str, str], dict[int, tuple[np.ndarray, np.ndarray]]]:
@@ -114,6 +116,19 @@ def check_verdicts(curves: dict, verdicts: pd.DataFrame) -> list[str]:
     return bad
 
 
+def seed_counts(curves_path: Path, verdicts_path: Path) -> str:
+    """Per verdict row, how many seeds improve from the budget to 1.5x it at all and by more than the
+    tolerance, as CSV (``SEED_COLUMNS``); ``ganbench.results.leaderboard`` reads it for the ``budget`` column
+    (a justified budget on which every seed still improves is ``borderline``)."""
+    curves, verdicts = read_curves(curves_path), pd.read_csv(verdicts_path)
+    lines = [",".join(SEED_COLUMNS)]
+    for r in verdicts.itertuples():
+        g = seed_gains(r.dataset, curves[(r.dataset, r.model)], int(r.budget))
+        lines.append(f"{r.dataset},{r.model},{r.baseline},{r.budget},{len(g['gain'])},{int((g['gain'] > 0).sum())},"
+                     f"{int((g['gain'] > g['tol']).sum())}")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def report(curves_path: Path, verdicts_path: Path) -> str:
     curves, verdicts = read_curves(curves_path), pd.read_csv(verdicts_path)
     bad = check_verdicts(curves, verdicts)
@@ -179,10 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--curves", default=str(CURVES))
     p.add_argument("--verdicts", default=str(VERDICTS))
     p.add_argument("--out", default=str(OUT))
+    p.add_argument("--seeds-csv", default=str(SEEDS), help="the per-row seed counts as CSV (the leaderboard's)")
     args = p.parse_args(argv)
-    text = report(Path(args.curves).resolve(), Path(args.verdicts).resolve())
+    curves, verdicts = Path(args.curves).resolve(), Path(args.verdicts).resolve()
+    text = report(curves, verdicts)  # first: it stops when a verdict does not follow from the curves
     files.atomic_write_text(args.out, text)
-    print(f"wrote {args.out}")
+    files.atomic_write_text(args.seeds_csv, seed_counts(curves, verdicts))
+    print(f"wrote {args.out} and {args.seeds_csv}")
     return 0
 
 

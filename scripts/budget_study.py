@@ -56,7 +56,7 @@ from ganbench.evaluation.curves import (
 from ganbench.metrics import METRICS, direction_mark
 from ganbench.models import get_recipe, list_models
 from ganbench.models.recipes import LATER_OPTIONS
-from ganbench.results.leaderboard import VERDICTS_FILE
+from ganbench.results.budgets import VERDICTS_FILE
 from ganbench.results.plots import band_plot, figure_png, model_colors, panel_grid
 from ganbench.runs import files
 from ganbench.runs.layout import RunDir, iter_runs

@@ -9,7 +9,18 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from scripts.budget_seeds import CURVES, OUT, VERDICTS, check_verdicts, paired_test, read_curves, report, seed_gains
+from scripts.budget_seeds import (
+    CURVES,
+    OUT,
+    SEEDS,
+    VERDICTS,
+    check_verdicts,
+    paired_test,
+    read_curves,
+    report,
+    seed_counts,
+    seed_gains,
+)
 
 
 def _flat(level_at_budget, level_after, budget=100):
@@ -21,6 +32,13 @@ def _flat(level_at_budget, level_after, budget=100):
 def test_committed_report_is_the_committed_datas():
     # the script stops when a committed verdict does not follow from the committed curves
     assert OUT.read_text() == report(CURVES, VERDICTS)
+    # and the leaderboard's seed counts (baselines/budget-seeds.csv) are the report's
+    assert SEEDS.read_text() == seed_counts(CURVES, VERDICTS)
+    counts = pd.read_csv(SEEDS)
+    text = OUT.read_text()
+    for r in counts.itertuples():
+        row = next(line for line in text.splitlines() if line.startswith(f"| {r.dataset} | {r.model} | {r.budget} |"))
+        assert f"| {r.improving}/{r.seeds} | {r.beyond_tolerance}/{r.seeds} |" in row
 
 
 def test_a_verdict_the_curves_do_not_give_is_caught(tmp_path):

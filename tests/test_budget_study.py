@@ -89,7 +89,7 @@ def test_committed_verdicts_are_the_published_reports():
     from pathlib import Path
 
     from ganbench.config import BASELINES_DIR
-    from ganbench.results.leaderboard import VERDICTS_FILE
+    from ganbench.results.budgets import VERDICTS_FILE
 
     text = (Path(__file__).resolve().parent.parent / "reports" / "budgets.md").read_text()
     assert (BASELINES_DIR / VERDICTS_FILE).read_text() == verdicts_csv(table_verdicts(text))

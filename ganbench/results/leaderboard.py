@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 from scipy.stats import bootstrap
 
-from ganbench.config import BASELINES_DIR
 from ganbench.errors import UserError
 from ganbench.evaluation.curves import (
     MIN_POINTS,
@@ -26,10 +25,10 @@ from ganbench.evaluation.curves import (
 )
 from ganbench.human.scoring import score_study
 from ganbench.metrics import METRICS, direction_mark, ranking_keys
+from ganbench.results.budgets import budget_column
 from ganbench.results.ranking import rank_ranges, range_cell
 from ganbench.runs import files
 from ganbench.runs.layout import (
-    RunDir,
     iter_bench_files,
     iter_reference_scores,
     iter_runs,
@@ -38,10 +37,6 @@ from ganbench.runs.layout import (
 )
 
 REFERENCE_MODEL = "real-data"
-# Each reference baseline's budget verdict from the learning-curve study (scripts/budget_study.py writes it
-# beside the baseline files; reports/budgets.md is its report): the leaderboard's ``budget`` column.
-VERDICTS_FILE = "budget-verdicts.csv"
-JUSTIFIED, LONGER_PAYS, NOT_PLATEAUED = "justified", "longer pays", "not plateaued"
 
 
 NOT_TRAINED = "external"  # the plateaued verdict of a row whose runs ganbench scored but did not train
@@ -133,7 +128,7 @@ def leaderboard(runs_dir, rank_all: bool = False) -> pd.DataFrame:
     Last come the columns of the runs' evaluation curves (``_curve_columns``): ``<m>_last_mean``,
     ``<m>_last_std``, ``last_n``, ``plateau_metric``, ``n_plateaued``, ``n_plateau_unknown``, ``plateaued``,
     and ``budget``: for a row of a reference baseline's present configuration, the budget study's verdict
-    on its budget (``_budget_column``), which does not change the ranking.
+    on its budget (``ganbench.results.budgets.budget_column``), which does not change the ranking.
 
     Only rows trained to a plateau are ranked: a row whose ``plateaued`` is ``no`` (its seed-mean curve
     still improving or worsening) or ``unknown`` (too few evaluations to tell) gets no rank and is listed
@@ -171,7 +166,7 @@ def leaderboard(runs_dir, rank_all: bool = False) -> pd.DataFrame:
     rank_keys = ranking_keys()
     board["primary_metric"] = [_primary(board, i, rank_keys) for i in range(len(board))]
     board = _curve_columns(board, row_runs, scores)
-    board["budget"] = _budget_column(board, row_runs)
+    board["budget"] = budget_column(board, row_runs)
     order = _ranks(board, rank_keys)  # every model row: the order within each protocol, ranked or not
     ranked = board["plateaued"].isin(["yes", NOT_TRAINED])
     board["rank"] = order if rank_all else _ranks(board, rank_keys, eligible=ranked)
@@ -235,39 +230,6 @@ def _curve_columns(board: pd.DataFrame, row_runs: list[pd.DataFrame], scores: pd
     for c in ("last_n", "n_plateaued", "n_plateau_unknown"):
         new[c] = new[c].astype("Int64")
     return pd.concat([board, new], axis=1)
-
-
-def budget_verdicts(path: Path | None = None) -> dict[tuple[str, str], dict]:
-    """``{(dataset, model): row}`` of the budget study's verdicts (``baselines/budget-verdicts.csv``: dataset,
-    model, baseline (configuration hash), budget, plateaued, longer_pays, justified); empty without the
-    file."""
-    path = BASELINES_DIR / VERDICTS_FILE if path is None else Path(path)
-    if not path.exists():
-        return {}
-    table = pd.read_csv(path, dtype=str)
-    return {(r["dataset"], r["model"]): r for r in table.to_dict("records")}
-
-
-def _budget_column(board: pd.DataFrame, row_runs: list[pd.DataFrame], verdicts: dict | None = None) -> list[str]:
-    """The ``budget`` column: for a row whose runs are all of one reference baseline's present configuration
-    (their suite job ids end in the hash the budget study recorded for that baseline), the study's verdict
-    on its budget: ``justified`` (plateaued, and training on to 1.5x does not pay), ``longer pays``
-    (plateaued by the rule, but 1.5x improves the seed mean by more than the rule's tolerance) or ``not
-    plateaued``; empty for other rows (a user's model, a changed configuration, runs trained outside a
-    suite, which record no job id)."""
-    verdicts = budget_verdicts() if verdicts is None else verdicts
-    out = []
-    for i, runs in enumerate(row_runs):
-        v = verdicts.get((board["dataset"].iloc[i], board["model"].iloc[i]))
-        ids = [(RunDir(d).read_job() or {}).get("id", "") for d in runs["run_dir"]] if v and "run_dir" in runs else []
-        hashes = {str(j).rpartition("@")[2] for j in ids}
-        if not ids or hashes != {v["baseline"]}:
-            out.append("")
-        elif v["justified"] == "yes":
-            out.append(JUSTIFIED)
-        else:
-            out.append(LONGER_PAYS if v["plateaued"] == "yes" and v["longer_pays"] == "yes" else NOT_PLATEAUED)
-    return out
 
 
 BENCH_COLUMNS = ("step_ms_median", "step_ms_iqr", "samples_per_s", "peak_memory_mb", "utilisation")

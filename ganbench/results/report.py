@@ -163,7 +163,9 @@ def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict
                             "training stopped, so more steps could change the ranking. 'seeds k/n': how many seeds' "
                             "own curves pass the same rule (a single seed's curve is much noisier than the mean). "
                             "'budget', for runs of a reference baseline's own configuration: the learning-curve "
-                            "study's verdict on its budget (reports/budgets.md): 'justified', or 'longer pays' "
+                            "study's verdict on its budget (reports/budgets.md): 'justified', 'borderline' "
+                            "(justified by the rule's tolerance, but every seed of the study still improves by 1.5x "
+                            "the budget: reports/budgets-seeds.md), or 'longer pays' "
                             "(plateaued by the rule, but training on to 1.5x the budget improves the seed mean by "
                             "more than the rule's tolerance: the row is ranked at its budget, and its value "
                             "understates what the model reaches with more steps)."))

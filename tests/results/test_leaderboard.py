@@ -6,14 +6,16 @@ import itertools
 import json
 import math
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from ganbench.results.budgets import budget_verdicts, still_improving
 from ganbench.runs import files
 from ganbench.results.leaderboard import (
     bootstrap_ci,
-    budget_verdicts,
     display_table,
     format_leaderboard,
     leaderboard,
@@ -317,6 +319,27 @@ def test_budget_column_is_the_studys_verdict_for_runs_of_a_baselines_present_con
     cols = list(display_table(board).columns)
     assert cols.index("budget") == cols.index("plateaued") + 1
     assert "| longer pays |" in format_leaderboard(board, "md")
+
+
+def test_a_justified_budget_on_which_every_seed_still_improves_is_borderline(tmp_path):
+    # baselines/budget-seeds.csv (scripts/budget_seeds.py): per studied budget, the seeds still improving at 1.5x.
+    # A justified row whose every seed improves reads 'borderline'; a justified row whose seeds disagree stays
+    # 'justified'; a 'longer pays' row is that whatever its seeds.
+    verdicts, improving = budget_verdicts(), still_improving()
+    seeds = pd.read_csv(Path(__file__).resolve().parents[2] / "baselines" / "budget-seeds.csv", dtype={"baseline": str})
+    assert improving == {(r.dataset, r.model, r.baseline) for r in seeds.itertuples() if r.improving == r.seeds == 3}
+    just = [(d, m) for (d, m), v in verdicts.items() if v["justified"] == "yes"]
+    edge = next(k for k in just if (*k, verdicts[k]["baseline"]) in improving)
+    firm = next(k for k in just if (*k, verdicts[k]["baseline"]) not in improving and k[0] == edge[0])
+    for (ds, model) in (edge, firm):
+        for seed in (0, 1):
+            metric = "hq_coverage" if ds in ("ring8", "grid25") else "fd"
+            _run(tmp_path, ds, model, seed, metrics={metric: 0.5 + seed / 10})
+            files.atomic_write_json(tmp_path / ds / model / f"seed-{seed}" / "job.json",
+                                    {"id": f"{ds}/{model}/seed-{seed}@{verdicts[(ds, model)]['baseline']}",
+                                     "status": "complete"})  # fmt: skip
+    got = leaderboard(tmp_path).set_index("model")["budget"].to_dict()
+    assert got == {edge[1]: "borderline", firm[1]: "justified"}
 
 
 def test_rank_ranges_count_the_rows_that_differ_by_welchs_test(tmp_path):
