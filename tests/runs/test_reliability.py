@@ -63,7 +63,7 @@ def _metrics_steps(out):
 def test_sigkill_at_random_moments_then_rerun_matches_uninterrupted(suite_file, uninterrupted, tmp_path):
     rng = random.Random(1234)
     out = tmp_path / "runs"
-    kills = 0
+    records_at_kill = []  # how many jobs had their record when each kill landed
     for _ in range(3):
         p = subprocess.Popen(_cmd(suite_file, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # The kill lands while the runner works on jobs (training, checkpointing, scoring, writing records),
@@ -71,16 +71,15 @@ def test_sigkill_at_random_moments_then_rerun_matches_uninterrupted(suite_file, 
         deadline = time.monotonic() + 120
         while p.poll() is None and not list(out.rglob("job.lock")) and time.monotonic() < deadline:
             time.sleep(0.02)
-        time.sleep(rng.uniform(0.0, 3.0))
+        time.sleep(rng.uniform(0.2, 2.0))
         if p.poll() is None:
+            records_at_kill.append(len(list(out.rglob("result.json"))))
             p.send_signal(signal.SIGKILL)
-            kills += 1
         p.wait()
-    # the kills interrupted the suite: some job had begun, and not every job had its record
-    assert list(out.rglob("metrics.jsonl")) and len(list(out.rglob("result.json"))) < 4
+    # a kill interrupted the suite while a job was unfinished (not, say, while it printed the leaderboard)
+    assert any(n < 4 for n in records_at_kill), records_at_kill
     done = subprocess.run(_cmd(suite_file, out), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert kills >= 1
     pd.testing.assert_frame_equal(_board(out), _board(uninterrupted))
     # no job was trained twice: every step is logged once, exactly as in the uninterrupted run
     clean = {k.relative_to(uninterrupted): v for k, v in _metrics_steps(uninterrupted).items()}
