@@ -23,9 +23,9 @@ import torch
 from ganbench.errors import UserError
 from ganbench.registry import Registry
 
-__all__ = ["MetricSpec", "MetricInfo", "direction_mark", "is_better", "MetricContext", "METRICS", "METRIC_REGISTRY", "KIND_INPUTS",
+__all__ = ["MetricSpec", "MetricInfo", "MetricContext", "METRICS", "METRIC_REGISTRY", "KIND_INPUTS",
            "register_metric", "metric_info", "metric_specs", "metric_names", "ranking_keys", "compute_metrics",
-           "as_float64", "as_features"]  # fmt: skip
+           "direction_mark", "is_better", "as_float64", "as_features"]  # fmt: skip
 
 # The evaluation inputs scoring can hand a metric, per data kind (see MetricContext for their fields).
 KIND_INPUTS: Mapping[str, frozenset[str]] = MappingProxyType({

@@ -103,8 +103,9 @@ register_metric(MetricSpec(
     description="Frechet distance to the held-out (test) split, which the model never saw."))  # fmt: skip
 register_metric(MetricSpec(
     name="fd_gap", higher_is_better=False, target=0.0, compute=_gap_metrics, kinds=("image",),
-    inputs={"heldout"}, extras=("fd_train_matched",), description="fd_heldout minus the FD to as many training samples: about 0 "
-    "when generalising, positive when the samples are closer to the training data than to unseen data."))  # fmt: skip
+    inputs={"heldout"}, extras=("fd_train_matched",), description="fd_heldout minus the FD to as many training "
+    "samples: about 0 when generalising, positive when the samples are closer to the training data than to unseen "
+    "data."))  # fmt: skip
 register_metric(MetricSpec(
     name="fd_inf", higher_is_better=False, compute=_fd_inf_metric, kinds=("image",), inputs={"features", "stats"},
     extras=("fd_inf_slope",), default=False, description="FD extrapolated to infinitely many generated samples "

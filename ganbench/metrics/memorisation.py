@@ -203,8 +203,8 @@ register_metric(MetricSpec(
     "(Alaa et al. 2022); 0 for a sampler returning training data."))  # fmt: skip
 register_metric(MetricSpec(
     name="ct", higher_is_better=True, target=0.0, compute=_ct_metric, kinds=("points2d", "image"),
-    inputs={"heldout"}, description="Data-copying statistic C_T (Meehan et al. 2020): about 0 when generalising, strongly "
-    "negative when copying training data, positive when underfitting."))  # fmt: skip
+    inputs={"heldout"}, description="Data-copying statistic C_T (Meehan et al. 2020): about 0 when generalising, "
+    "strongly negative when copying training data, positive when underfitting."))  # fmt: skip
 register_metric(MetricSpec(
     name="nn_ratio", higher_is_better=True, target=1.0, compute=_nn_ratio_metric, kinds=("points2d", "image"),
     inputs={"heldout"}, description="Median distance of generated samples to their nearest training sample "

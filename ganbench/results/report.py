@@ -143,8 +143,8 @@ def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict
     # Leaderboard.
     b = board[board["dataset"] == ds]
     blocks.append(Heading(3, "Leaderboard"))
-    blocks.append(Paragraph("↑: higher is better, ↓: lower is better, →0 and →1: the nearer that value (a model "
-                            "that generalises), the better. ± is the standard deviation over training "
+    blocks.append(Paragraph("↑: higher is better, ↓: lower is better, →0 and →1: the nearer that value (a "
+                            "model that generalises), the better. ± is the standard deviation over training "
                             "seeds (the seeds column counts scored runs); 95% bootstrap confidence intervals of the "
                             "mean are in leaderboard.csv. The real-data row scores held-out real data like a model: "
                             "the best value reachable at this sample size. Models are ranked within one protocol, and "
