@@ -23,48 +23,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ganbench.metrics import METRICS  # noqa: E402
-from ganbench.results.ranking import welch_p  # noqa: E402
+from ganbench.results.ranking import ALPHA, CAP, POWER, power, seeds_needed, welch_p  # noqa: E402
 from ganbench.runs import files  # noqa: E402
 
 BOARD = ROOT / "reports" / "standard-suite" / "leaderboard.csv"
 OUT = ROOT / "reports" / "seeds-needed.md"
-POWER, ALPHA, CAP = 0.8, 0.05, 1000
-
-
-def power(d: float, n: int, alpha: float = ALPHA) -> float:
-    """The power of the two-sided two-sample t-test (equal variances, ``n`` per group) against a true
-    standardised difference ``d``: P(|T| > t_crit) with T noncentral t, ``2n - 2`` degrees of freedom and
-    noncentrality ``d * sqrt(n / 2)``."""
-    df, nc = 2 * n - 2, abs(d) * math.sqrt(n / 2)
-    crit = stats.t.ppf(1 - alpha / 2, df)
-    return float(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc))
-
-
-def seeds_needed(d: float, target: float = POWER, alpha: float = ALPHA, cap: int = CAP) -> int | None:
-    """The fewest seeds per model (at least 2) whose t-test reaches ``target`` power against ``d``; None when
-    more than ``cap`` would be needed (or d is 0)."""
-    if not d or not math.isfinite(d):
-        return None
-    lo, hi = 2, 2
-    while power(d, hi, alpha) < target:  # doubling, then bisection: power grows with n
-        lo, hi = hi, hi * 2
-        if hi > cap:
-            return None if power(d, cap, alpha) < target else _bisect(d, lo, cap, target, alpha)
-    return _bisect(d, lo, hi, target, alpha) if power(d, lo, alpha) < target else lo
-
-
-def _bisect(d: float, lo: int, hi: int, target: float, alpha: float) -> int:
-    """The smallest n in (lo, hi] with enough power, given power(lo) < target <= power(hi)."""
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if power(d, mid, alpha) >= target else (mid, hi)
-    return hi
 
 
 def pairs(board: pd.DataFrame) -> list[dict]:

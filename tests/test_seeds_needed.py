@@ -6,7 +6,8 @@ import math
 import pytest
 from statsmodels.stats.power import TTestIndPower
 
-from scripts.seeds_needed import BOARD, OUT, pairs, power, report, seeds_needed
+from ganbench.results.ranking import power, seeds_needed
+from scripts.seeds_needed import BOARD, OUT, pairs, report
 
 
 @pytest.mark.parametrize("d, n", [(0.2, 10), (0.5, 64), (0.8, 26), (1.3, 5), (3.1, 3), (0.05, 900)])
@@ -21,6 +22,7 @@ def test_seeds_needed_is_cohens_table_and_statsmodels_solution():
     for d in (0.13, 0.37, 1.0, 1.7, 2.2, 4.0):
         assert seeds_needed(d) == max(2, math.ceil(TTestIndPower().solve_power(effect_size=d, alpha=0.05, power=0.8)))
     assert seeds_needed(0.0) is None and seeds_needed(0.05) is None  # 0.05 needs about 6,280: beyond the cap
+    assert seeds_needed(math.inf) == 2 and seeds_needed(math.nan) is None
 
 
 def test_committed_report_is_the_published_leaderboards():

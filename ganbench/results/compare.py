@@ -30,6 +30,7 @@ from ganbench.metrics import METRICS, MetricSpec, is_better
 from ganbench.models import MODELS, ModelRecipe, register_recipe
 from ganbench.plugins import import_target, load_entry_point
 from ganbench.results.leaderboard import collect_scores, display_table, leaderboard
+from ganbench.results.ranking import seeds_needed
 from ganbench.runs import files
 from ganbench.runs.layout import RunDir
 from ganbench.runs.options import RunOptions
@@ -117,7 +118,10 @@ def dataset_budget(suite: Suite) -> TrainConfig:
 
 
 def significance(scores: pd.DataFrame, new: str, fingerprint: str) -> pd.DataFrame:
-    """Welch's t-test and Hedges' g of ``new`` against each baseline, per metric, over training seeds."""
+    """Welch's t-test and Hedges' g of ``new`` against each baseline, per metric, over training seeds, and
+    ``seeds_needed``: the seeds per model a t-test would need to detect a difference of the size observed
+    (``|g|``) with 80% power at the 5% level (None beyond 1,000 or for no difference), which says whether "no
+    significant difference" means "about equal" or "too few seeds to tell"."""
     rows = []
     sub = scores[(scores["fingerprint"] == fingerprint) & (scores["status"] == "complete")]
     mine = sub[sub["model"] == new]
@@ -129,11 +133,17 @@ def significance(scores: pd.DataFrame, new: str, fingerprint: str) -> pd.DataFra
             row = {"baseline": model, "metric": m, "n_new": len(a), "n_baseline": len(b),
                    "mean_new": a.mean(), "mean_baseline": b.mean()}  # fmt: skip
             if len(a) < MIN_SEEDS or len(b) < MIN_SEEDS:
-                row.update(p_value=math.nan, hedges_g=math.nan, verdict=f"too few seeds to conclude (need >= {MIN_SEEDS} each)")
+                row.update(p_value=math.nan, hedges_g=math.nan, verdict=f"too few seeds to conclude (need >= {MIN_SEEDS} each)",
+                           seeds_needed=None)  # fmt: skip
             else:
                 row.update(_welch(a, b, METRICS[m], stats))
+                row["seeds_needed"] = seeds_needed(abs(row["hedges_g"]))
             rows.append(row)
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if "seeds_needed" in out:  # whole numbers, empty where none (beyond 1,000, or no test)
+        out["seeds_needed"] = pd.array([None if v is None or pd.isna(v) else int(v) for v in out["seeds_needed"]],
+                                       dtype="Int64")  # fmt: skip
+    return out
 
 
 def _welch(a: np.ndarray, b: np.ndarray, spec: MetricSpec, stats) -> dict:
@@ -211,12 +221,16 @@ def _report_md(target: Target, dataset: str, table: pd.DataFrame, sig: pd.DataFr
              "evaluations to tell; see the plateaued column).", "",
              table.to_markdown(index=False), "", "## Significance against each baseline", "",
              f"Welch's t-test over training seeds (scipy), effect size Hedges' g; fewer than {MIN_SEEDS} seeds on "
-             "either side cannot support a conclusion and says so.", ""]  # fmt: skip
+             "either side cannot support a conclusion and says so. seeds_needed: the seeds per model a t-test "
+             "would need to detect a difference of size |g| with 80% power at the 5% level ('> 1000' beyond; "
+             "g is estimated from these seeds, so read it as an order of magnitude).", ""]  # fmt: skip
     if sig.empty:
         lines.append("No metric in common with any baseline.")
     else:
         show = sig.copy()
         for c in ("mean_new", "mean_baseline", "p_value", "hedges_g"):
             show[c] = show[c].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
+        show["seeds_needed"] = [("" if pd.isna(g) else "> 1000") if pd.isna(n) else str(int(n))
+                                for n, g in zip(show["seeds_needed"], sig["hedges_g"])]  # fmt: skip
         lines.append(show.to_markdown(index=False))
     return "\n".join(lines) + "\n"

@@ -1,5 +1,7 @@
 """How far seed noise lets a leaderboard rank move: pairwise Welch tests over training seeds between the
-ranked rows of one protocol, from each row's mean, standard deviation and seed count."""
+ranked rows of one protocol, from each row's mean, standard deviation and seed count; and how many seeds a
+t-test would need to tell two models apart (``power``, ``seeds_needed``: ``ganbench compare`` and
+``scripts/seeds_needed.py``)."""
 
 from __future__ import annotations
 
@@ -7,13 +9,15 @@ import math
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from scipy.stats import ttest_ind_from_stats
 
 from ganbench.metrics import METRICS
 
-__all__ = ["RANK_ALPHA", "welch_p", "rank_ranges", "range_cell"]
+__all__ = ["RANK_ALPHA", "welch_p", "rank_ranges", "range_cell", "power", "seeds_needed"]
 
 RANK_ALPHA = 0.05  # a rank range counts the rows that differ from a row at this level (Welch, two-sided)
+POWER, ALPHA, CAP = 0.8, 0.05, 1000  # seeds_needed: 80% power at a two-sided 5% level, at most 1,000 seeds
 
 
 def welch_p(a: tuple[float, float, int], b: tuple[float, float, int]) -> float:
@@ -53,3 +57,35 @@ def range_cell(best, worst) -> str:
     if pd.isna(best):
         return ""
     return str(int(best)) if best == worst else f"{int(best)}-{int(worst)}"
+
+
+def power(d: float, n: int, alpha: float = ALPHA) -> float:
+    """The power of the two-sided two-sample t-test (equal variances, ``n`` per group) against a true
+    standardised difference ``d``: P(|T| > t_crit) with T noncentral t, ``2n - 2`` degrees of freedom and
+    noncentrality ``d * sqrt(n / 2)``."""
+    df, nc = 2 * n - 2, abs(d) * math.sqrt(n / 2)
+    crit = stats.t.ppf(1 - alpha / 2, df)
+    return float(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc))
+
+
+def seeds_needed(d: float, target: float = POWER, alpha: float = ALPHA, cap: int = CAP) -> int | None:
+    """The fewest seeds per model (at least 2) whose t-test reaches ``target`` power against ``d``; None when
+    more than ``cap`` would be needed (or d is 0 or NaN); 2 for an infinite d (no spread, different means)."""
+    if not d or math.isnan(d):
+        return None
+    if math.isinf(d):  # no spread on either side and different means: any two seeds tell them apart
+        return 2
+    lo, hi = 2, 2
+    while power(d, hi, alpha) < target:  # doubling, then bisection: power grows with n
+        lo, hi = hi, hi * 2
+        if hi > cap:
+            return None if power(d, cap, alpha) < target else _bisect(d, lo, cap, target, alpha)
+    return _bisect(d, lo, hi, target, alpha) if power(d, lo, alpha) < target else lo
+
+
+def _bisect(d: float, lo: int, hi: int, target: float, alpha: float) -> int:
+    """The smallest n in (lo, hi] with enough power, given power(lo) < target <= power(hi)."""
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if power(d, mid, alpha) >= target else (mid, hi)
+    return hi

@@ -1,6 +1,7 @@
 """`ganbench compare` places the example plugin among the baselines, with significance tests."""
 
 import dataclasses
+import math
 import sys
 from pathlib import Path
 
@@ -119,6 +120,11 @@ def test_significance_against_scipy_welch():
     # Hedges' g by hand: pooled sd 1.3957, d = -2.125 / 1.3957 = -1.5225, correction 1 - 3 / (4 * 8 - 9).
     assert sig.hedges_g == pytest.approx(-1.5225 * (1 - 3 / 23), abs=1e-4)
     assert sig.verdict == "no significant difference (p >= 0.05)"
+    # the seeds a t-test needs to detect |g| with 80% power: statsmodels' solution, rounded up
+    from statsmodels.stats.power import TTestIndPower
+
+    assert sig.seeds_needed == math.ceil(TTestIndPower().solve_power(effect_size=abs(sig.hedges_g), alpha=0.05,
+                                                                     power=0.8))  # fmt: skip
 
 
 def test_significance_of_a_target_metric_is_judged_by_the_distance_from_its_target():
