@@ -34,14 +34,7 @@ sys.path.insert(0, str(ROOT))
 from ganbench.evaluation.curves import PLATEAU_ABS_TOL, PLATEAU_REL_TOL, last_mean  # noqa: E402
 from ganbench.metrics import METRICS  # noqa: E402
 from ganbench.runs import files  # noqa: E402
-from scripts.budget_study import (  # noqa: E402
-    MAIN_METRIC,
-    PAYS_AFTER,
-    cut,
-    extension_pays,
-    justified,
-    verdict_at,
-)
+from scripts.budget_study import MAIN_METRIC, PAYS_AFTER, cut, verdict_rows  # noqa: E402
 
 CURVES = ROOT / "reports" / "budgets" / "curves.csv"
 VERDICTS = ROOT / "baselines" / "budget-verdicts.csv"
@@ -100,19 +93,20 @@ def reading(pays: bool, g: dict) -> str:
 
 
 def check_verdicts(curves: dict, verdicts: pd.DataFrame) -> list[str]:
-    """The committed verdicts that the committed curves do not give (empty when every one follows)."""
-    bad = []
-    for r in verdicts.itertuples():
-        c = curves.get((r.dataset, r.model))
-        if c is None:
-            bad.append(f"{r.dataset}/{r.model}: no curves")
-            continue
-        got = ("yes" if verdict_at(r.dataset, c, r.budget) == "plateaued" else "no",
-               "yes" if extension_pays(r.dataset, c, r.budget) else "no",
-               "yes" if justified(r.dataset, c, r.budget) else "no")  # fmt: skip
-        if got != (r.plateaued, r.longer_pays, r.justified):
-            bad.append(f"{r.dataset}/{r.model}: curves give plateaued, longer pays, justified = {got}, the "
-                       f"committed verdicts {(r.plateaued, r.longer_pays, r.justified)}")  # fmt: skip
+    """The committed verdicts that the committed curves do not give (empty when every one follows): the study's
+    own ``verdict_rows`` recomputed from the curves at the committed budgets, column by column."""
+    rows = list(verdicts.itertuples())
+    bad = [f"{r.dataset}/{r.model}: no curves" for r in rows if (r.dataset, r.model) not in curves]
+    have = [r for r in rows if (r.dataset, r.model) in curves]
+    group = {(r.dataset, r.model): curves[(r.dataset, r.model)] for r in have}
+    got = {(v["dataset"], v["model"]): v for v in verdict_rows(group, {k: int(r.budget) for k, r in
+                                                                          zip(group, have)})}  # fmt: skip
+    cols = ("baseline", "budget", "plateaued", "longer_pays", "justified")
+    for r in have:
+        mine = {c: str(got[(r.dataset, r.model)][c]) for c in cols}
+        theirs = {c: str(getattr(r, c)) for c in cols}
+        if mine != theirs:
+            bad.append(f"{r.dataset}/{r.model}: curves give {mine}, the committed verdicts {theirs}")
     return bad
 
 
@@ -120,7 +114,7 @@ def seed_counts(curves_path: Path, verdicts_path: Path) -> str:
     """Per verdict row, how many seeds improve from the budget to 1.5x it at all and by more than the
     tolerance, as CSV (``SEED_COLUMNS``); ``ganbench.results.leaderboard`` reads it for the ``budget`` column
     (a justified budget on which every seed still improves is ``borderline``)."""
-    curves, verdicts = read_curves(curves_path), pd.read_csv(verdicts_path)
+    curves, verdicts = read_curves(curves_path), pd.read_csv(verdicts_path, dtype={"baseline": str})
     lines = [",".join(SEED_COLUMNS)]
     for r in verdicts.itertuples():
         g = seed_gains(r.dataset, curves[(r.dataset, r.model)], int(r.budget))
@@ -130,7 +124,7 @@ def seed_counts(curves_path: Path, verdicts_path: Path) -> str:
 
 
 def report(curves_path: Path, verdicts_path: Path) -> str:
-    curves, verdicts = read_curves(curves_path), pd.read_csv(verdicts_path)
+    curves, verdicts = read_curves(curves_path), pd.read_csv(verdicts_path, dtype={"baseline": str})
     bad = check_verdicts(curves, verdicts)
     if bad:
         raise SystemExit("budget_seeds: the committed verdicts do not follow from the curves:\n" + "\n".join(bad))

@@ -42,7 +42,7 @@ def test_committed_report_is_the_committed_datas():
 
 
 def test_a_verdict_the_curves_do_not_give_is_caught(tmp_path):
-    verdicts = pd.read_csv(VERDICTS)
+    verdicts = pd.read_csv(VERDICTS, dtype={"baseline": str})
     i = verdicts.index[verdicts.longer_pays == "yes"][0]
     verdicts.loc[i, ["longer_pays", "justified"]] = ["no", "yes"]
     bad = check_verdicts(read_curves(CURVES), verdicts)

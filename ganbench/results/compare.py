@@ -141,8 +141,7 @@ def significance(scores: pd.DataFrame, new: str, fingerprint: str) -> pd.DataFra
             rows.append(row)
     out = pd.DataFrame(rows)
     if "seeds_needed" in out:  # whole numbers, empty where none (beyond 1,000, or no test)
-        out["seeds_needed"] = pd.array([None if v is None or pd.isna(v) else int(v) for v in out["seeds_needed"]],
-                                       dtype="Int64")  # fmt: skip
+        out["seeds_needed"] = out["seeds_needed"].astype("Int64")
     return out
 
 

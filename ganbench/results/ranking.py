@@ -10,7 +10,6 @@ import math
 import numpy as np
 import pandas as pd
 from scipy import stats
-from scipy.stats import ttest_ind_from_stats
 
 from ganbench.metrics import METRICS
 
@@ -29,7 +28,7 @@ def welch_p(a: tuple[float, float, int], b: tuple[float, float, int]) -> float:
         return math.nan
     if sa == 0 and sb == 0:
         return 1.0 if ma == mb else 0.0
-    return float(ttest_ind_from_stats(ma, sa, na, mb, sb, nb, equal_var=False).pvalue)
+    return float(stats.ttest_ind_from_stats(ma, sa, na, mb, sb, nb, equal_var=False).pvalue)
 
 
 def rank_ranges(board: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -42,12 +41,12 @@ def rank_ranges(board: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     for _, g in ranked.groupby(["dataset", "fingerprint"]):
         m = g["primary_metric"].iloc[0]
         sign = 1 if METRICS[m].higher_is_better else -1
-        stats = {i: (float(r[f"{m}_mean"]), float(r[f"{m}_std"]), int(r["n_seeds"])) for i, r in g.iterrows()}
-        for i, a in stats.items():
-            differ = [(sign * (b[0] - a[0]), welch_p(a, b)) for j, b in stats.items() if j != i]
+        rows = {i: (float(r[f"{m}_mean"]), float(r[f"{m}_std"]), int(r["n_seeds"])) for i, r in g.iterrows()}
+        for i, a in rows.items():
+            differ = [(sign * (b[0] - a[0]), welch_p(a, b)) for j, b in rows.items() if j != i]
             better = sum(d > 0 and p < RANK_ALPHA for d, p in differ)
             worse = sum(d < 0 and p < RANK_ALPHA for d, p in differ)
-            best[i], worst[i] = 1 + better, len(stats) - worse
+            best[i], worst[i] = 1 + better, len(rows) - worse
     return best, worst
 
 
@@ -76,7 +75,9 @@ def seeds_needed(d: float, target: float = POWER, alpha: float = ALPHA, cap: int
     if math.isinf(d):  # no spread on either side and different means: any two seeds tell them apart
         return 2
     lo, hi = 2, 2
-    while power(d, hi, alpha) < target:  # doubling, then bisection: power grows with n
+    # Doubling, then bisection (power grows with n). Not a bisection over [2, cap] from the start: scipy's
+    # noncentral t returns NaN at large noncentrality (d = 0.8 at n = 250), so n stays near the answer.
+    while power(d, hi, alpha) < target:
         lo, hi = hi, hi * 2
         if hi > cap:
             return None if power(d, cap, alpha) < target else _bisect(d, lo, cap, target, alpha)
