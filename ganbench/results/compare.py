@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ganbench.config import BaselineConfig, TrainConfig
 from ganbench.data import get_dataset_info, load_dataset
@@ -30,7 +29,7 @@ from ganbench.metrics import METRICS, MetricSpec, is_better
 from ganbench.models import MODELS, ModelRecipe, register_recipe
 from ganbench.plugins import import_target, load_entry_point
 from ganbench.results.leaderboard import collect_scores, display_table, leaderboard
-from ganbench.results.ranking import seeds_needed
+from ganbench.results.ranking import seeds_needed, welch_p
 from ganbench.runs import files
 from ganbench.runs.layout import RunDir
 from ganbench.runs.options import RunOptions
@@ -136,7 +135,7 @@ def significance(scores: pd.DataFrame, new: str, fingerprint: str) -> pd.DataFra
                 row.update(p_value=math.nan, hedges_g=math.nan, verdict=f"too few seeds to conclude (need >= {MIN_SEEDS} each)",
                            seeds_needed=None)  # fmt: skip
             else:
-                row.update(_welch(a, b, METRICS[m], stats))
+                row.update(_welch(a, b, METRICS[m]))
                 row["seeds_needed"] = seeds_needed(abs(row["hedges_g"]))
             rows.append(row)
     out = pd.DataFrame(rows)
@@ -145,11 +144,8 @@ def significance(scores: pd.DataFrame, new: str, fingerprint: str) -> pd.DataFra
     return out
 
 
-def _welch(a: np.ndarray, b: np.ndarray, spec: MetricSpec, stats) -> dict:
-    if np.all(a == a[0]) and np.all(b == b[0]):
-        p = 1.0 if a[0] == b[0] else 0.0
-    else:
-        p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+def _welch(a: np.ndarray, b: np.ndarray, spec: MetricSpec) -> dict:
+    p = welch_p((a.mean(), a.std(ddof=1), len(a)), (b.mean(), b.std(ddof=1), len(b)))  # the rank ranges' test
     pooled = math.sqrt(((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1)) / (len(a) + len(b) - 2))
     d = (a.mean() - b.mean()) / pooled if pooled > 0 else (0.0 if a.mean() == b.mean() else math.copysign(math.inf, a.mean() - b.mean()))
     g = d * (1 - 3 / (4 * (len(a) + len(b)) - 9))  # Hedges' small-sample correction
