@@ -52,10 +52,25 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            if line.lower().startswith("model name"):
+                return " ".join(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_description(device: torch.device) -> dict:
+    """The device, for a result's record. On CPU also the vector instruction set torch's kernels use
+    (``torch.backends.cpu.get_cpu_capability()``: AVX2, AVX512, ...): training on two CPUs of different
+    sets differs in the last bits and then diverges, so a run is bit-reproducible only on the same set."""
     if device.type == "cuda":
         return {"type": "cuda", "name": torch.cuda.get_device_name(device), "cuda": torch.version.cuda}
-    return {"type": "cpu", "name": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
+    return {"type": "cpu", "name": cpu_model(), "machine": platform.machine(),
+            "capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}
 
 
 def environment(device: torch.device) -> dict:

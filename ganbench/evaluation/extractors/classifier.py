@@ -9,6 +9,13 @@ split is recorded, and the result is cached at ``<cache_dir>/<dataset>-<key[:16]
 key is a SHA-256 over the recipe and the data: changing either gives a new file, and every
 process reuses the same file (hence the same ``weights_sha256``).
 
+Training is bit-reproducible on one machine but not across CPUs: torch's kernels differ with the vector
+instruction set (AVX2, AVX-512, ...), and so do the trained weights, their SHA-256 and every fingerprint
+that holds it. The embedded sets' classifier (digits; stacked-digits uses it per channel) therefore ships
+with ganbench (``classifiers/``, made by ``scripts/make_evaluators.py``) and is used, not trained, wherever
+its key matches, as Inception's published weights are for FID: the same weights, the same fingerprint on
+every machine. A real set's classifier is trained on first use; copy its cache file to share it.
+
 Stacked datasets (``dataset.extra["base"]``, e.g. stacked-digits built from digits) use the
 classifier of the single-channel base dataset on each channel: predictions are digit triples
 ``100 a + 10 b + c``, probabilities the outer product of the three per-channel distributions and
@@ -55,12 +62,18 @@ __all__ = [
     "ClassifierNet",
     "get_classifier",
     "classifier_recipe",
+    "SHIPPED_DIR",
+    "SHIPPED_SETS",
     "cache_key",
     "default_cache_dir",
     "state_dict_sha256",
 ]
 
 _FILE_FORMAT = "ganbench-classifier"
+
+SHIPPED_DIR = Path(__file__).resolve().parent / "classifiers"
+"""The classifier weights that ship with ganbench, one file per dataset in ``SHIPPED_SETS``, named as in a cache."""
+SHIPPED_SETS = ("digits",)
 
 # In-process memo: (cache file, device, dataset, stacked-test digest) -> evaluator. A suite run uses one
 # classifier per labelled dataset (two to four); eight keeps them all, each a few MB of weights.
@@ -140,7 +153,7 @@ def _load_cached(path: Path, key: str, recipe: dict) -> tuple[ClassifierNet, dic
         meta = dict(obj["meta"])
     except Exception as e:  # noqa: BLE001  any failure to read means "train again", never a crash
         why = " ".join(str(e).split())[:120]
-        warnings.warn(f"evaluator cache file {path} is unreadable ({type(e).__name__}: {why}); retraining it",
+        warnings.warn(f"evaluator file {path} is unreadable ({type(e).__name__}: {why}); not used, trained again",
                       RuntimeWarning, stacklevel=3)
         return None
     return net, meta, state_dict_sha256(net.state_dict())
@@ -257,6 +270,7 @@ def _train_and_save(base: Dataset, recipe: dict, key: str, path: Path, device: t
         "test_size": len(base.test),
         "train_seconds": round(time.perf_counter() - start, 3),
         "torch_version": str(torch.__version__),  # plain str: weights_only loading rejects TorchVersion
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # the kernels' instruction set: see above
     }
     data = _serialize(net, meta)
     try:
@@ -269,8 +283,9 @@ def _train_and_save(base: Dataset, recipe: dict, key: str, path: Path, device: t
 
 
 def get_classifier(dataset: Dataset, cache_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
-                   *, data_root: str | None = None) -> ClassifierEvaluator:
-    """The trained classifier evaluator of a labelled image dataset, trained on first use.
+                   *, data_root: str | None = None, shipped: bool = True) -> ClassifierEvaluator:
+    """The trained classifier evaluator of a labelled image dataset: the shipped weights where they exist
+    for its recipe and data, else trained on first use and cached.
 
     Args:
         dataset: a labelled image dataset; for a stacked set (``extra["base"]``) the base set's
@@ -279,6 +294,8 @@ def get_classifier(dataset: Dataset, cache_dir: str | os.PathLike | None = None,
             ``~/.cache/ganbench/evaluators``).
         device: torch device for training and inference.
         data_root: where the base dataset of a stacked set lives (e.g. MNIST for stacked-mnist).
+        shipped: use the weights shipped with ganbench (``SHIPPED_DIR``) when they are of this recipe and
+            data; False looks in ``cache_dir`` only (training there if absent), as for any other set.
 
     Returns:
         The evaluator; ``info()`` records its weights' SHA-256 and held-out accuracy.
@@ -295,18 +312,23 @@ def get_classifier(dataset: Dataset, cache_dir: str | os.PathLike | None = None,
     safe_name = re.sub(r"[^A-Za-z0-9_.-]", "_", base.name)  # e.g. folder:PATH must not make subfolders
     path = cache_dir.expanduser().resolve() / f"{safe_name}-{key[:16]}.pt"
     stacked = base is not dataset
-    memo_key = (str(path), str(device), dataset.name, _stacked_digest(dataset) if stacked else None)
-    return _MEMO.get_or_compute(memo_key, lambda: _load_ortrain_classifier(dataset, base, recipe, key, path, device))
+    ship = SHIPPED_DIR / path.name
+    sources = ([ship] if shipped and ship.is_file() else []) + [path]
+    memo_key = (str(sources[0]), str(device), dataset.name, _stacked_digest(dataset) if stacked else None)
+    return _MEMO.get_or_compute(memo_key,
+                                lambda: _load_or_train_classifier(dataset, base, recipe, key, sources, device))
 
 
-def _load_ortrain_classifier(dataset: Dataset, base: Dataset, recipe: dict, key: str, path: Path,
-                   device: torch.device) -> ClassifierEvaluator:  # fmt: skip
-    loaded = _load_cached(path, key, recipe)
-    if loaded is not None:
-        net, meta, sha = loaded
-        cache_file = path
+def _load_or_train_classifier(dataset: Dataset, base: Dataset, recipe: dict, key: str, sources: list[Path],
+                              device: torch.device) -> ClassifierEvaluator:  # fmt: skip
+    """The first of ``sources`` that loads (the shipped file, then the cache file), else trained into the last."""
+    for cache_file in sources:
+        loaded = _load_cached(cache_file, key, recipe)
+        if loaded is not None:
+            net, meta, sha = loaded
+            break
     else:
-        net, meta, sha, cache_file = _train_and_save(base, recipe, key, path, device)
+        net, meta, sha, cache_file = _train_and_save(base, recipe, key, sources[-1], device)
     stacked = base is not dataset
     ev = ClassifierEvaluator(net, meta, sha, dataset.name, stacked, device, cache_file)
     if stacked:

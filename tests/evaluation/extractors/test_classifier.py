@@ -1,6 +1,7 @@
-"""The trained classifier evaluator: accuracy, caching, RNG isolation and stacked datasets.
+"""The trained classifier evaluator: accuracy, caching, RNG isolation, stacked datasets and the shipped weights.
 
-One digits classifier is trained per module (a few seconds on 2 idle CPU cores) and shared.
+One digits classifier is trained per module (a few seconds on 2 idle CPU cores, ``shipped=False``: as for a
+set without shipped weights) and shared.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import pytest
 import torch
 
 from ganbench.caches import clear_caches
-from ganbench.data import load_dataset
+from ganbench.data import list_datasets, load_dataset
 from ganbench.errors import UserError
 from ganbench.evaluation.extractors import ClassifierNet, get_classifier
 from ganbench.evaluation.extractors import classifier as clf
+from scripts.make_evaluators import main as make_evaluators
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,7 @@ def trained(tmp_path_factory):
     torch.manual_seed(123)
     before = torch.get_rng_state()
     start = time.perf_counter()
-    ev = get_classifier(digits, cache_dir=cache_dir)
+    ev = get_classifier(digits, cache_dir=cache_dir, shipped=False)
     seconds = time.perf_counter() - start
     rng_unchanged = torch.equal(before, torch.get_rng_state())
     yield SimpleNamespace(ev=ev, digits=digits, cache_dir=cache_dir, seconds=seconds, rng_unchanged=rng_unchanged)
@@ -85,13 +87,13 @@ def test_second_call_loads_from_disk_without_training(trained, monkeypatch):
         raise AssertionError("retrained although the cache file is valid")
 
     monkeypatch.setattr(clf, "train_classifier", no_training)
-    again = get_classifier(trained.digits, cache_dir=trained.cache_dir)
+    again = get_classifier(trained.digits, cache_dir=trained.cache_dir, shipped=False)
     assert again is not ev
     assert again.weights_sha256 == ev.weights_sha256
     assert again.test_accuracy == ev.test_accuracy
     assert path.stat().st_mtime_ns == mtime
     np.testing.assert_array_equal(again.features(trained.digits.test_float()), ev.features(trained.digits.test_float()))
-    assert get_classifier(trained.digits, cache_dir=trained.cache_dir) is again  # in-process memo
+    assert get_classifier(trained.digits, cache_dir=trained.cache_dir, shipped=False) is again  # in-process memo
 
 
 def test_cache_key_changes_with_data_and_recipe(trained):
@@ -122,7 +124,7 @@ def test_corrupt_cache_file_is_retrained_over(trained, tmp_path, monkeypatch):
     monkeypatch.setattr(clf, "train_classifier", fake_train)
     clear_caches()
     with pytest.warns(RuntimeWarning, match="unreadable"):
-        ev = get_classifier(trained.digits, cache_dir=tmp_path)
+        ev = get_classifier(trained.digits, cache_dir=tmp_path, shipped=False)
     assert len(calls) == 1 and ev.cache_file == target.resolve() and ev.test_accuracy == 0.25
     saved = torch.load(target, weights_only=True)  # the corrupt file was replaced by a readable one
     assert saved["meta"]["test_accuracy"] == 0.25
@@ -156,7 +158,7 @@ def test_cache_file_from_another_key_is_retrained_over(trained, tmp_path, monkey
 def test_stacked_digits_uses_base_classifier_per_channel(trained, monkeypatch):
     monkeypatch.setattr(clf, "train_classifier", lambda *a: pytest.fail("stacked set retrained the base classifier"))
     stacked = load_dataset("stacked-digits")
-    ev = get_classifier(stacked, cache_dir=trained.cache_dir)
+    ev = get_classifier(stacked, cache_dir=trained.cache_dir, shipped=False)
     base = trained.ev
     assert ev.cache_file == base.cache_file and ev.weights_sha256 == base.weights_sha256
     assert ev.num_classes == 1000 and ev.feature_dim == 3 * base.feature_dim
@@ -214,3 +216,65 @@ def test_larger_images_use_the_two_pooling_plan(shape):
     net = clf.build_classifier(recipe).eval()
     feats, logits = net.features_and_logits(torch.zeros(2, *shape))
     assert feats.shape == (2, 128) and logits.shape == (2, 10)
+
+
+# --- the shipped weights -----------------------------------------------------------------------------------
+
+
+def _shipped_file(name: str):
+    base = load_dataset(name)
+    recipe = clf.classifier_recipe(tuple(base.train.shape[1:]), 10, len(base.train))
+    return clf.SHIPPED_DIR / f"{name}-{clf.cache_key(recipe, base)[:16]}.pt"
+
+
+def test_every_embedded_labelled_set_ships_the_classifier_of_its_present_recipe_and_data():
+    # A change of the recipe or the data changes the key: this fails until scripts/make_evaluators.py has run.
+    embedded = [i.name for i in list_datasets() if i.source == "embedded" and i.kind == "image"]
+    bases = {load_dataset(n).extra.get("base") or n for n in embedded}
+    assert bases == set(clf.SHIPPED_SETS) == {"digits"}
+    expected = {_shipped_file(n) for n in clf.SHIPPED_SETS}
+    assert set(clf.SHIPPED_DIR.glob("*.pt")) == expected  # and no file of an older key
+
+
+def test_the_shipped_classifier_is_used_without_training_or_writing(tmp_path, monkeypatch):
+    monkeypatch.setattr(clf, "train_classifier", lambda *a: pytest.fail("trained although weights ship"))
+    clear_caches()
+    digits = load_dataset("digits")
+    ev = get_classifier(digits, cache_dir=tmp_path)
+    assert ev.cache_file == _shipped_file("digits") and list(tmp_path.iterdir()) == []
+    saved = torch.load(ev.cache_file, weights_only=True)
+    assert ev.weights_sha256 == clf.state_dict_sha256(saved["state_dict"]) == ev.info()["weights_sha256"]
+    # The accuracy the file records is what its weights do on this machine's kernels.
+    recomputed = float((ev.predict(digits.test_float()) == digits.test_labels.numpy()).mean())
+    assert recomputed == pytest.approx(ev.test_accuracy, abs=1e-12) and recomputed >= 0.97
+    stacked = get_classifier(load_dataset("stacked-digits"), cache_dir=tmp_path)
+    assert stacked.weights_sha256 == ev.weights_sha256 and stacked.stacked_test_accuracy >= 0.9
+    clear_caches()
+
+
+def test_an_unreadable_shipped_file_falls_back_to_the_cache(trained, tmp_path, monkeypatch):
+    broken = tmp_path / "classifiers"
+    broken.mkdir()
+    (broken / trained.ev.cache_file.name).write_bytes(b"not a torch checkpoint")
+    monkeypatch.setattr(clf, "SHIPPED_DIR", broken)
+    monkeypatch.setattr(clf, "train_classifier", lambda *a: pytest.fail("retrained although the cache holds it"))
+    clear_caches()
+    with pytest.warns(RuntimeWarning, match="unreadable"):
+        ev = get_classifier(trained.digits, cache_dir=trained.cache_dir)
+    assert ev.cache_file == trained.ev.cache_file and ev.weights_sha256 == trained.ev.weights_sha256
+    clear_caches()
+
+
+def test_make_evaluators_writes_the_recipes_weights_and_removes_older_keys(trained, tmp_path, capsys):
+    (tmp_path / "digits-0123456789abcdef.pt").write_bytes(b"an older key's file")
+    assert make_evaluators(["--dest", str(tmp_path)]) == 0
+    written = list(tmp_path.iterdir())
+    assert [f.name for f in written] == [trained.ev.cache_file.name]
+    weights = clf.state_dict_sha256(torch.load(written[0], weights_only=True)["state_dict"])
+    assert weights == trained.ev.weights_sha256  # the same machine trains the same bytes
+    shipped = torch.load(_shipped_file("digits"), weights_only=True)
+    if shipped["meta"].get("cpu_capability") == torch.backends.cpu.get_cpu_capability():
+        assert clf.state_dict_sha256(shipped["state_dict"]) == weights  # the shipped file is the recipe's output
+    else:  # other kernels train other weights (why they ship), of about the same accuracy
+        assert abs(shipped["meta"]["test_accuracy"] - trained.ev.test_accuracy) <= 0.02
+    assert "held-out accuracy" in capsys.readouterr().out

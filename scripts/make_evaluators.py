@@ -1,0 +1,73 @@
+"""Train the classifier evaluators that ship with ganbench into ganbench/evaluation/extractors/classifiers/.
+
+    python scripts/make_evaluators.py [--check]
+
+One file per embedded labelled set (``SHIPPED_SETS``: digits; stacked-digits classifies each channel with
+it), trained by the recipe of ``ganbench.evaluation.extractors.classifier_net`` and named as in a cache
+(``<dataset>-<key[:16]>.pt``, the key a SHA-256 over the recipe and the data). Rerun after changing the
+recipe or the data: the test suite fails while a shipped file is not of the present key. Files of an older
+key are removed. The weights depend on the CPU they were trained on (its vector instruction set), which is
+why they ship instead of being trained on each machine; the file records the set used (``cpu_capability``).
+
+--check trains each classifier again here and compares: the same weights on a CPU of the recorded
+instruction set, else the difference in held-out accuracy (written, nothing changed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from ganbench.caches import clear_caches
+from ganbench.data import load_dataset
+from ganbench.evaluation.extractors import classifier as clf
+from ganbench.runs.files import atomic_write_bytes
+
+
+def train_here(name: str) -> tuple[clf.ClassifierEvaluator, bytes]:
+    """The classifier of dataset ``name`` trained on this machine, and its cache file's bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        clear_caches()
+        ev = clf.get_classifier(load_dataset(name), cache_dir=tmp, shipped=False)
+        return ev, Path(ev.cache_file).read_bytes()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--check", action="store_true", help="train again and compare with the shipped files")
+    p.add_argument("--dest", default=str(clf.SHIPPED_DIR), help=argparse.SUPPRESS)  # tests write elsewhere
+    args = p.parse_args(argv)
+    dest = Path(args.dest)
+    here = torch.backends.cpu.get_cpu_capability()
+    for name in clf.SHIPPED_SETS:
+        ev, data = train_here(name)
+        target = dest / Path(ev.cache_file).name
+        if args.check:
+            if not target.is_file():
+                print(f"{name}: no shipped file {target} for the present recipe and data", file=sys.stderr)
+                return 1
+            clear_caches()
+            shipped = clf.get_classifier(load_dataset(name), cache_dir=tempfile.gettempdir(), shipped=True)
+            made_on = torch.load(target, weights_only=True)["meta"].get("cpu_capability")
+            same = shipped.weights_sha256 == ev.weights_sha256
+            print(f"{name}: shipped {shipped.weights_sha256[:12]} (trained with {made_on} kernels, held-out "
+                  f"accuracy {shipped.test_accuracy:.4f}); trained here with {here} kernels: {ev.weights_sha256[:12]} "
+                  f"({ev.test_accuracy:.4f}): {'the same weights' if same else 'other weights'}")
+            continue
+        dest.mkdir(parents=True, exist_ok=True)
+        for old in dest.glob(f"{name}-*.pt"):
+            if old.name != target.name:
+                old.unlink()
+        atomic_write_bytes(target, data)
+        print(f"{name}: {target} ({len(data):,} bytes), weights sha256 {ev.weights_sha256}, held-out accuracy "
+              f"{ev.test_accuracy:.4f}, {here} kernels")
+    clear_caches()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
