@@ -28,11 +28,12 @@ from ganbench.evaluation.extractors import classifier as clf
 from ganbench.runs.files import atomic_write_bytes
 
 
-def train_here(name: str) -> tuple[clf.ClassifierEvaluator, bytes]:
-    """The classifier of dataset ``name`` trained on this machine, and its cache file's bytes."""
+def train_here(name: str, cache: str | None = None) -> tuple[clf.ClassifierEvaluator, bytes]:
+    """The classifier of dataset ``name`` trained on this machine (or found in ``cache``, a cache folder that
+    ``get_classifier(..., shipped=False)`` trained into), and its cache file's bytes."""
     with tempfile.TemporaryDirectory() as tmp:
         clear_caches()
-        ev = clf.get_classifier(load_dataset(name), cache_dir=tmp, shipped=False)
+        ev = clf.get_classifier(load_dataset(name), cache_dir=cache or tmp, shipped=False)
         return ev, Path(ev.cache_file).read_bytes()
 
 
@@ -40,11 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--check", action="store_true", help="train again and compare with the shipped files")
     p.add_argument("--dest", default=str(clf.SHIPPED_DIR), help=argparse.SUPPRESS)  # tests write elsewhere
+    p.add_argument("--cache", help="a cache folder to train into or take this machine's trained file from "
+                                   "(default: a temporary folder, so the classifier is always trained anew)")
     args = p.parse_args(argv)
     dest = Path(args.dest)
     here = torch.backends.cpu.get_cpu_capability()
     for name in clf.SHIPPED_SETS:
-        ev, data = train_here(name)
+        ev, data = train_here(name, args.cache)
         target = dest / Path(ev.cache_file).name
         if args.check:
             if not target.is_file():

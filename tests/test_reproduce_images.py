@@ -60,8 +60,9 @@ def _cell(report: str, name: str) -> str:
 
 def test_smoke_run_writes_the_report_beside_the_published_numbers(data_root, tmp_path, capsys):  # noqa: F811
     out, report = tmp_path / "runs", tmp_path / "images.md"
+    # no evaluations during training (2,000 samples each, most of the test's time; the tracker is tested elsewhere)
     args = ["--data-root", data_root, "--datasets", "mnist", "--models", "dcgan-tf", "lsgan", "vae", "--seeds", "0",
-            "1", "--out", str(out), "--report", str(report), *SMOKE]  # fmt: skip
+            "1", "--out", str(out), "--report", str(report), "--eval-every", "0", *SMOKE]  # fmt: skip
     assert main(args) == 0
     text = report.read_text()
     assert "**Smoke run, not the published budgets or protocols**" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -94,11 +95,14 @@ def test_dataset_definition_and_split_change_the_id():
 def test_inception_fingerprint_is_the_same_for_weights_in_two_paths(tmp_path):
     digits = load_dataset("digits")
     # A few samples only: Inception on CPU is slow, and the id is what is checked.
-    p = dataclasses.replace(default_protocol(digits, "inception", n=50, metrics=["fd"]), n_real=50)
-    fake = torch.rand(50, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    p = dataclasses.replace(default_protocol(digits, "inception", n=10, metrics=["fd"]), n_real=10)
+    fake = torch.rand(10, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    written = write_random_weights(tmp_path / "a" / "inception.pth")
+    (tmp_path / "b").mkdir()
+    shutil.copyfile(written, tmp_path / "b" / "inception.pth")  # the same file on a second machine
     results = []
     for folder in ("a", "b"):
-        weights = write_random_weights(tmp_path / folder / "inception.pth")
+        weights = tmp_path / folder / "inception.pth"
         results.append(score(fake, digits, p, ProtocolExtractor(digits, p, "cpu", extractor_weights=str(weights))))
     a, b = results
     assert a["fingerprint"]["id"] == b["fingerprint"]["id"] and np.isfinite(a["metrics"]["fd"])
