@@ -16,6 +16,7 @@ instruction set, else the difference in held-out accuracy (written, nothing chan
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 import tempfile
 from pathlib import Path
@@ -37,6 +38,10 @@ def train_here(name: str, cache: str | None = None) -> tuple[clf.ClassifierEvalu
         return ev, Path(ev.cache_file).read_bytes()
 
 
+def _meta(data: bytes) -> dict:
+    return torch.load(io.BytesIO(data), weights_only=True)["meta"]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--check", action="store_true", help="train again and compare with the shipped files")
@@ -45,21 +50,20 @@ def main(argv: list[str] | None = None) -> int:
                                    "(default: a temporary folder, so the classifier is always trained anew)")
     args = p.parse_args(argv)
     dest = Path(args.dest)
-    here = torch.backends.cpu.get_cpu_capability()
     for name in clf.SHIPPED_SETS:
         ev, data = train_here(name, args.cache)
+        made_here = _meta(data).get("cpu_capability")
         target = dest / Path(ev.cache_file).name
         if args.check:
             if not target.is_file():
                 print(f"{name}: no shipped file {target} for the present recipe and data", file=sys.stderr)
                 return 1
-            clear_caches()
-            shipped = clf.get_classifier(load_dataset(name), cache_dir=tempfile.gettempdir(), shipped=True)
-            made_on = torch.load(target, weights_only=True)["meta"].get("cpu_capability")
-            same = shipped.weights_sha256 == ev.weights_sha256
-            print(f"{name}: shipped {shipped.weights_sha256[:12]} (trained with {made_on} kernels, held-out "
-                  f"accuracy {shipped.test_accuracy:.4f}); trained here with {here} kernels: {ev.weights_sha256[:12]} "
-                  f"({ev.test_accuracy:.4f}): {'the same weights' if same else 'other weights'}")
+            saved = torch.load(target, weights_only=True)
+            sha, meta = clf.state_dict_sha256(saved["state_dict"]), saved["meta"]
+            same = "the same weights" if sha == ev.weights_sha256 else "other weights"
+            print(f"{name}: shipped {sha[:12]} ({meta.get('cpu_capability')} kernels, held-out accuracy "
+                  f"{meta['test_accuracy']:.4f}); trained here {ev.weights_sha256[:12]} ({made_here} kernels, "
+                  f"{ev.test_accuracy:.4f}): {same}")
             continue
         dest.mkdir(parents=True, exist_ok=True)
         for old in dest.glob(f"{name}-*.pt"):
@@ -67,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                 old.unlink()
         atomic_write_bytes(target, data)
         print(f"{name}: {target} ({len(data):,} bytes), weights sha256 {ev.weights_sha256}, held-out accuracy "
-              f"{ev.test_accuracy:.4f}, {here} kernels")
+              f"{ev.test_accuracy:.4f}, {made_here} kernels")
     clear_caches()
     return 0
 

@@ -279,3 +279,9 @@ def test_make_evaluators_writes_the_recipes_weights_and_removes_older_keys(train
     else:  # other kernels train other weights (why they ship), of about the same accuracy
         assert abs(shipped["meta"]["test_accuracy"] - trained.ev.test_accuracy) <= 0.02
     assert "held-out accuracy" in capsys.readouterr().out
+    # --check compares a (here: the fixture's) training with the file in --dest and changes nothing
+    assert make_evaluators(["--check", "--dest", str(tmp_path), "--cache", str(trained.cache_dir)]) == 0
+    assert capsys.readouterr().out.strip().endswith("the same weights") and list(tmp_path.iterdir()) == written
+    written[0].unlink()
+    assert make_evaluators(["--check", "--dest", str(tmp_path), "--cache", str(trained.cache_dir)]) == 1
+    assert "no shipped file" in capsys.readouterr().err
