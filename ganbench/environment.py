@@ -63,6 +63,11 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_label() -> str:
+    """``<model name>, <instruction set> kernels``: the CPU as reports name it (see ``device_description``)."""
+    return f"{cpu_model()}, {torch.backends.cpu.get_cpu_capability()} kernels"
+
+
 def device_description(device: torch.device) -> dict:
     """The device, for a result's record. On CPU also the vector instruction set torch's kernels use
     (``torch.backends.cpu.get_cpu_capability()``: AVX2, AVX512, ...): training on two CPUs of different

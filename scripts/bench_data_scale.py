@@ -39,6 +39,7 @@ name, data_root, out, steps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.arg
 import torch
 from ganbench.config import BaselineConfig, TrainConfig
 from ganbench.data import load_dataset
+from ganbench.environment import cpu_label
 from ganbench.training import train
 torch.set_num_threads(1)
 import ganbench
@@ -124,7 +125,7 @@ def render(rows: list[dict], args, wall: float) -> str:
     if "load_mb" in frame.columns:
         frame["loading_mb"] = frame["load_mb"] - frame["import_mb"]
     table = frame[[c for c in [*cols, "error"] if c in frame.columns]]
-    machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
+    machine = (f"{cpu_label()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
                f"Python {platform.python_version()}")
     what = ("Peak resident set (MB, `ru_maxrss`) of a fresh process: after importing ganbench (`import_mb`), after "
             "loading the set (`load_mb`; `loading_mb` is the rise over `import_mb`: what loading took at peak) and after "

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ganbench.runs import files  # noqa: E402
-from ganbench.environment import flush_denormals, git_commit, package_versions  # noqa: E402
+from ganbench.environment import cpu_label, flush_denormals, git_commit, package_versions  # noqa: E402
 
 
 def _median_time(fn, reps: int) -> float:
@@ -334,7 +333,7 @@ def render(results: dict, args, wall: float) -> str:
     lines = ["# ganbench performance", "",
              f"Produced by `python scripts/bench_performance.py {' '.join(sys.argv[1:])}` at ganbench commit "
              f"{_short_commit()} in {wall:.0f} s on "
-             f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, torch {v['torch']} "
+             f"{cpu_label()}, {os.cpu_count()} CPU cores, torch {v['torch']} "
              f"({torch.get_num_threads()} threads), torch-fidelity {v['torch-fidelity']}, numpy {v['numpy']}, "
              f"scipy {v['scipy']}, Python {v['python']}. "
              + (f"GPU: {torch.cuda.get_device_name()}." if torch.cuda.is_available() else

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from ganbench.config import list_baselines
 from ganbench.data import get_dataset_info
-from ganbench.environment import flush_denormals
+from ganbench.environment import cpu_label, flush_denormals
 from ganbench.models import build_model
 from ganbench.runs import files
 from ganbench.runs.suite import load_suite
@@ -115,7 +114,7 @@ def main(argv=None) -> int:
     with flush_denormals():  # as training does
         rows = [time_steps(cfg, device, args.steps, args.warmup) for cfg in configs]
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else (
-        f"{platform.processor() or platform.machine()}, {args.threads} thread(s) of {os.cpu_count()} cores")  # fmt: skip
+        f"{cpu_label()}, {args.threads} thread(s) of {os.cpu_count()} cores")  # fmt: skip
     text = (f"Training-step time of {what} on {where}, torch {torch.__version__}; "
             f"{args.steps} timed steps after {args.warmup} warm-up steps.\n\n{table(rows)}\n")  # fmt: skip
     print(text)
