@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from ganbench.results.leaderboard import leaderboard
-from ganbench.results.ranking import welch_p
+from ganbench.results.ranking import pooled_sd, range_cell, welch_p
 from ganbench.runs import files
 from ganbench.runs.layout import iter_runs
 
@@ -36,11 +36,10 @@ METRICS = ("fd", "precision", "recall", "coverage", "modes_covered", "mode_kl", 
 
 def cohens_d(a: tuple[float, float, int], b: tuple[float, float, int]) -> float:
     """(mean b - mean a) over the pooled sd of two rows' ``(mean, sd, n)``; NaN without spread."""
-    (ma, sa, na), (mb, sb, nb) = a, b
-    if na < 2 or nb < 2:
+    if a[2] < 2 or b[2] < 2:
         return math.nan
-    pooled = math.sqrt(((na - 1) * sa**2 + (nb - 1) * sb**2) / (na + nb - 2))
-    return (mb - ma) / pooled if pooled > 0 else math.nan
+    pooled = pooled_sd(a, b)
+    return (b[0] - a[0]) / pooled if pooled > 0 else math.nan
 
 
 def compare(published: pd.DataFrame, rerun: pd.DataFrame, metrics) -> pd.DataFrame:
@@ -62,12 +61,6 @@ def compare(published: pd.DataFrame, rerun: pd.DataFrame, metrics) -> pd.DataFra
                          "mean_pub": a[0], "std_pub": a[1], "mean_new": b[0], "std_new": b[1],
                          "d": cohens_d(a, b), "p": welch_p(a, b)})  # fmt: skip
     return pd.DataFrame(rows)
-
-
-def _range(best, worst) -> str:
-    if pd.isna(best):
-        return "-"
-    return f"{int(best)}" if best == worst else f"{int(best)}-{int(worst)}"
 
 
 def _cell(mean: float, std: float) -> str:
@@ -120,8 +113,8 @@ def render(table: pd.DataFrame, env: dict, published_path: str, runs: str, day: 
             r = by_model[model].loc[primary]
             lines.append("| " + " | ".join([
                 model, f"{int(r['n_seeds_pub'])} / {int(r['n_seeds_new'])}",
-                f"{int(r['rank_pub'])} ({_range(r['rank_best_pub'], r['rank_worst_pub'])})",
-                f"{int(r['rank_new'])} ({_range(r['rank_best_new'], r['rank_worst_new'])})",
+                f"{int(r['rank_pub'])} ({range_cell(r['rank_best_pub'], r['rank_worst_pub']) or '-'})",
+                f"{int(r['rank_new'])} ({range_cell(r['rank_best_new'], r['rank_worst_new']) or '-'})",
                 _cell(r["mean_pub"], r["std_pub"]), _cell(r["mean_new"], r["std_new"]), _num(r["d"], "+.2f"),
                 _num(r["p"], ".3f")]) + " |")  # fmt: skip
         if len(order) > 1:

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ganbench.metrics import METRICS  # noqa: E402
-from ganbench.results.ranking import ALPHA, CAP, POWER, power, seeds_needed, welch_p  # noqa: E402
+from ganbench.results.ranking import ALPHA, CAP, POWER, pooled_sd, power, seeds_needed, welch_p  # noqa: E402
 from ganbench.runs import files  # noqa: E402
 
 BOARD = ROOT / "reports" / "standard-suite" / "leaderboard.csv"
@@ -45,7 +45,7 @@ def pairs(board: pd.DataFrame) -> list[dict]:
         for a, b in zip(rows, rows[1:]):
             ma, sa, na = getattr(a, f"{metric}_mean"), getattr(a, f"{metric}_std"), int(a.n_seeds)
             mb, sb, nb = getattr(b, f"{metric}_mean"), getattr(b, f"{metric}_std"), int(b.n_seeds)
-            pooled = math.sqrt(((na - 1) * sa**2 + (nb - 1) * sb**2) / (na + nb - 2))
+            pooled = pooled_sd((ma, sa, na), (mb, sb, nb))
             d = abs(ma - mb) / pooled if pooled > 0 else math.inf
             out.append({"dataset": dataset, "metric": metric, "better": a.model, "worse": b.model,
                         "ranks": f"{int(a.rank)}-{int(b.rank)}", "diff": abs(ma - mb), "pooled_sd": pooled,

@@ -13,10 +13,17 @@ from scipy import stats
 
 from ganbench.metrics import METRICS
 
-__all__ = ["RANK_ALPHA", "welch_p", "rank_ranges", "range_cell", "power", "seeds_needed"]
+__all__ = [
+    "RANK_ALPHA", "pooled_sd", "welch_p", "rank_ranges", "range_cell", "power", "seeds_needed"]
 
 RANK_ALPHA = 0.05  # a rank range counts the rows that differ from a row at this level (Welch, two-sided)
 POWER, ALPHA, CAP = 0.8, 0.05, 1000  # seeds_needed: 80% power at a two-sided 5% level, at most 1,000 seeds
+
+
+def pooled_sd(a: tuple[float, float, int], b: tuple[float, float, int]) -> float:
+    """The pooled standard deviation of two rows' ``(mean, std, n)`` over training seeds (Cohen's d's unit)."""
+    (_, sa, na), (_, sb, nb) = a, b
+    return math.sqrt(((na - 1) * sa**2 + (nb - 1) * sb**2) / (na + nb - 2))
 
 
 def welch_p(a: tuple[float, float, int], b: tuple[float, float, int]) -> float:
