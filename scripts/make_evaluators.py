@@ -16,6 +16,7 @@ instruction set, else the difference in held-out accuracy (written, nothing chan
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import sys
 import tempfile
@@ -32,9 +33,9 @@ from ganbench.runs.files import atomic_write_bytes
 def train_here(name: str, cache: str | None = None) -> tuple[clf.ClassifierEvaluator, bytes]:
     """The classifier of dataset ``name`` trained on this machine (or found in ``cache``, a cache folder that
     ``get_classifier(..., shipped=False)`` trained into), and its cache file's bytes."""
-    with tempfile.TemporaryDirectory() as tmp:
+    with contextlib.nullcontext(cache) if cache else tempfile.TemporaryDirectory() as folder:
         clear_caches()
-        ev = clf.get_classifier(load_dataset(name), cache_dir=cache or tmp, shipped=False)
+        ev = clf.get_classifier(load_dataset(name), cache_dir=folder, shipped=False)
         return ev, Path(ev.cache_file).read_bytes()
 
 

@@ -138,8 +138,10 @@ def _serialize(net: nn.Module, meta: dict) -> bytes:
     return buf.getvalue()
 
 
-def _load_cached(path: Path, key: str, recipe: dict) -> tuple[ClassifierNet, dict, str] | None:
-    """The cached network, its metadata and its weights' SHA-256, or None if absent or unusable."""
+def _load_cached(path: Path, key: str, recipe: dict, then: str = "trained again"
+                 ) -> tuple[ClassifierNet, dict, str] | None:  # fmt: skip
+    """The cached network, its metadata and its weights' SHA-256, or None if absent or unusable (warned, with
+    ``then``: what is done instead)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -153,7 +155,7 @@ def _load_cached(path: Path, key: str, recipe: dict) -> tuple[ClassifierNet, dic
         meta = dict(obj["meta"])
     except Exception as e:  # noqa: BLE001  any failure to read means "train again", never a crash
         why = " ".join(str(e).split())[:120]
-        warnings.warn(f"evaluator file {path} is unreadable ({type(e).__name__}: {why}); not used, trained again",
+        warnings.warn(f"evaluator file {path} is unreadable ({type(e).__name__}: {why}); not used, {then}",
                       RuntimeWarning, stacklevel=3)
         return None
     return net, meta, state_dict_sha256(net.state_dict())
@@ -322,8 +324,9 @@ def get_classifier(dataset: Dataset, cache_dir: str | os.PathLike | None = None,
 def _load_or_train_classifier(dataset: Dataset, base: Dataset, recipe: dict, key: str, sources: list[Path],
                               device: torch.device) -> ClassifierEvaluator:  # fmt: skip
     """The first of ``sources`` that loads (the shipped file, then the cache file), else trained into the last."""
-    for cache_file in sources:
-        loaded = _load_cached(cache_file, key, recipe)
+    for i, cache_file in enumerate(sources):
+        then = f"trying {sources[i + 1]}" if i + 1 < len(sources) else "trained again"
+        loaded = _load_cached(cache_file, key, recipe, then)
         if loaded is not None:
             net, meta, sha = loaded
             break
