@@ -50,12 +50,13 @@ def test_the_report_reads_each_variants_curve_at_the_budget_at_1_5x_and_at_the_e
 
 
 def test_baseline_runs_of_a_study_are_read_not_trained_again(tmp_path):
-    # A probe with only the baseline trains it (ring8's GAN at 0.25x its budget: 1,050 steps, an evaluation
-    # every 150); a second probe given those runs as --baseline-runs trains nothing and reports the same row.
+    # A probe with only the baseline trains it (ring8's GAN at 0.1x its budget: 420 steps, an evaluation every
+    # 150 and at the end); a second probe given those runs as --baseline-runs trains nothing and reports the
+    # same row.
     from scripts.recipe_probe import main
 
     first, second = tmp_path / "first", tmp_path / "second"
-    args = ["gan", "ring8", "--extend", "0.25", "--seeds", "0", "--jobs", "1"]
+    args = ["gan", "ring8", "--extend", "0.1", "--seeds", "0", "--jobs", "1"]
     assert main([*args, "--runs", str(first), "--out", str(tmp_path / "a.md")]) == 0
     assert sorted(p.name for p in (first / "ring8" / "gan").iterdir()) == ["seed-0"]
     assert main([*args, "--runs", str(second), "--baseline-runs", str(first), "--out", str(tmp_path / "b.md")]) == 0
