@@ -8,6 +8,9 @@ it), trained by the recipe of ``ganbench.evaluation.extractors.classifier_net`` 
 recipe or the data: the test suite fails while a shipped file is not of the present key. Files of an older
 key are removed. The weights depend on the CPU they were trained on (its vector instruction set), which is
 why they ship instead of being trained on each machine; the file records the set used (``cpu_capability``).
+The shipped digits file was trained with AVX512 kernels and has the weights the published digits and
+stacked-digits reports were scored with (sha256 ``d7c7c109...``); rewriting it on a CPU of another set
+changes every digits fingerprint, so retrain on an AVX512 CPU (``--check`` says which set this one has).
 
 --check trains each classifier again here and compares: the same weights on a CPU of the recorded
 instruction set, else the difference in held-out accuracy (written, nothing changed).
