@@ -138,8 +138,7 @@ def _serialize(net: nn.Module, meta: dict) -> bytes:
     return buf.getvalue()
 
 
-def _load_cached(path: Path, key: str, recipe: dict, then: str = "trained again"
-                 ) -> tuple[ClassifierNet, dict, str] | None:  # fmt: skip
+def _load_cached(path: Path, key: str, recipe: dict, then: str) -> tuple[ClassifierNet, dict, str] | None:
     """The cached network, its metadata and its weights' SHA-256, or None if absent or unusable (warned, with
     ``then``: what is done instead)."""
     try:
