@@ -153,9 +153,11 @@ def test_leaderboard_csv_numbers_are_the_seed_statistics_of_the_stored_scores(su
                 vals = np.array([s[m] for s in _scores(runs, ds, model)], dtype=float)
                 assert row[f"{m}_mean"] == pytest.approx(vals.mean(), rel=1e-12, abs=1e-12)
                 assert row[f"{m}_std"] == pytest.approx(abs(vals[0] - vals[1]) / math.sqrt(2), rel=1e-9, abs=1e-12)
-                # Two seeds: the resampled means are a, (a+b)/2, b with probabilities 1/4, 1/2, 1/4, so the
-                # 2.5% and 97.5% percentiles are the smaller and the larger value.
-                assert (row[f"{m}_ci95_low"], row[f"{m}_ci95_high"]) == pytest.approx((vals.min(), vals.max()))
+                # Two seeds: the Student-t interval of the mean, mean -+ t(0.975, 1) * sd / sqrt(2), with
+                # sd / sqrt(2) = |a - b| / 2 and t(0.975, 1) = 12.706205 (Student's t table).
+                half = 12.706205 * abs(vals[0] - vals[1]) / 2
+                ci = (row[f"{m}_ci95_low"], row[f"{m}_ci95_high"])
+                assert ci == pytest.approx((vals.mean() - half, vals.mean() + half), rel=1e-6, abs=1e-12)
         ref = board_csv[(board_csv.dataset == ds) & (board_csv.model == "real-data")].iloc[0]
         for m in metrics:
             assert ref[f"{m}_mean"] == pytest.approx(_reference(runs, ds)[m])

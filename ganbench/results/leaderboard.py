@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import bootstrap
 
 from ganbench.errors import UserError
 from ganbench.evaluation.curves import (
@@ -26,7 +25,7 @@ from ganbench.evaluation.curves import (
 from ganbench.human.scoring import score_study
 from ganbench.metrics import METRICS, direction_mark, ranking_keys
 from ganbench.results.budgets import budget_column
-from ganbench.results.ranking import rank_ranges, range_cell
+from ganbench.results.ranking import mean_ci, rank_ranges, range_cell
 from ganbench.runs import files
 from ganbench.runs.layout import (
     iter_bench_files,
@@ -102,27 +101,13 @@ def _numbers(metrics: dict) -> dict:
     return {k: float(v) for k, v in metrics.items() if k in METRICS and isinstance(v, (int, float))}
 
 
-def bootstrap_ci(values: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0):
-    """Percentile bootstrap CI of the mean over seeds (scipy); NaN with fewer than 2 values."""
-    values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    if len(values) < 2:
-        return math.nan, math.nan
-    if np.all(values == values[0]):
-        return float(values[0]), float(values[0])
-
-    res = bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=n_resamples, method="percentile",
-                    random_state=np.random.default_rng(seed))  # fmt: skip
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
-
-
 def leaderboard(runs_dir, rank_all: bool = False) -> pd.DataFrame:
     """The leaderboard of a runs folder as a DataFrame.
 
     One row per (dataset, fingerprint, model): ``n_seeds`` (scored runs), ``n_diverged``, ``n_failed``,
-    and per metric ``<m>_mean``, ``<m>_std`` (ddof=1), ``<m>_ci95_low``, ``<m>_ci95_high`` (95% percentile
-    bootstrap of the mean over training seeds); ``rank`` within (dataset, fingerprint) by the ranking keys
-    of the metric specs (``ranking_keys()``: ``fd`` for images; for 2D ``hq_coverage``, then
+    and per metric ``<m>_mean``, ``<m>_std`` (ddof=1), ``<m>_ci95_low``, ``<m>_ci95_high`` (95% Student-t
+    interval of the mean over training seeds, ``ranking.mean_ci``); ``rank`` within (dataset, fingerprint) by the
+    ranking keys of the metric specs (``ranking_keys()``: ``fd`` for images; for 2D ``hq_coverage``, then
     ``modes_covered``, ``hq_fraction``, ``reverse_kl``), honouring ``higher_is_better``; the real-data
     reference row has model ``real-data`` and no rank; ``train_time_s_mean`` is the mean training time.
     Last come the columns of the runs' evaluation curves (``_curve_columns``): ``<m>_last_mean``,
@@ -156,7 +141,7 @@ def leaderboard(runs_dir, rank_all: bool = False) -> pd.DataFrame:
                 vals = vals[np.isfinite(vals)]
                 row[f"{m}_mean"] = float(vals.mean()) if len(vals) else math.nan
                 row[f"{m}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else math.nan
-                row[f"{m}_ci95_low"], row[f"{m}_ci95_high"] = bootstrap_ci(vals)
+                row[f"{m}_ci95_low"], row[f"{m}_ci95_high"] = mean_ci(vals)
             times = pd.to_numeric(sg["train_time_s"], errors="coerce").dropna()
             row["train_time_s_mean"] = float(times.mean()) if len(times) else math.nan
             rows.append(row)

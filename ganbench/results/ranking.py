@@ -1,6 +1,7 @@
-"""How far seed noise lets a leaderboard rank move: pairwise Welch tests over training seeds between the
-ranked rows of one protocol, from each row's mean, standard deviation and seed count; and how many seeds a
-t-test would need to tell two models apart (``power``, ``seeds_needed``: ``ganbench compare`` and
+"""Statistics over training seeds: the confidence interval of a leaderboard row's mean (``mean_ci``); how far
+seed noise lets a leaderboard rank move: pairwise Welch tests over training seeds between the ranked rows of
+one protocol, from each row's mean, standard deviation and seed count; and how many seeds a t-test would need
+to tell two models apart (``power``, ``seeds_needed``: ``ganbench compare`` and
 ``scripts/seeds_needed.py``)."""
 
 from __future__ import annotations
@@ -14,10 +15,29 @@ from scipy import stats
 from ganbench.metrics import METRICS
 
 __all__ = [
-    "RANK_ALPHA", "pooled_sd", "welch_p", "rank_ranges", "range_cell", "power", "seeds_needed"]
+    "RANK_ALPHA", "mean_ci", "pooled_sd", "welch_p", "rank_ranges", "range_cell", "power", "seeds_needed"]
 
 RANK_ALPHA = 0.05  # a rank range counts the rows that differ from a row at this level (Welch, two-sided)
 POWER, ALPHA, CAP = 0.8, 0.05, 1000  # seeds_needed: 80% power at a two-sided 5% level, at most 1,000 seeds
+
+
+def mean_ci(values, confidence: float = 0.95) -> tuple[float, float]:
+    """The Student-t interval of the mean over training seeds, ``mean ± t((1 + confidence) / 2, n - 1) * sd /
+    sqrt(n)`` (sd with ddof=1; ``scipy.stats.t``): its coverage is exact when a model's scores over seeds are
+    normal, whatever n. Non-finite values are left out; NaN with fewer than 2 values; the value itself when
+    all are equal. Not a percentile bootstrap: over the 2 to 5 seeds of a leaderboard row, resampling the
+    seeds gives intervals far narrower than their stated level (with 2 seeds it is the two values, which
+    hold the true mean half the time; ``scripts/seed_ci_coverage.py``, ``reports/seed-ci-coverage.md``)."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    n = len(values)
+    if n < 2:
+        return math.nan, math.nan
+    mean, sem = float(values.mean()), float(values.std(ddof=1)) / math.sqrt(n)
+    if sem == 0:
+        return mean, mean
+    low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=sem)
+    return float(low), float(high)
 
 
 def pooled_sd(a: tuple[float, float, int], b: tuple[float, float, int]) -> float:

@@ -5,7 +5,7 @@
 - ``index.html``: every table and figure, images embedded as base64 PNG data URIs, inline CSS,
   no external reference (it can be mailed or archived as one file);
 - ``README.md``: the same tables in Markdown, figures as PNG files beside it, linked relatively;
-- ``leaderboard.csv``: the full numeric leaderboard (means, standard deviations, 95% bootstrap CIs).
+- ``leaderboard.csv``: the full numeric leaderboard (means, standard deviations, 95% Student-t CIs).
 
 Per dataset: the leaderboard with the real-data row and training times, metric curves over training
 (mean and min-max band over seeds), mode coverage over training with collapse events, samples,
@@ -143,10 +143,10 @@ def _dataset_blocks(ds: str, runs: list[_Run], board: pd.DataFrame, colors: dict
     # Leaderboard.
     b = board[board["dataset"] == ds]
     blocks.append(Heading(3, "Leaderboard"))
-    blocks.append(Paragraph("↑: higher is better, ↓: lower is better, →0 and →1: the nearer that value (a "
-                            "model that generalises), the better. ± is the standard deviation over training "
-                            "seeds (the seeds column counts scored runs); 95% bootstrap confidence intervals of the "
-                            "mean are in leaderboard.csv. The real-data row scores held-out real data like a model: "
+    blocks.append(Paragraph("↑: higher is better, ↓: lower is better, →0 and →1: the nearer that value (a model "
+                            "that generalises), the better. ± is the standard deviation over training seeds (the seeds "
+                            "column counts scored runs); 95% confidence intervals of the mean (Student's t over the "
+                            "seeds) are in leaderboard.csv. The real-data row scores held-out real data like a model: "
                             "the best value reachable at this sample size. Models are ranked within one protocol, and "
                             "only those trained to a plateau (below): a row marked '—' is not ranked. 'rank range': "
                             "the ranks a row could take given seed noise, from 1 + the rows above it that differ from "

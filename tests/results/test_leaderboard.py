@@ -2,7 +2,6 @@
 
 import dataclasses
 import io
-import itertools
 import json
 import math
 
@@ -15,7 +14,6 @@ import pytest
 from ganbench.results.budgets import budget_verdicts, still_improving
 from ganbench.runs import files
 from ganbench.results.leaderboard import (
-    bootstrap_ci,
     display_table,
     format_leaderboard,
     leaderboard,
@@ -58,6 +56,9 @@ def test_seed_statistics_ranks_and_counts(runs):
     board = leaderboard(root, rank_all=True)
     gan = board[(board.model == "gan")].iloc[0]
     assert gan.n_seeds == 3 and gan.fd_mean == pytest.approx(12.0) and gan.fd_std == pytest.approx(2.0)
+    # 95% interval of the mean: 12 -+ t(0.975, 2) * 2 / sqrt(3), t(0.975, 2) = 4.302653 (Student's t table).
+    half = 4.302653 * 2.0 / math.sqrt(3)
+    assert (gan.fd_ci95_low, gan.fd_ci95_high) == pytest.approx((12.0 - half, 12.0 + half), rel=1e-6)
     vae = board[(board.model == "vae")].iloc[0]
     assert vae.n_seeds == 3 and vae.n_diverged == 1 and vae.fd_mean == pytest.approx(24.0)
     assert gan["rank"] == 1 and vae["rank"] == 2  # lower FD is better
@@ -69,35 +70,6 @@ def test_seed_statistics_ranks_and_counts(runs):
     assert wg.fingerprint == "fpB" and wg["rank"] == 1  # ranked alone, not against fpA rows
     for col in ("dataset", "model", "n_seeds", "fd_mean", "fd_std", "fd_ci95_low", "fd_ci95_high"):
         assert col in board.columns
-
-
-def _exact_percentile_ci(values, confidence):
-    """The percentile interval of the exact bootstrap distribution of the mean, by enumerating every
-    one of the n**n equally likely resamples: the smallest mean whose CDF reaches each tail level."""
-    means = np.sort([np.mean(r) for r in itertools.product(values, repeat=len(values))])
-    cdf = np.arange(1, len(means) + 1) / len(means)
-    tail = (1 - confidence) / 2
-    return means[np.argmax(cdf >= tail)], means[np.argmax(cdf >= 1 - tail)]
-
-
-def test_bootstrap_ci_is_the_percentile_interval_of_the_resampled_means():
-    # [0, 0, 0, 1]: the mean of a resample is (number of 1s drawn) / 4, Binomial(4, 1/4) / 4, so
-    # P(0) = 81/256, P(.25) = 108/256, P(.5) = 54/256, P(.75) = 12/256, P(1) = 1/256. The 95% interval
-    # is (0, 0.75): the top 2.5% tail ends inside the 0.75 atom, not at the maximum 1. The 80% interval
-    # is (0, 0.5). Every tail level is several Monte Carlo standard errors (2000 resamples) from an atom's
-    # edge, so the sampled interval equals the exact one whatever the seed.
-    vals = np.array([0.0, 0.0, 0.0, 1.0])
-    assert _exact_percentile_ci(vals, 0.95) == (0.0, 0.75)
-    assert _exact_percentile_ci(vals, 0.8) == (0.0, 0.5)
-    for seed in (0, 1, 7):
-        assert bootstrap_ci(vals, seed=seed) == (0.0, 0.75)
-        assert bootstrap_ci(vals, confidence=0.8, seed=seed) == (0.0, 0.5)
-    # Two values: resampled means a, (a+b)/2, b with probabilities 1/4, 1/2, 1/4, so (a, b) at 95%.
-    for seed in (0, 7):
-        assert bootstrap_ci(np.array([3.0, 5.0]), seed=seed) == (3.0, 5.0)
-    assert all(math.isnan(v) for v in bootstrap_ci(np.array([3.0])))
-    assert bootstrap_ci(np.array([2.0, 2.0, 2.0])) == (2.0, 2.0)
-    assert bootstrap_ci(np.array([3.0, np.nan, 5.0])) == (3.0, 5.0)  # non-finite values are left out
 
 
 def test_formats(runs):
