@@ -29,7 +29,7 @@ from ganbench.metrics import METRICS, MetricSpec, is_better
 from ganbench.models import MODELS, ModelRecipe, register_recipe
 from ganbench.plugins import import_target, load_entry_point
 from ganbench.results.leaderboard import collect_scores, display_table, leaderboard
-from ganbench.results.ranking import seeds_needed, welch_p
+from ganbench.results.ranking import holm, seeds_needed, welch_p
 from ganbench.runs import files
 from ganbench.runs.layout import RunDir
 from ganbench.runs.options import RunOptions
@@ -120,7 +120,10 @@ def significance(scores: pd.DataFrame, new: str, fingerprint: str) -> pd.DataFra
     """Welch's t-test and Hedges' g of ``new`` against each baseline, per metric, over training seeds, and
     ``seeds_needed``: the seeds per model a t-test would need to detect a difference of the size observed
     (``|g|``) with 80% power at the 5% level (None beyond 1,000 or for no difference), which says whether "no
-    significant difference" means "about equal" or "too few seeds to tell"."""
+    significant difference" means "about equal" or "too few seeds to tell". ``p_holm``: ``p_value`` adjusted
+    by Holm's method over the baselines tested on the same metric (one family per metric: "is the new model
+    better than each baseline on m?"), which the verdict reads, so that a comparison with six baselines does
+    not find a difference by chance one time in four or so."""
     rows = []
     sub = scores[(scores["fingerprint"] == fingerprint) & (scores["status"] == "complete")]
     mine = sub[sub["model"] == new]
@@ -133,12 +136,20 @@ def significance(scores: pd.DataFrame, new: str, fingerprint: str) -> pd.DataFra
                    "mean_new": a.mean(), "mean_baseline": b.mean()}  # fmt: skip
             if len(a) < MIN_SEEDS or len(b) < MIN_SEEDS:
                 row.update(p_value=math.nan, hedges_g=math.nan, verdict=f"too few seeds to conclude (need >= {MIN_SEEDS} each)",
-                           seeds_needed=None)  # fmt: skip
+                           seeds_needed=None, _better=None)  # fmt: skip
             else:
                 row.update(_welch(a, b, METRICS[m]))
                 row["seeds_needed"] = seeds_needed(abs(row["hedges_g"]))
             rows.append(row)
     out = pd.DataFrame(rows)
+    if "p_value" in out:
+        out.insert(out.columns.get_loc("p_value") + 1, "p_holm", np.nan)
+        for _, g in out.groupby("metric"):
+            out.loc[g.index, "p_holm"] = holm(g["p_value"])
+        tested = out["p_holm"].notna()
+        out.loc[tested, "verdict"] = [_verdict(p, better) for p, better in zip(out.loc[tested, "p_holm"],
+                                                                             out.loc[tested, "_better"])]  # fmt: skip
+    out = out.drop(columns="_better", errors="ignore")
     if "seeds_needed" in out:  # whole numbers, empty where none (beyond 1,000, or no test)
         out["seeds_needed"] = out["seeds_needed"].astype("Int64")
     return out
@@ -150,11 +161,14 @@ def _welch(a: np.ndarray, b: np.ndarray, spec: MetricSpec) -> dict:
     d = (a.mean() - b.mean()) / pooled if pooled > 0 else (0.0 if a.mean() == b.mean() else math.copysign(math.inf, a.mean() - b.mean()))
     g = d * (1 - 3 / (4 * (len(a) + len(b)) - 9))  # Hedges' small-sample correction
     better = is_better(spec, float(a.mean()), float(b.mean()))  # by its direction, or nearer its target
-    if p >= 0.05:
-        verdict = "no significant difference (p >= 0.05)"
-    else:
-        verdict = "new model better" if better else "new model worse"
-    return {"p_value": p, "hedges_g": g, "verdict": verdict}
+    # the verdict reads the Holm-adjusted p of the metric's family (significance)
+    return {"p_value": p, "hedges_g": g, "verdict": "no test (p undefined)", "_better": better}
+
+
+def _verdict(p_holm: float, better: bool) -> str:
+    if p_holm >= 0.05:
+        return "no significant difference (Holm-adjusted p >= 0.05)"
+    return "new model better" if better else "new model worse"
 
 
 def compare(spec: str, dataset: str, out: str | Path, seeds: list[int] | None = None, runs: str | Path | None = None,
@@ -215,15 +229,16 @@ def _report_md(target: Target, dataset: str, table: pd.DataFrame, sig: pd.DataFr
              "Only rows trained to a plateau are ranked ('—': its curve has not plateaued, or has too few "
              "evaluations to tell; see the plateaued column).", "",
              table.to_markdown(index=False), "", "## Significance against each baseline", "",
-             f"Welch's t-test over training seeds (scipy), effect size Hedges' g; fewer than {MIN_SEEDS} seeds on "
-             "either side cannot support a conclusion and says so. seeds_needed: the seeds per model a t-test "
-             "would need to detect a difference of size |g| with 80% power at the 5% level ('> 1000' beyond; "
-             "g is estimated from these seeds, so read it as an order of magnitude).", ""]  # fmt: skip
+             f"Welch's t-test over training seeds (scipy), effect size Hedges' g; p_holm: p adjusted by Holm's "
+             "method over the baselines compared on the same metric, which the verdict reads (at 0.05); fewer "
+             f"than {MIN_SEEDS} seeds on either side cannot support a conclusion and says so. seeds_needed: the "
+             "seeds per model a t-test would need to detect a difference of size |g| with 80% power at the 5% "
+             "level ('> 1000' beyond; g is estimated from these seeds, so read it as an order of magnitude).", ""]  # fmt: skip
     if sig.empty:
         lines.append("No metric in common with any baseline.")
     else:
         show = sig.copy()
-        for c in ("mean_new", "mean_baseline", "p_value", "hedges_g"):
+        for c in ("mean_new", "mean_baseline", "p_value", "p_holm", "hedges_g"):
             show[c] = show[c].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
         show["seeds_needed"] = [("" if pd.isna(g) else "> 1000") if pd.isna(n) else str(int(n))
                                 for n, g in zip(show["seeds_needed"], sig["hedges_g"])]  # fmt: skip

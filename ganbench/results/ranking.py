@@ -15,7 +15,7 @@ from scipy import stats
 from ganbench.metrics import METRICS
 
 __all__ = [
-    "RANK_ALPHA", "mean_ci", "pooled_sd", "welch_p", "rank_ranges", "range_cell", "power", "seeds_needed"]
+    "RANK_ALPHA", "mean_ci", "holm", "pooled_sd", "welch_p", "rank_ranges", "range_cell", "power", "seeds_needed"]
 
 RANK_ALPHA = 0.05  # a rank range counts the rows that differ from a row at this level (Welch, two-sided)
 POWER, ALPHA, CAP = 0.8, 0.05, 1000  # seeds_needed: 80% power at a two-sided 5% level, at most 1,000 seeds
@@ -38,6 +38,20 @@ def mean_ci(values, confidence: float = 0.95) -> tuple[float, float]:
         return mean, mean
     low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=sem)
     return float(low), float(high)
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (Holm 1979): the i-th smallest of m becomes
+    ``max over j <= i of min(1, (m - j + 1) * p_(j))``; rejecting where the adjusted p is below alpha keeps the
+    chance of any false rejection in the family at most alpha. NaN p-values (no test) stay NaN and do not
+    count in m."""
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    tested = np.flatnonzero(np.isfinite(p))
+    order = tested[np.argsort(p[tested], kind="stable")]
+    m = len(order)
+    out[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    return out
 
 
 def pooled_sd(a: tuple[float, float, int], b: tuple[float, float, int]) -> float:

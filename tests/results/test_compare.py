@@ -15,6 +15,7 @@ from ganbench.data import DATASETS, Dataset, DatasetInfo, register_dataset
 from ganbench.data.embedded import ring_centers, sample_mixture
 from ganbench.data.real import resolve_data_root
 from ganbench.results.compare import compare, dataset_budget, significance
+from ganbench.results.ranking import holm
 from ganbench.errors import UserError
 from ganbench.runs import files
 from ganbench.runs.suite import Job, Suite, load_suite
@@ -49,7 +50,7 @@ def test_trainable_plugin_is_trained_and_placed_among_baselines(tmp_path, plugin
     assert set(sig.baseline) == {"gan", "vae"}  # the real-data row is a reference, not a baseline
     row = sig[(sig.baseline == "gan") & (sig.metric == "modes_covered")].iloc[0]
     assert row.n_new == 2 and row.n_baseline == 2 and 0 <= row.p_value <= 1
-    assert row.verdict in ("new model better", "new model worse", "no significant difference (p >= 0.05)")
+    assert row.verdict in ("new model better", "new model worse", "no significant difference (Holm-adjusted p >= 0.05)")
     text = Path(res["report"]).read_text()
     assert res["label"] in text and "Welch" in text
     mine_line = next(line for line in text.splitlines() if f"| {res['label']} " in line)
@@ -119,12 +120,38 @@ def test_significance_against_scipy_welch():
     assert sig.p_value == pytest.approx(0.0757, abs=1e-4)
     # Hedges' g by hand: pooled sd 1.3957, d = -2.125 / 1.3957 = -1.5225, correction 1 - 3 / (4 * 8 - 9).
     assert sig.hedges_g == pytest.approx(-1.5225 * (1 - 3 / 23), abs=1e-4)
-    assert sig.verdict == "no significant difference (p >= 0.05)"
+    assert sig.p_holm == sig.p_value  # one baseline: a family of one
+    assert sig.verdict == "no significant difference (Holm-adjusted p >= 0.05)"
     # the seeds a t-test needs to detect |g| with 80% power: statsmodels' solution, rounded up
     from statsmodels.stats.power import TTestIndPower
 
     assert sig.seeds_needed == math.ceil(TTestIndPower().solve_power(effect_size=abs(sig.hedges_g), alpha=0.05,
                                                                      power=0.8))  # fmt: skip
+
+
+def test_holm_is_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.array([0.01, 0.04, 0.03, 0.005, 0.2, 0.04])
+    assert holm(p) == pytest.approx(multipletests(p, method="holm")[1], rel=1e-12)
+    with_nan = holm([0.02, np.nan, 0.01])  # an untested pair is no member of the family
+    assert math.isnan(with_nan[1]) and with_nan[[0, 2]] == pytest.approx(multipletests([0.02, 0.01], method="holm")[1])
+
+
+def test_significance_verdicts_read_the_holm_adjusted_p_over_the_baselines_of_a_metric():
+    from scipy import stats
+    from statsmodels.stats.multitest import multipletests
+
+    scores = {"new": [1.0, 2.0, 3.0, 4.0], "b1": [4.0, 4.5, 5.0, 5.5], "b2": [2.0, 3.0, 3.5, 4.5],
+              "b3": [0.5, 2.5, 3.0, 4.5]}  # fmt: skip
+    rows = [{"model": m, "fingerprint": "f", "status": "complete", "fd": v} for m, vals in scores.items() for v in vals]
+    sig = significance(pd.DataFrame(rows), "new", "f").set_index("baseline")
+    raw = [stats.ttest_ind(scores["new"], scores[b], equal_var=False).pvalue for b in ("b1", "b2", "b3")]
+    assert list(sig.loc[["b1", "b2", "b3"], "p_value"]) == pytest.approx(raw, rel=1e-10)
+    holm_p = multipletests(raw, method="holm")[1]
+    assert list(sig.loc[["b1", "b2", "b3"], "p_holm"]) == pytest.approx(holm_p, rel=1e-10)
+    # b1 differs at p < 0.05 alone, not once the three comparisons are accounted for
+    assert raw[0] < 0.05 <= holm_p[0] and sig.loc["b1", "verdict"].startswith("no significant difference")
 
 
 def test_significance_of_a_target_metric_is_judged_by_the_distance_from_its_target():
