@@ -32,8 +32,8 @@ def nearest_training_images(samples: torch.Tensor, train: torch.Tensor) -> tuple
 def memorisation_blocks(ds: str, kind: str | None, by_model: dict, board: pd.DataFrame,
                         file_name: Callable[[str], str], data_root: str | None = None) -> list[Block]:  # fmt: skip
     """The section for dataset ``ds``: ``by_model`` maps a model name to its runs (objects with ``status``,
-    ``path``, ``seed`` and ``dir``); ``board`` is the leaderboard; ``file_name(text)`` makes a file-name part;
-    ``data_root`` is where a real dataset's files are (for the nearest training images)."""
+    ``path``, ``seed``, ``dir`` and ``scores``); ``board`` is the leaderboard; ``file_name(text)`` makes a
+    file-name part; ``data_root`` is where a real dataset's files are (for the nearest training images)."""
     b = board[board["dataset"] == ds]
     cols = [m for m in MEMORISATION_METRICS if f"{m}_mean" in b.columns and b[f"{m}_mean"].notna().any()]
     if not cols:
@@ -49,12 +49,33 @@ def memorisation_blocks(ds: str, kind: str | None, by_model: dict, board: pd.Dat
         "when generalising, positive when closer to the training data). For these three, marked →0 or →1, the "
         "nearer that value the better: a larger ct or nn_ratio is not a better model. The real-data row has no "
         "held-out comparison: its samples are the held-out split."))
+    if "fd_gap" in cols and _classifier_features(by_model, set(b["fingerprint"].dropna())):
+        blocks.append(Paragraph(FD_GAP_CLASSIFIER_NOTE))
     table = display_table(b)
     keep = ["model", "n_seeds"] + [c for c in table.columns if c.rsplit(" ", 1)[0] in cols]
     blocks.append(Table(table[keep].rename(columns={"n_seeds": "seeds"}), "board"))
     if kind == "image":
         blocks += _neighbour_figures(ds, by_model, file_name, data_root)
     return blocks
+
+
+FD_GAP_CLASSIFIER_NOTE = (
+    "Here fd_gap is computed in the features of ganbench's classifier, which was trained on this dataset's "
+    "training split (for a stacked set, its base set's): in those features it does not tell copies of "
+    "training images from fresh images, and it falls as the samples get worse (on digits: "
+    "reports/fd-gap-features.md). Do not read it as a memorisation measure on this dataset.")
+
+
+def _classifier_features(by_model: dict, fingerprints: set[str]) -> bool:
+    """Whether any of ``fingerprints`` (as the runs' scores record them) was scored with ganbench's
+    classifier, trained on the dataset's own training split."""
+    for runs in by_model.values():
+        for r in runs:
+            for fp_id, res in (getattr(r, "scores", None) or {}).items():
+                name = ((res.get("fingerprint") or {}).get("extractor") or {}).get("name", "")
+                if fp_id in fingerprints and name.startswith("classifier"):
+                    return True
+    return False
 
 
 def final_samples(by_model: dict, n: int) -> Iterator[tuple[str, object, torch.Tensor]]:

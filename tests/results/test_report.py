@@ -117,6 +117,10 @@ def test_memorisation_section_shows_metrics_and_nearest_training_images(report):
         assert (out / f"digits_neighbours_{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     ring = _section(index.read_text(encoding="utf-8"), "ring8")
     assert "<h3>Memorisation</h3>" in ring and "ring8_neighbours" not in ring  # images only for image sets
+    # digits is scored with the classifier trained on its training split: fd_gap carries the warning; ring8's
+    # points are their own features
+    note = "Do not read it as a memorisation measure on this dataset."
+    assert note in section and note not in ring
 
 
 def test_nearest_training_images_finds_copies():
