@@ -61,9 +61,9 @@ def memorisation_blocks(ds: str, kind: str | None, by_model: dict, board: pd.Dat
 
 FD_GAP_CLASSIFIER_NOTE = (
     "Here fd_gap is computed in the features of ganbench's classifier, which was trained on this dataset's "
-    "training split (for a stacked set, its base set's): in those features it does not tell copies of "
-    "training images from fresh images, and it falls as the samples get worse (on digits: "
-    "reports/fd-gap-features.md). Do not read it as a memorisation measure on this dataset.")
+    "training split (for a stacked set, its base set's). On digits, in such features it does not tell copies "
+    "of training images from fresh images, and it falls as the samples get worse (reports/fd-gap-features.md): "
+    "do not read it as a memorisation measure here.")
 
 
 def _classifier_features(by_model: dict, fingerprints: set[str]) -> bool:

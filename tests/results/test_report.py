@@ -119,7 +119,7 @@ def test_memorisation_section_shows_metrics_and_nearest_training_images(report):
     assert "<h3>Memorisation</h3>" in ring and "ring8_neighbours" not in ring  # images only for image sets
     # digits is scored with the classifier trained on its training split: fd_gap carries the warning; ring8's
     # points are their own features
-    note = "Do not read it as a memorisation measure on this dataset."
+    note = "do not read it as a memorisation measure here."
     assert note in section and note not in ring
 
 
