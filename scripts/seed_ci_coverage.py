@@ -10,9 +10,10 @@ a row's scores: normal, and lognormal (sigma 0.5: skewed, as a metric bounded be
     python scripts/seed_ci_coverage.py --republish reports/standard-suite/leaderboard.csv
 
 ``--republish CSV`` rewrites a published leaderboard's ``<metric>_ci95_low`` / ``_ci95_high`` columns as the
-t-interval of each row's committed mean, standard deviation and seed count, the same formula as ``mean_ci``
-(no score or rank changes). It refuses a row whose ``n_seeds`` cannot be each metric's count of values (a
-metric finite on fewer seeds than the row's runs), which the committed columns alone cannot settle.
+t-interval of each row's committed mean, standard deviation and seed count cut to the metric's bounds, the
+same formula as ``mean_ci`` (no score or rank changes). It refuses a row whose ``n_seeds`` cannot be each
+metric's count of values (a metric finite on fewer seeds than the row's runs), which the committed columns
+alone cannot settle.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ganbench.results.ranking import mean_ci  # noqa: E402
+from ganbench.metrics import METRICS  # noqa: E402
+from ganbench.results.ranking import clip_interval, mean_ci  # noqa: E402
 from ganbench.runs import files  # noqa: E402
 
 OUT = ROOT / "reports" / "seed-ci-coverage.md"
@@ -106,8 +108,8 @@ def report(rows: list[dict]) -> str:
 
 
 def republish(path: Path) -> int:
-    """Rewrite ``path``'s ci95 columns as t-intervals of its committed mean, sd and n_seeds, every other cell
-    as it was; returns how many (row, metric) intervals changed."""
+    """Rewrite ``path``'s ci95 columns as t-intervals of its committed mean, sd and n_seeds cut to each
+    metric's bounds, every other cell as it was; returns how many (row, metric) intervals changed."""
     board = pd.read_csv(path, dtype=str, keep_default_na=False)  # cells as written: only the intervals change
     metrics = [c[: -len("_ci95_low")] for c in board.columns if c.endswith("_ci95_low")]
 
@@ -128,7 +130,8 @@ def republish(path: Path) -> int:
             if sd == 0:
                 new = (mean, mean)
             else:
-                new = tuple(float(v) for v in stats.t.interval(0.95, n - 1, loc=mean, scale=sd / math.sqrt(n)))
+                low, high = stats.t.interval(0.95, n - 1, loc=mean, scale=sd / math.sqrt(n))
+                new = clip_interval(float(low), float(high), METRICS[m].bounds)
             board.loc[i, [f"{m}_ci95_low", f"{m}_ci95_high"]] = [repr(v) for v in new]
             changed += old != new
     files.atomic_write_text(path, board.to_csv(index=False))

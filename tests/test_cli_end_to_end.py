@@ -155,9 +155,14 @@ def test_leaderboard_csv_numbers_are_the_seed_statistics_of_the_stored_scores(su
                 assert row[f"{m}_std"] == pytest.approx(abs(vals[0] - vals[1]) / math.sqrt(2), rel=1e-9, abs=1e-12)
                 # Two seeds: the Student-t interval of the mean, mean -+ t(0.975, 1) * sd / sqrt(2), with
                 # sd / sqrt(2) = |a - b| / 2 and t(0.975, 1) = 12.706205 (Student's t table).
+                # Cut to the metric's range: fractions to [0, 1], FD, counts and KLs at 0, KID open.
                 half = 12.706205 * abs(vals[0] - vals[1]) / 2
+                low, high = {"fd": (0, None), "kid": (None, None), "precision": (0, 1), "mode_kl": (0, None),
+                             "modes_covered": (0, None), "hq_fraction": (0, 1)}[m]  # fmt: skip
+                expected = (vals.mean() - half if low is None else max(low, vals.mean() - half),
+                            vals.mean() + half if high is None else min(high, vals.mean() + half))
                 ci = (row[f"{m}_ci95_low"], row[f"{m}_ci95_high"])
-                assert ci == pytest.approx((vals.mean() - half, vals.mean() + half), rel=1e-6, abs=1e-12)
+                assert ci == pytest.approx(expected, rel=1e-6, abs=1e-12)
         ref = board_csv[(board_csv.dataset == ds) & (board_csv.model == "real-data")].iloc[0]
         for m in metrics:
             assert ref[f"{m}_mean"] == pytest.approx(_reference(runs, ds)[m])

@@ -123,6 +123,9 @@ class MetricSpec:
             it, the better, so tables show ``→0`` instead of an arrow and comparisons judge the distance
             from it. ``higher_is_better`` then names only the side of the failure the metric is built to
             catch (copying, for all three). None for a metric read in one direction.
+        bounds: ``(low, high)``, the range every value lies in by the metric's definition (None: open on
+            that side), e.g. ``(0, 1)`` for a fraction; the leaderboard's confidence interval of a mean over
+            seeds is cut to it (``ganbench.results.ranking.mean_ci``). Not part of the definition: no version.
     """
 
     name: str
@@ -136,6 +139,7 @@ class MetricSpec:
     rank: Mapping[str, int] = field(default_factory=dict)
     default: bool = True
     target: float | None = None
+    bounds: tuple[float | None, float | None] = (None, None)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kinds", tuple(self.kinds))
@@ -157,6 +161,11 @@ class MetricSpec:
         if self.target is not None and (self.rank or not math.isfinite(self.target)):
             raise UserError(f"{where}: target {self.target!r} must be a finite number, and a metric with a "
                             "target cannot rank models (ranking keys are read in one direction)")  # fmt: skip
+        bounds = tuple(self.bounds) if isinstance(self.bounds, (tuple, list)) else ()
+        if len(bounds) != 2 or (None not in bounds and not bounds[0] < bounds[1]):
+            raise UserError(f"{where}: bounds {self.bounds!r} must be (low, high) with low < high, None for an "
+                            "open side")  # fmt: skip
+        object.__setattr__(self, "bounds", bounds)
         for kind, pos in self.rank.items():
             if kind not in self.kinds or isinstance(pos, bool) or not isinstance(pos, int) or pos < 0:
                 raise UserError(f"{where}: rank {dict(self.rank)} must map some of its kinds {self.kinds} "

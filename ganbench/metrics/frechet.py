@@ -206,4 +206,5 @@ def _fd_metric(ctx: MetricContext) -> dict:
 
 register_metric(MetricSpec(
     name="fd", higher_is_better=False, compute=_fd_metric, kinds=("image",), inputs={"stats"}, rank={"image": 0},
+    bounds=(0.0, None),
     description="Frechet distance between Gaussian fits of real and generated features."))  # fmt: skip

@@ -100,6 +100,7 @@ def _fd_inf_metric(ctx: MetricContext) -> dict:
 
 register_metric(MetricSpec(
     name="fd_heldout", higher_is_better=False, compute=_gap_metrics, kinds=("image",), inputs={"heldout"},
+    bounds=(0.0, None),
     description="Frechet distance to the held-out (test) split, which the model never saw."))  # fmt: skip
 register_metric(MetricSpec(
     name="fd_gap", higher_is_better=False, target=0.0, compute=_gap_metrics, kinds=("image",),

@@ -74,4 +74,5 @@ def _is_metric(ctx: MetricContext) -> dict:
 
 register_metric(MetricSpec(
     name="is", higher_is_better=True, compute=_is_metric, version="2", kinds=("image",), inputs={"probs"}, extras=("is_std",),
+    bounds=(1.0, None),
     description="Inception score: exp of the mean KL between p(y|x) and p(y)."))  # fmt: skip

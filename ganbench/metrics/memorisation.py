@@ -199,7 +199,8 @@ def _nn_ratio_metric(ctx: MetricContext) -> dict:
 
 register_metric(MetricSpec(
     name="authenticity", higher_is_better=True, compute=_authenticity_metric, kinds=("points2d", "image"),
-    inputs={"train"}, description="Fraction of generated samples that are not copies of a training sample "
+    inputs={"train"}, bounds=(0.0, 1.0),
+    description="Fraction of generated samples that are not copies of a training sample "
     "(Alaa et al. 2022); 0 for a sampler returning training data."))  # fmt: skip
 register_metric(MetricSpec(
     name="ct", higher_is_better=True, target=0.0, compute=_ct_metric, kinds=("points2d", "image"),
@@ -207,5 +208,6 @@ register_metric(MetricSpec(
     "strongly negative when copying training data, positive when underfitting."))  # fmt: skip
 register_metric(MetricSpec(
     name="nn_ratio", higher_is_better=True, target=1.0, compute=_nn_ratio_metric, kinds=("points2d", "image"),
-    inputs={"heldout"}, description="Median distance of generated samples to their nearest training sample "
+    inputs={"heldout"}, bounds=(0.0, None),
+    description="Median distance of generated samples to their nearest training sample "
     "over that of held-out real samples: 1 when generalising, 0 for copies."))  # fmt: skip

@@ -183,15 +183,17 @@ def _mode_metrics(ctx: MetricContext) -> dict:
 # covered, the high-quality fraction, then the reverse KL. Modes covered first would rank a model that hits
 # every mode with a few diffuse samples (an autoencoder at 4% high quality) above a sharp GAN; reverse KL
 # alone would favour a model with a handful of well-spread high-quality samples.
-for _name, _better, _kinds, _rank, _description in (
-    ("hq_coverage", True, ("points2d",), {"points2d": 0},
+for _name, _better, _kinds, _rank, _bounds, _description in (
+    ("hq_coverage", True, ("points2d",), {"points2d": 0}, (0.0, 1.0),
      "Share of 2D samples that are high quality and within their mode's fair share: sum_k min(n_k / N, 1 / K)."),
-    ("modes_covered", True, ("points2d", "image"), {"points2d": 1},
+    ("modes_covered", True, ("points2d", "image"), {"points2d": 1}, (0.0, None),
      "Number of modes hit by at least one (high-quality) sample."),
-    ("hq_fraction", True, ("points2d",), {"points2d": 2}, "Fraction of 2D samples within 3 sd of their nearest mode."),
-    ("reverse_kl", False, ("points2d",), {"points2d": 3},
+    ("hq_fraction", True, ("points2d",), {"points2d": 2}, (0.0, 1.0),
+     "Fraction of 2D samples within 3 sd of their nearest mode."),
+    ("reverse_kl", False, ("points2d",), {"points2d": 3}, (0.0, None),
      "KL(p_gen || uniform) over modes of high-quality 2D samples."),
-    ("mode_kl", False, ("image",), {}, "KL(p_gen || uniform) over predicted mode labels."),
+    ("mode_kl", False, ("image",), {}, (0.0, None), "KL(p_gen || uniform) over predicted mode labels."),
 ):
     register_metric(MetricSpec(name=_name, higher_is_better=_better, description=_description, compute=_mode_metrics,
-                               kinds=_kinds, inputs={"modes"}, extras=("mode_histogram",), rank=_rank))  # fmt: skip
+                               kinds=_kinds, inputs={"modes"}, extras=("mode_histogram",), rank=_rank,
+                               bounds=_bounds))  # fmt: skip

@@ -127,12 +127,12 @@ def _prdc_metrics(ctx: MetricContext) -> dict:
 
 
 _PRDC_SPECS = (
-    ("precision", "Fraction of generated samples inside the real k-NN manifold."),
-    ("recall", "Fraction of real samples inside the generated k-NN manifold."),
-    ("density", "Mean count of real k-NN balls containing a generated sample, divided by k."),
-    ("coverage", "Fraction of real k-NN balls that contain at least one generated sample."),
+    ("precision", (0.0, 1.0), "Fraction of generated samples inside the real k-NN manifold."),
+    ("recall", (0.0, 1.0), "Fraction of real samples inside the generated k-NN manifold."),
+    ("density", (0.0, None), "Mean count of real k-NN balls containing a generated sample, divided by k."),
+    ("coverage", (0.0, 1.0), "Fraction of real k-NN balls that contain at least one generated sample."),
 )
-PRDC_METRICS = tuple(name for name, _ in _PRDC_SPECS)
-for _name, _description in _PRDC_SPECS:
+PRDC_METRICS = tuple(name for name, _, _ in _PRDC_SPECS)
+for _name, _bounds, _description in _PRDC_SPECS:
     register_metric(MetricSpec(name=_name, higher_is_better=True, description=_description, compute=_prdc_metrics,
-                               kinds=("image",), inputs={"features"}, version="2"))  # fmt: skip
+                               kinds=("image",), inputs={"features"}, version="2", bounds=_bounds))  # fmt: skip

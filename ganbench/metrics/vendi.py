@@ -63,5 +63,6 @@ def _vendi_metric(ctx: MetricContext) -> dict:
 
 register_metric(MetricSpec(
     name="vendi", higher_is_better=True, compute=_vendi_metric, kinds=("image",), inputs={"features"},
+    bounds=(1.0, None),
     description="Vendi score (Friedman and Dieng 2023): exp of the entropy of the eigenvalues of K/n, K the "
     "cosine similarities of the generated features; the effective number of distinct samples."))  # fmt: skip

@@ -106,10 +106,11 @@ def leaderboard(runs_dir, rank_all: bool = False) -> pd.DataFrame:
 
     One row per (dataset, fingerprint, model): ``n_seeds`` (scored runs), ``n_diverged``, ``n_failed``,
     and per metric ``<m>_mean``, ``<m>_std`` (ddof=1), ``<m>_ci95_low``, ``<m>_ci95_high`` (95% Student-t
-    interval of the mean over training seeds, ``ranking.mean_ci``); ``rank`` within (dataset, fingerprint) by the
-    ranking keys of the metric specs (``ranking_keys()``: ``fd`` for images; for 2D ``hq_coverage``, then
-    ``modes_covered``, ``hq_fraction``, ``reverse_kl``), honouring ``higher_is_better``; the real-data
-    reference row has model ``real-data`` and no rank; ``train_time_s_mean`` is the mean training time.
+    interval of the mean over training seeds cut to the metric's bounds, ``ranking.mean_ci``); ``rank`` within
+    (dataset, fingerprint) by the ranking keys of the metric specs (``ranking_keys()``: ``fd`` for images; for
+    2D ``hq_coverage``, then ``modes_covered``, ``hq_fraction``, ``reverse_kl``), honouring ``higher_is_better``;
+    the real-data reference row has model ``real-data`` and no rank; ``train_time_s_mean`` is the mean training
+    time.
     Last come the columns of the runs' evaluation curves (``_curve_columns``): ``<m>_last_mean``,
     ``<m>_last_std``, ``last_n``, ``plateau_metric``, ``n_plateaued``, ``n_plateau_unknown``, ``plateaued``,
     and ``budget``: for a row of a reference baseline's present configuration, the budget study's verdict
@@ -141,7 +142,7 @@ def leaderboard(runs_dir, rank_all: bool = False) -> pd.DataFrame:
                 vals = vals[np.isfinite(vals)]
                 row[f"{m}_mean"] = float(vals.mean()) if len(vals) else math.nan
                 row[f"{m}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else math.nan
-                row[f"{m}_ci95_low"], row[f"{m}_ci95_high"] = mean_ci(vals)
+                row[f"{m}_ci95_low"], row[f"{m}_ci95_high"] = mean_ci(vals, bounds=METRICS[m].bounds)
             times = pd.to_numeric(sg["train_time_s"], errors="coerce").dropna()
             row["train_time_s_mean"] = float(times.mean()) if len(times) else math.nan
             rows.append(row)

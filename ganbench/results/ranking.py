@@ -15,19 +15,22 @@ from scipy import stats
 from ganbench.metrics import METRICS
 
 __all__ = [
-    "RANK_ALPHA", "mean_ci", "holm", "pooled_sd", "welch_p", "rank_ranges", "range_cell", "power", "seeds_needed"]
+    "RANK_ALPHA", "mean_ci", "clip_interval", "holm", "pooled_sd", "welch_p", "rank_ranges", "range_cell", "power",
+    "seeds_needed"]
 
 RANK_ALPHA = 0.05  # a rank range counts the rows that differ from a row at this level (Welch, two-sided)
 POWER, ALPHA, CAP = 0.8, 0.05, 1000  # seeds_needed: 80% power at a two-sided 5% level, at most 1,000 seeds
 
 
-def mean_ci(values, confidence: float = 0.95) -> tuple[float, float]:
+def mean_ci(values, confidence: float = 0.95, bounds: tuple = (None, None)) -> tuple[float, float]:
     """The Student-t interval of the mean over training seeds, ``mean ± t((1 + confidence) / 2, n - 1) * sd /
     sqrt(n)`` (sd with ddof=1; ``scipy.stats.t``): its coverage is exact when a model's scores over seeds are
-    normal, whatever n. Non-finite values are left out; NaN with fewer than 2 values; the value itself when
-    all are equal. Not a percentile bootstrap: over the 2 to 5 seeds of a leaderboard row, resampling the
-    seeds gives intervals far narrower than their stated level (with 2 seeds it is the two values, which
-    hold the true mean half the time; ``scripts/seed_ci_coverage.py``, ``reports/seed-ci-coverage.md``)."""
+    normal, whatever n. Cut to ``bounds`` (the metric's range, ``MetricSpec.bounds``: the mean of scores in
+    that range lies in it, so the cut interval covers it as often). Non-finite values are left out; NaN with
+    fewer than 2 values; the value itself when all are equal. Not a percentile bootstrap: over the 2 to 5 seeds
+    of a leaderboard row, resampling the seeds gives intervals far narrower than their stated level (with 2
+    seeds it is the two values, which hold the true mean half the time; ``scripts/seed_ci_coverage.py``,
+    ``reports/seed-ci-coverage.md``)."""
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
     n = len(values)
@@ -37,7 +40,13 @@ def mean_ci(values, confidence: float = 0.95) -> tuple[float, float]:
     if sem == 0:
         return mean, mean
     low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=sem)
-    return float(low), float(high)
+    return clip_interval(float(low), float(high), bounds)
+
+
+def clip_interval(low: float, high: float, bounds: tuple) -> tuple[float, float]:
+    """``(low, high)`` cut to ``bounds`` (``(low, high)``, None for an open side)."""
+    lo, hi = bounds
+    return (low if lo is None else max(low, lo)), (high if hi is None else min(high, hi))
 
 
 def holm(p_values) -> np.ndarray:

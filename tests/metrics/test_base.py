@@ -68,6 +68,9 @@ def test_invalid_spec_is_rejected_naming_the_field():
         MetricSpec(name="x", higher_is_better=True, description="x", compute=compute, kinds=("video",))
     with pytest.raises(ValueError, match="rank"):
         MetricSpec(name="x", higher_is_better=True, description="x", compute=compute, rank={"points2d": 0})
+    for bad in ((1.0, 0.0), (0.0,), (0.0, 0.0)):
+        with pytest.raises(ValueError, match="bounds"):
+            MetricSpec(name="x", higher_is_better=True, description="x", compute=compute, bounds=bad)
     with pytest.raises(ValueError, match="already registered"):
         register_metric(METRICS["fd"])
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from ganbench.metrics import METRICS
 from ganbench.results.ranking import mean_ci, range_cell, welch_p
 
 
@@ -44,3 +45,12 @@ def test_mean_ci_holds_the_mean_at_its_stated_rate(n):
     rows = np.random.default_rng(n).normal(3.0, 0.5, size=(4000, n))
     held = np.mean([lo <= 3.0 <= hi for lo, hi in map(mean_ci, rows)])
     assert abs(held - 0.95) < 0.015
+
+
+def test_mean_ci_is_cut_to_the_metrics_range():
+    # two seeds of a fraction: 0.5 -+ 12.706205 * 0.1 reaches below 0 and above 1
+    assert mean_ci([0.4, 0.6], bounds=METRICS["precision"].bounds) == (0.0, 1.0)
+    low, high = mean_ci([2.0, 4.0], bounds=METRICS["fd"].bounds)  # FD >= 0, open above
+    assert low == 0.0 and high == pytest.approx(3.0 + 12.706205, rel=1e-7)
+    assert mean_ci([-0.01, 0.03], bounds=METRICS["kid"].bounds)[0] < 0  # KID's unbiased estimate may be negative
+    assert METRICS["is"].bounds == (1.0, None) and METRICS["ct"].bounds == (None, None)
