@@ -16,6 +16,10 @@ levels in [-1, 1], fit to nothing), for
   returns training images); 180 images each, over ``--draws`` random splits;
 - the digits runs of ``--runs`` (default: the quick suite's), 360 samples each (the protocol's count),
   drawn with the evaluation seed 0.
+
+For the reference samplers it also computes the nearest-neighbour memorisation metrics ``ct`` and
+``nn_ratio`` in both spaces (``--neighbour-draws`` splits), to tell whether the classifier's features mislead
+them too.
 """
 
 from __future__ import annotations
@@ -36,12 +40,14 @@ from ganbench.data import load_dataset  # noqa: E402
 from ganbench.evaluation.evaluate import load_run_model  # noqa: E402
 from ganbench.evaluation.extractors.classifier import get_classifier  # noqa: E402
 from ganbench.metrics.generalisation import fd_generalisation  # noqa: E402
+from ganbench.metrics.memorisation import ct_statistic, nn_ratio  # noqa: E402
 from ganbench.runs import files  # noqa: E402
 
 OUT = ROOT / "reports" / "fd-gap-features.md"
 BOARD = ROOT / "reports" / "standard-suite" / "leaderboard.csv"
 HALF = 180
 SAMPLERS = ("fresh images", "unseen training images", "copies of training images")
+NEIGHBOUR_METRICS = {"ct": ct_statistic, "nn_ratio": nn_ratio}
 N_SAMPLES = 360  # the digits protocol's memo_fake
 
 
@@ -70,6 +76,27 @@ def reference_gaps(dataset, feats: dict, draws: int, seed: int = 0) -> dict:
     return out
 
 
+def reference_neighbours(dataset, feats: dict, draws: int, seed: int = 0) -> dict:
+    """Per space, sampler and nearest-neighbour metric (``ct``, ``nn_ratio``): the values over ``draws``
+    splits drawn as ``reference_gaps`` draws them (the training set without the sampled rows)."""
+    rng = np.random.default_rng(seed)
+    train, test = dataset.train_float(), dataset.test_float()
+    out = {}
+    for space, f in feats.items():
+        ft, fh = f(train), f(test)
+        vals = {(name, m): [] for name in SAMPLERS for m in NEIGHBOUR_METRICS}
+        for _ in range(draws):
+            ph, pt = rng.permutation(len(fh)), rng.permutation(len(ft))
+            held, ref = fh[ph[HALF:]], ft[pt[:-HALF]]
+            gens = {"fresh images": fh[ph[:HALF]], "unseen training images": ft[pt[-HALF:]],
+                    "copies of training images": ref[:HALF]}  # fmt: skip
+            for name, gen in gens.items():
+                for m, fn in NEIGHBOUR_METRICS.items():
+                    vals[name, m].append(fn(gen, ref, held))
+        out[space] = {k: np.array(v) for k, v in vals.items()}
+    return out
+
+
 def run_gaps(runs: Path, dataset, feats: dict) -> list[dict]:
     """fd_gap of the samples of every digits run under ``runs`` in each space."""
     rows = []
@@ -90,7 +117,7 @@ def run_gaps(runs: Path, dataset, feats: dict) -> list[dict]:
     return rows
 
 
-def report(ref: dict, rows: list[dict], runs: str) -> str:
+def report(ref: dict, rows: list[dict], runs: str, neighbours: dict | None = None) -> str:
     lines = [
         "# fd_gap on digits: the classifier's features against raw pixels",
         "",
@@ -105,6 +132,17 @@ def report(ref: dict, rows: list[dict], runs: str) -> str:
     for sampler in SAMPLERS:
         cells = [f"{ref[s][sampler].mean():.2f} ± {ref[s][sampler].std(ddof=1):.2f}" for s in ("classifier", "pixels")]
         lines.append(f"| {sampler} | {cells[0]} | {cells[1]} |")
+    if neighbours:
+        n = len(next(iter(neighbours.values()))["fresh images", "ct"])
+        lines += ["", "The nearest-neighbour memorisation metrics of the same samplers (the training set without the "
+                  f"sampled rows as their training data; mean ± sd over {n} splits): ct is about 0 and nn_ratio "
+                  "about 1 for a model that generalises, ct strongly negative and nn_ratio 0 for copies.", "",
+                  "| sampler | ct, classifier | ct, pixels | nn_ratio, classifier | nn_ratio, pixels |",
+                  "| --- | --- | --- | --- | --- |"]  # fmt: skip
+        for sampler in SAMPLERS:
+            cells = [f"{neighbours[s][sampler, m].mean():.2f} ± {neighbours[s][sampler, m].std(ddof=1):.2f}"
+                     for m in NEIGHBOUR_METRICS for s in ("classifier", "pixels")]  # fmt: skip
+            lines.append(f"| {sampler} | {' | '.join(cells)} |")
     if rows:
         lines += ["", f"Trained runs ({runs}), {N_SAMPLES} samples each, evaluation seed 0:", "",
                   "| model | seed | FD to held-out, classifier | fd_gap, classifier | FD to held-out, pixels "
@@ -131,6 +169,12 @@ def report(ref: dict, rows: list[dict], runs: str) -> str:
         sign = " (all negative: 'closer to unseen data than to the training data')" if hi < 0 else ""
         lines[-1] += (f" The trained runs' classifier fd_gap ranges from {lo:.2f} to {hi:.2f}{sign}, outside "
                       f"every reference sampler's mean; in pixels the same samples give {plo:.3f} to {phi:.3f}.")
+    if neighbours:
+        fresh = [f"{neighbours[s]['fresh images', m].mean():.2f}" for m in NEIGHBOUR_METRICS
+                 for s in ("classifier", "pixels")]  # fmt: skip
+        lines[-1] += (" ct and nn_ratio, by contrast, read each sampler alike in the two spaces (fresh images: ct "
+                      f"{fresh[0]} and {fresh[1]}, nn_ratio {fresh[2]} and {fresh[3]}; copies caught in both), so "
+                      "this is about fd_gap.")
     board = pd.read_csv(BOARD)
     parts = []
     for ds in ("digits", "stacked-digits"):
@@ -149,13 +193,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", default=str(ROOT / "runs" / "quick"))
     p.add_argument("--draws", type=int, default=40)
+    p.add_argument("--neighbour-draws", type=int, default=10, help="splits for ct and nn_ratio (k-means each)")
     p.add_argument("--out", default=str(OUT))
     args = p.parse_args(argv)
     dataset = load_dataset("digits")
     feats = spaces(dataset, get_classifier(dataset))
     runs = Path(args.runs).resolve()
     name = f"{runs.relative_to(ROOT)}: `ganbench run`, the quick suite" if runs.is_relative_to(ROOT) else runs.name
-    text = report(reference_gaps(dataset, feats, args.draws), run_gaps(runs, dataset, feats), name)
+    text = report(reference_gaps(dataset, feats, args.draws), run_gaps(runs, dataset, feats), name,
+                  reference_neighbours(dataset, feats, args.neighbour_draws))
     files.atomic_write_text(args.out, text)
     print(text)
     return 0
