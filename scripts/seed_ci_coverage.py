@@ -101,7 +101,9 @@ def report(rows: list[dict]) -> str:
         "times the two seeds' standard deviation either side of their mean): that is what 2 seeds can say "
         "about a mean. The "
         "leaderboard's rank ranges were never built on these intervals (they come from Welch's t-tests between "
-        "rows), so no rank range changes.",
+        "rows), so no rank range changes. The leaderboard also cuts the t-interval to the metric's range where "
+        "its definition has one (`MetricSpec.bounds`, e.g. [0, 1] for a fraction), which cannot lower its "
+        "coverage: the mean of scores in that range lies in it.",
         "",
     ]
     return "\n".join(lines)
