@@ -10,10 +10,10 @@ a row's scores: normal, and lognormal (sigma 0.5: skewed, as a metric bounded be
     python scripts/seed_ci_coverage.py --republish reports/standard-suite/leaderboard.csv
 
 ``--republish CSV`` rewrites a published leaderboard's ``<metric>_ci95_low`` / ``_ci95_high`` columns as the
-t-interval of each row's committed mean, standard deviation and seed count cut to the metric's bounds, the
-same formula as ``mean_ci`` (no score or rank changes). It refuses a row whose ``n_seeds`` cannot be each
-metric's count of values (a metric finite on fewer seeds than the row's runs), which the committed columns
-alone cannot settle.
+t-interval of each row's committed mean, standard deviation and seed count cut to the metric's bounds
+(``ganbench.results.ranking.t_interval``, which the leaderboard's ``mean_ci`` calls; no score or rank
+changes). It refuses a row whose ``n_seeds`` cannot be each metric's count of values (a metric finite on fewer
+seeds than the row's runs), which the committed columns alone cannot settle.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ganbench.metrics import METRICS  # noqa: E402
-from ganbench.results.ranking import clip_interval, mean_ci  # noqa: E402
+from ganbench.results.ranking import mean_ci, t_interval  # noqa: E402
 from ganbench.runs import files  # noqa: E402
 
 OUT = ROOT / "reports" / "seed-ci-coverage.md"
@@ -129,11 +129,7 @@ def republish(path: Path) -> int:
                     old[1] - old[0], sd * math.sqrt(2), rel_tol=1e-9):  # fmt: skip
                 raise SystemExit(f"{path}: {row['dataset']}/{row['model']} {m}: the old interval is that of 2 "
                                  f"values, not of its {n} seeds; rerun the suite's report instead")  # fmt: skip
-            if sd == 0:
-                new = (mean, mean)
-            else:
-                low, high = stats.t.interval(0.95, n - 1, loc=mean, scale=sd / math.sqrt(n))
-                new = clip_interval(float(low), float(high), METRICS[m].bounds)
+            new = t_interval(mean, sd, n, bounds=METRICS[m].bounds)
             board.loc[i, [f"{m}_ci95_low", f"{m}_ci95_high"]] = [repr(v) for v in new]
             changed += old != new
     files.atomic_write_text(path, board.to_csv(index=False))

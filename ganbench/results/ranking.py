@@ -15,8 +15,8 @@ from scipy import stats
 from ganbench.metrics import METRICS
 
 __all__ = [
-    "RANK_ALPHA", "mean_ci", "clip_interval", "holm", "pooled_sd", "welch_p", "rank_ranges", "range_cell", "power",
-    "seeds_needed"]
+    "RANK_ALPHA", "mean_ci", "t_interval", "clip_interval", "holm", "pooled_sd", "welch_p", "rank_ranges",
+    "range_cell", "power", "seeds_needed"]
 
 RANK_ALPHA = 0.05  # a rank range counts the rows that differ from a row at this level (Welch, two-sided)
 POWER, ALPHA, CAP = 0.8, 0.05, 1000  # seeds_needed: 80% power at a two-sided 5% level, at most 1,000 seeds
@@ -33,13 +33,18 @@ def mean_ci(values, confidence: float = 0.95, bounds: tuple = (None, None)) -> t
     ``reports/seed-ci-coverage.md``)."""
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
-    n = len(values)
-    if n < 2:
+    if len(values) < 2:
         return math.nan, math.nan
-    mean, sem = float(values.mean()), float(values.std(ddof=1)) / math.sqrt(n)
-    if sem == 0:
+    return t_interval(float(values.mean()), float(values.std(ddof=1)), len(values), confidence, bounds)
+
+
+def t_interval(mean: float, sd: float, n: int, confidence: float = 0.95, bounds: tuple = (None, None)):
+    """``mean_ci`` from a row's ``(mean, sd, n)`` over seeds (as a published leaderboard keeps them)."""
+    if n < 2 or not (math.isfinite(mean) and math.isfinite(sd)):
+        return math.nan, math.nan
+    if sd == 0:
         return mean, mean
-    low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=sem)
+    low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=sd / math.sqrt(n))
     return clip_interval(float(low), float(high), bounds)
 
 
