@@ -14,6 +14,10 @@ After a baseline file changes, its jobs' run folders hold another configuration,
 overwrite; ``--replace-changed`` moves each such folder to ``<RUNS>.replaced/`` (listed as it goes), so that the
 rerun trains only the changed baselines' jobs and keeps the other runs.
 
+After a change of protocol that leaves training as it was (a new fingerprint for some datasets), ``--rescore
+digits,stacked-digits`` scores those datasets' finished runs and real-data rows again before the suite runs,
+moving their scores under other fingerprints to ``<RUNS>.replaced/``.
+
 Then continue the same runs for ``reports/budgets.md``:
 ``python scripts/budget_study.py --run --continue-from RUNS [--longer LONGER_RUNS ...]``.
 """
@@ -36,10 +40,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ganbench.environment import environment
+from ganbench.evaluation.evaluate import evaluate_run, reference_scores
 from ganbench.results.report import write_report
 from ganbench.runs import files
+from ganbench.runs.layout import ReferenceDir
 from ganbench.runs.options import RunOptions
 from ganbench.runs.suite import load_suite, run_suite
+from ganbench.runs.worker import single_threaded
 
 
 def header(suite: str, wall_s: float, n_jobs: int, ran: int, failed: int, env: dict, day: str,
@@ -104,6 +111,40 @@ def replace_changed(suite, runs: Path, log=print) -> list[Path]:
     return [dest for *_, dest in changed]
 
 
+def rescore(suite, runs: Path, datasets: set[str], log=print) -> int:
+    """Score again, under the present default protocol, every complete run of the suite's jobs on ``datasets``
+    and those datasets' real-data rows (after a change of protocol: a new fingerprint, the same training), and
+    move their scores under any other fingerprint to the same place under ``<runs>.replaced`` (the file
+    written there holds the whole ``scores.json`` as it was), so that the report ranks the present protocol's
+    scores only. Returns how many runs were scored. Where something is to move and its destination exists
+    already (scores replaced before), FileExistsError is raised before anything is moved (the runs are then
+    scored under the present protocol, as ``ganbench eval`` would leave them, and nothing else changed)."""
+    opts = RunOptions(out=runs)
+    targets = [job.run_dir(runs) for job in suite.jobs if job.config.dataset in datasets]
+    targets = [run for run in targets if (run.read_job() or {}).get("status") == "complete"]
+    present: dict[Path, str] = {}
+    with single_threaded():  # as the suite's workers score (threads change the last bits of the linear algebra)
+        for run in targets:
+            present[run.scores] = evaluate_run(run.path, **opts.scoring())["fingerprint"]["id"]
+        for ds in sorted(datasets):
+            ref = ReferenceDir.of(runs, ds).scores
+            present[ref] = reference_scores(ds, runs, **opts.scoring())["fingerprint"]["id"]
+    moves = []
+    for src, keep in present.items():
+        scores = files.read_json(src)
+        if set(scores) != {keep}:
+            moves.append((src, keep, scores, Path(f"{runs}.replaced") / src.relative_to(runs)))
+    for *_, dest in moves:
+        if dest.exists():
+            raise FileExistsError(f"--rescore: {dest} exists already (scores replaced before); move it away and rerun")
+    for src, keep, scores, dest in moves:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        files.atomic_write_json(dest, scores)
+        files.atomic_write_json(src, {keep: scores[keep]})
+        log(f"{src}: kept {keep}, moved {', '.join(sorted(set(scores) - {keep}))} to {dest}")
+    return len(targets)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--suite", default="standard")
@@ -113,14 +154,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--replace-changed", action="store_true",
                    help="move the runs of baselines whose configuration changed to RUNS.replaced/ and train them "
                         "again (without it, such a job fails: its folder holds another configuration)")  # fmt: skip
+    p.add_argument("--rescore", metavar="DATASETS",
+                   help="score the finished runs of these datasets (e.g. digits,stacked-digits) and their real-data "
+                        "rows again under the present protocol, moving their other scores to RUNS.replaced/, "
+                        "before the suite runs (after a change of protocol that leaves training as it was)")  # fmt: skip
     args = p.parse_args(argv)
     suite = load_suite(args.suite)
     runs = Path(args.runs)
-    if args.replace_changed:
-        try:
+    try:
+        if args.replace_changed:
             replace_changed(suite, runs, log=lambda m: print(m, flush=True))
-        except FileExistsError as e:
-            p.error(str(e))
+        if args.rescore:
+            n = rescore(suite, runs, set(args.rescore.split(",")), log=lambda m: print(m, flush=True))
+            print(f"rescored {n} runs of {args.rescore}", flush=True)
+    except FileExistsError as e:
+        p.error(str(e))
     t0 = time.perf_counter()
     records = run_suite(suite, RunOptions(out=runs), jobs=args.jobs, log=lambda m: print(m, flush=True))
     wall = time.perf_counter() - t0

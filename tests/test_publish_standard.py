@@ -120,3 +120,42 @@ def test_a_failed_job_publishes_nothing(tmp_path, capsys):
     assert main(["--suite", str(suite_file), "--runs", str(runs), "--dest", str(dest), "--jobs", "1"]) == 1
     assert not dest.exists()
     assert "2 job(s) failed" in capsys.readouterr().err
+
+
+def test_rescore_keeps_only_the_present_protocols_scores_and_moves_the_others(tmp_path):
+    from ganbench.data import load_dataset
+    from ganbench.evaluation.evaluate import evaluate_run, reference_scores
+    from ganbench.evaluation.features import ProtocolExtractor
+    from ganbench.evaluation.protocol import default_protocol, fingerprint
+    from ganbench.runs.layout import ReferenceDir
+    from ganbench.runs.options import RunOptions
+    from ganbench.runs.suite import run_suite
+    from scripts.publish_standard import rescore
+
+    suite_file = tmp_path / "tiny.toml"
+    suite_file.write_text('name = "tiny"\nseeds = [0]\nmodels = ["gan"]\ndatasets = ["digits"]\n'
+                          '[train.image]\nsteps = 20\neval_every = 10\n')
+    suite, runs = load_suite(str(suite_file)), tmp_path / "runs"
+    run_suite(suite, RunOptions(out=runs), jobs=1, log=lambda m: None)
+    run = suite.jobs[0].run_dir(runs)
+    # Scores under another protocol (as a change of protocol leaves them), beside the present one.
+    evaluate_run(run.path, options={"kid_seed": 0})
+    reference_scores("digits", runs, options={"kid_seed": 0})
+    d = load_dataset("digits")
+    present = fingerprint(default_protocol(d), ProtocolExtractor(d, default_protocol(d)).info(), d)["id"]
+    before = json.loads(run.scores.read_text())
+    assert len(before) == 2 and present in before
+    lines = []
+    assert rescore(suite, runs, {"digits"}, log=lines.append) == 1
+    after = json.loads(run.scores.read_text())
+    assert list(after) == [present]
+    assert after[present]["metrics"] == before[present]["metrics"]  # scored again: the same numbers
+    moved = tmp_path / "runs.replaced" / run.scores.relative_to(runs)
+    assert json.loads(moved.read_text()) == before  # the whole file as it was
+    ref = ReferenceDir.of(runs, "digits")
+    assert len(json.loads(ref.scores.read_text())) == 1 and len(lines) == 2
+    assert rescore(suite, runs, {"digits"}, log=lines.append) == 1 and len(lines) == 2  # nothing left to move
+    evaluate_run(run.path, options={"kid_seed": 1})  # another change: its move would overwrite the first one
+    with pytest.raises(FileExistsError, match="exists already"):
+        rescore(suite, runs, {"digits"})
+    assert len(json.loads(run.scores.read_text())) == 2  # nothing scored or moved

@@ -36,6 +36,8 @@ def resample_context(ctx: MetricContext, rng: np.random.Generator) -> MetricCont
         value = getattr(ctx, name)
         if value is not None and len(value) == n:
             changes[name] = value[idx]
+    if ctx.gap_feats is not None and len(ctx.gap_feats[0]) == n:  # the same samples in pixels (fd_gap)
+        changes["gap_feats"] = (ctx.gap_feats[0][idx], *ctx.gap_feats[1:])
     if ctx.fake_stats is not None and "fake_feats" in changes:
         changes["fake_stats"] = GaussianStats().update(changes["fake_feats"])
     if ctx.mode_labels is not None:

@@ -51,8 +51,30 @@ class ProtocolExtractor:
     def _split(self, p: EvalProtocol) -> torch.Tensor:
         return self.dataset.train if p.reference_split == "train" else self.dataset.test
 
+    def real_indices(self, protocol: EvalProtocol | None = None) -> torch.Tensor:
+        """Which samples of the reference split ``real`` scores, in the order of its feature rows: the whole
+        split in order when ``n_real`` is its size, else the first ``n_real`` of a permutation seeded by
+        ``eval_seed``."""
+        p = protocol or self.protocol
+        n = len(self._split(p))
+        if p.n_real == n:
+            return torch.arange(n)
+        return torch.randperm(n, generator=torch.Generator().manual_seed(p.eval_seed))[: p.n_real]
+
+    def real_pixels(self, protocol: EvalProtocol, rows: np.ndarray | None = None) -> np.ndarray:
+        """The samples behind ``real(protocol)``'s feature rows (or those of its rows listed in ``rows``) as
+        flattened data-space float64 pixels."""
+        idx = self.real_indices(protocol)
+        if rows is not None:
+            idx = idx[torch.as_tensor(rows)]
+        return pixels(self.dataset.as_float(self._split(protocol)[idx]))
+
     def _compute_real(self, p: EvalProtocol) -> tuple[GaussianStats, np.ndarray]:
-        split = self._split(p)
-        idx = torch.randperm(len(split), generator=torch.Generator().manual_seed(p.eval_seed))[: p.n_real]
-        feats, _ = self.features_and_probs(self.dataset.as_float(split[idx]))
+        feats, _ = self.features_and_probs(self.dataset.as_float(self._split(p)[self.real_indices(p)]))
         return GaussianStats().update(feats), feats
+
+
+def pixels(x: torch.Tensor) -> np.ndarray:
+    """Data-space samples ``(N, ...)`` as a float64 ``(N, prod(...))`` matrix: the space of ``fd_heldout`` and
+    ``fd_gap`` where the extractor was fit to the training split (``protocol.generalisation_space``)."""
+    return x.detach().cpu().reshape(len(x), -1).double().numpy()

@@ -2,8 +2,9 @@
 
 The protocol (``EvalProtocol``) fixes the extractor, sample counts, reference split, evaluation seed
 and metric parameters. Its fingerprint adds the metric versions, the extractor's weights hash and
-preprocessing, the dataset's definition (a hash of its splits) and library versions; two scores are
-comparable only when their fingerprint ids match. It holds nothing specific to a machine (no file paths),
+preprocessing, the space ``fd_heldout`` and ``fd_gap`` compare in (``generalisation_space``), the dataset's
+definition (a hash of its splits) and library versions; two scores are comparable only when their
+fingerprint ids match. It holds nothing specific to a machine (no file paths),
 so the same protocol gives the same id everywhere.
 """
 
@@ -25,6 +26,7 @@ from ganbench.environment import package_versions
 from ganbench.errors import UserError
 from ganbench.evaluation.extractors import EXTRACTORS, resolve_extractor
 from ganbench.metrics import METRICS, metric_names, metric_specs
+from ganbench.metrics.generalisation import GAP_METRICS
 
 # The built-in 2D mode metrics (the training tracker reports them); protocols read the registry itself.
 POINT_METRICS = tuple(s.name for s in metric_specs("points2d") if s.inputs <= {"modes"})
@@ -51,6 +53,11 @@ TORCH_FIDELITY_SEED = 2020
 # Metric inputs that only an extractor with a classifier head gives on image sets (class probabilities and
 # the mode labels taken from them).
 CLASS_INPUTS = frozenset({"probs", "modes"})
+
+# The inputs of the memorisation and generalisation metrics, and the spaces ``GAP_METRICS`` may compare in
+# (``generalisation_space``).
+MEMORISATION_INPUTS = frozenset({"train", "heldout"})
+PIXELS, FEATURES = "pixels", "features"
 
 # Extractor info keys ending so name files on this machine: shown beside a score, never fingerprinted.
 FILE_KEY_SUFFIXES = ("_file", "_path")
@@ -277,12 +284,33 @@ def fingerprint(protocol: EvalProtocol, extractor_info: dict | None, dataset: Da
         "dataset": dataset_block(dataset),
         "versions": {k: versions.get(k) for k in ("ganbench", "torch", "torch-fidelity", "numpy", "scipy")},
     }
-    if dataset.info.kind != "points2d" and any(METRICS[m].inputs & {"train", "heldout"} for m in protocol.metrics):
+    if dataset.info.kind != "points2d" and any(METRICS[m].inputs & MEMORISATION_INPUTS for m in protocol.metrics):
         # The memorisation and generalisation metrics compare at most this many samples of each input on
         # image sets (scoring.at_most): part of their protocol, so a change of it changes the id.
         fp["memorisation_n"] = MAX_FEATURE_N
+        if set(GAP_METRICS) & set(protocol.metrics) and generalisation_space(protocol) == PIXELS:
+            # Only when not the extractor's features, so that protocols in those keep the ids they had.
+            fp["generalisation_features"] = PIXELS
     fp["id"] = fingerprint_id(fp)
     return fp
+
+
+def generalisation_space(protocol: EvalProtocol) -> str:
+    """Where ``fd_heldout`` and ``fd_gap`` (``GAP_METRICS``) compare samples on image sets: ``"pixels"`` (the
+    flattened data-space samples) when the protocol's extractor was trained on the dataset's own training
+    split (``ExtractorSpec.fit_to_train_split``: ganbench's classifier), else ``"features"`` (the extractor's).
+
+    They ask whether the generated samples sit nearer the training images than unseen ones, which needs a space
+    where the two splits are exchangeable; a network fit to the training split does not give one: on digits,
+    ``fd_gap`` in the classifier's features is negative for every trained model and falls as the samples get
+    worse (Spearman's rho with FD -0.93), and degraded unseen images read as "closer to unseen data"; in
+    pixels neither happens (``reports/fd-gap-features.md``). The nearest-neighbour metrics (``authenticity``,
+    ``ct``, ``nn_ratio``) stay in the extractor's features: they compare the generated samples' nearness to the
+    training data with real images' nearness, and in pixels blurry samples are nearer every image than real
+    ones are (stacked-digits' VAE and autoencoder would read as copying), while the classifier's features read
+    fresh and copied images as pixels do. Inception, DINOv2 and CLIP never saw the scored set: their features
+    are used for all."""
+    return PIXELS if EXTRACTORS.get(protocol.extractor).fit_to_train_split else FEATURES
 
 
 def extractor_files(extractor_info: dict | None) -> dict:

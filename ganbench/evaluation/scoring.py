@@ -12,13 +12,16 @@ from ganbench.data import Dataset
 from ganbench.environment import flush_denormals
 from ganbench.errors import UserError
 from ganbench.evaluation.bootstrap import bootstrap_intervals
-from ganbench.evaluation.features import ProtocolExtractor
+from ganbench.evaluation.features import ProtocolExtractor, pixels
 from ganbench.evaluation.protocol import (
     MAX_FEATURE_N,
+    MEMORISATION_INPUTS,
+    PIXELS,
     EvalProtocol,
     at_n_fake,
     extractor_files,
     fingerprint,
+    generalisation_space,
 )
 from ganbench.evaluation.samples import check_samples
 from ganbench.metrics import (
@@ -30,6 +33,7 @@ from ganbench.metrics import (
     prdc_size,
 )
 from ganbench.metrics.base import MetricSpec, as_float64
+from ganbench.metrics.generalisation import GAP_METRICS
 from ganbench.runs import files
 
 # The held-out real samples of the memorisation and generalisation metrics: the dataset's test split.
@@ -52,16 +56,23 @@ def image_context(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.
     needs = set().union(*(s.inputs for s in specs))
     feats, probs = ext.features_and_probs(fake)
     real_stats, real_feats = ext.real(p) if needs & {"features", "stats"} else (None, None)
-    train_feats = None
-    if needs & {"train", "heldout"}:
-        train_feats = at_most(ext.real(dataclasses.replace(p, reference_split="train"))[1], MAX_FEATURE_N, p.eval_seed)
+    train_feats, heldout_feats, gap_feats = None, None, None
+    if needs & MEMORISATION_INPUTS:
+        train_p = dataclasses.replace(p, reference_split="train")
+        train_feats = at_most(ext.real(train_p)[1], MAX_FEATURE_N, p.eval_seed)
+        heldout_feats = _heldout_features(ext, p, heldout) if "heldout" in needs else None
+        if heldout_feats is not None and set(GAP_METRICS) & set(p.metrics) and generalisation_space(p) == PIXELS:
+            # fd_heldout and fd_gap on the same samples as pixels (see protocol.generalisation_space)
+            train_rows = at_most(np.arange(train_p.n_real), MAX_FEATURE_N, p.eval_seed)
+            gap_feats = (pixels(fake[:MAX_FEATURE_N]), ext.real_pixels(train_p, train_rows),
+                         _heldout_features(ext, p, heldout, in_pixels=True))  # fmt: skip
     num_modes = ext.dataset.info.num_modes
     ctx = MetricContext(
         p, real_feats=real_feats, fake_feats=feats, real_stats=real_stats,
         fake_stats=GaussianStats().update(feats) if "stats" in needs else None, probs=probs,
         mode_labels=_mode_labels(fake, ext, fake_modes, probs) if "modes" in needs and num_modes else None,
-        num_modes=num_modes, gen_feats=feats[:MAX_FEATURE_N], train_feats=train_feats,
-        heldout_feats=_heldout_features(ext, p, heldout) if "heldout" in needs else None)  # fmt: skip
+        num_modes=num_modes, gen_feats=feats[:MAX_FEATURE_N], train_feats=train_feats, heldout_feats=heldout_feats,
+        gap_feats=gap_feats)  # fmt: skip
     return specs, ctx
 
 
@@ -75,15 +86,19 @@ def at_most(x: np.ndarray, n: int, seed: int) -> np.ndarray:
     return x[np.random.default_rng(seed).permutation(len(x))[:n]]
 
 
-def _heldout_features(ext: ProtocolExtractor, p: EvalProtocol, heldout: str | torch.Tensor | None) -> np.ndarray | None:
+def _heldout_features(ext: ProtocolExtractor, p: EvalProtocol, heldout: str | torch.Tensor | None,
+                      in_pixels: bool = False) -> np.ndarray | None:  # fmt: skip
+    """The held-out samples' features (or pixels, ``in_pixels``): at most ``MAX_FEATURE_N`` of the test split
+    (all of it, in order, when it is smaller), or the samples given."""
     if heldout is None:
         return None
     if isinstance(heldout, str):
         if heldout != HELDOUT_TEST:
             raise UserError(f"held-out samples: {heldout!r} is not a split; use {HELDOUT_TEST!r} or pass samples")
-        n = min(len(ext.dataset.test), MAX_FEATURE_N)
-        return ext.real(dataclasses.replace(p, reference_split="test", n_real=n))[1]
-    return ext.features_and_probs(check_samples(heldout, ext.dataset.info, "the held-out samples"))[0]
+        test_p = dataclasses.replace(p, reference_split="test", n_real=min(len(ext.dataset.test), MAX_FEATURE_N))
+        return ext.real_pixels(test_p) if in_pixels else ext.real(test_p)[1]
+    samples = check_samples(heldout, ext.dataset.info, "the held-out samples")
+    return pixels(samples) if in_pixels else ext.features_and_probs(samples)[0]
 
 
 def sample_counts(ctx: MetricContext) -> dict:

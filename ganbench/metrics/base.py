@@ -69,6 +69,10 @@ class MetricContext:
         gen_feats, train_feats: input ``train``: generated features (the points on 2D sets) and features
             of the training split, what memorisation is measured against.
         heldout_feats: input ``heldout``: features of real samples the model never saw (the test split).
+        gap_feats: ``(generated, training, held-out)`` arrays of the same samples for ``fd_heldout`` and
+            ``fd_gap`` when they are compared in another space than the features above (the pixels, where the
+            extractor was trained on the training split: ``ganbench.evaluation.protocol.generalisation_space``);
+            ``None``: those metrics use ``gen_feats``, ``train_feats`` and ``heldout_feats``.
     """
 
     params: MetricParams
@@ -85,6 +89,7 @@ class MetricContext:
     gen_feats: np.ndarray | None = None
     train_feats: np.ndarray | None = None
     heldout_feats: np.ndarray | None = None
+    gap_feats: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def has(self, name: str) -> bool:
         """Whether input ``name`` is available (an unlabelled image set has no ``modes``)."""

@@ -33,9 +33,13 @@ from ganbench.metrics.frechet import (
     frechet_distance_from_stats,
 )
 
-__all__ = ["FD_INF_POINTS", "fd_generalisation", "fd_inf_counts", "fd_infinity"]
+__all__ = ["FD_INF_POINTS", "GAP_METRICS", "fd_generalisation", "fd_inf_counts", "fd_infinity"]
 
 FD_INF_POINTS = 15
+# The metrics computed by ``fd_generalisation``: they compare the generated samples' distance to training data
+# with their distance to held-out data, so they need a space in which the two splits are exchangeable
+# (``ganbench.evaluation.protocol.generalisation_space``).
+GAP_METRICS = ("fd_heldout", "fd_gap")
 FD_TRAIN_CHUNKS = 4
 
 
@@ -91,7 +95,7 @@ def fd_infinity(real_mean, real_cov, gen, seed: int = 0, points: int = FD_INF_PO
 
 
 def _gap_metrics(ctx: MetricContext) -> dict:
-    return fd_generalisation(ctx.gen_feats, ctx.train_feats, ctx.heldout_feats)
+    return fd_generalisation(*(ctx.gap_feats or (ctx.gen_feats, ctx.train_feats, ctx.heldout_feats)))
 
 
 def _fd_inf_metric(ctx: MetricContext) -> dict:

@@ -49,7 +49,10 @@ def memorisation_blocks(ds: str, kind: str | None, by_model: dict, board: pd.Dat
         "when generalising, positive when closer to the training data). For these three, marked →0 or →1, the "
         "nearer that value the better: a larger ct or nn_ratio is not a better model. The real-data row has no "
         "held-out comparison: its samples are the held-out split."))
-    if "fd_gap" in cols and _classifier_features(by_model, set(b["fingerprint"].dropna())):
+    spaces = _memorisation_spaces(by_model, set(b["fingerprint"].dropna()))
+    if "pixels" in spaces:
+        blocks.append(Paragraph(PIXELS_NOTE))
+    if "fd_gap" in cols and "classifier features" in spaces:
         blocks.append(Paragraph(FD_GAP_CLASSIFIER_NOTE))
     table = display_table(b)
     keep = ["model", "n_seeds"] + [c for c in table.columns if c.rsplit(" ", 1)[0] in cols]
@@ -59,23 +62,36 @@ def memorisation_blocks(ds: str, kind: str | None, by_model: dict, board: pd.Dat
     return blocks
 
 
+PIXELS_NOTE = (
+    "fd_heldout and fd_gap compare pixels here, not the classifier's features: that classifier was trained on this "
+    "dataset's training split (for a stacked set, its base set's), so in its features training and unseen images "
+    "are not alike, and fd_gap fell as samples got worse (reports/fd-gap-features.md). authenticity, ct and "
+    "nn_ratio stay in the classifier's features, where fresh and copied images read as in pixels; in pixels, "
+    "blurry samples lie nearer every image than real ones do and would read as copies.")
 FD_GAP_CLASSIFIER_NOTE = (
     "Here fd_gap is computed in the features of ganbench's classifier, which was trained on this dataset's "
-    "training split (for a stacked set, its base set's). On digits, in such features it does not tell copies "
-    "of training images from fresh images, and it falls as the samples get worse (reports/fd-gap-features.md): "
-    "do not read it as a memorisation measure here.")
+    "training split (for a stacked set, its base set's): scores made before these metrics moved to pixels. On "
+    "digits, in such features it does not tell copies of training images from fresh images, and it falls as the "
+    "samples get worse (reports/fd-gap-features.md): do not read it as a memorisation measure here.")
 
 
-def _classifier_features(by_model: dict, fingerprints: set[str]) -> bool:
-    """Whether any of ``fingerprints`` (as the runs' scores record them) was scored with ganbench's
-    classifier, trained on the dataset's own training split."""
+def _memorisation_spaces(by_model: dict, fingerprints: set[str]) -> set[str]:
+    """Where fd_gap of ``fingerprints`` (as the runs' scores record them) compared samples: ``"pixels"``
+    (``generalisation_features`` in the fingerprint), ``"classifier features"`` (ganbench's classifier, trained
+    on the dataset's own training split, in a fingerprint from before that key), or neither (another
+    extractor's features, or 2D points)."""
+    out = set()
     for runs in by_model.values():
         for r in runs:
             for fp_id, res in (getattr(r, "scores", None) or {}).items():
-                name = ((res.get("fingerprint") or {}).get("extractor") or {}).get("name", "")
-                if fp_id in fingerprints and name.startswith("classifier"):
-                    return True
-    return False
+                fp = res.get("fingerprint") or {}
+                if fp_id not in fingerprints or "memorisation_n" not in fp:
+                    continue
+                if fp.get("generalisation_features") == "pixels":
+                    out.add("pixels")
+                elif (fp.get("extractor") or {}).get("name", "").startswith("classifier"):
+                    out.add("classifier features")
+    return out
 
 
 def final_samples(by_model: dict, n: int) -> Iterator[tuple[str, object, torch.Tensor]]:

@@ -336,6 +336,15 @@ def _histograms(ds: str, by_model: dict, fp: str | None, runs_dir: Path) -> dict
     return out
 
 
+def _memorisation_row(fp: dict) -> list[tuple[str, str]]:
+    """Where an image protocol's fd_heldout and fd_gap compared samples (none on 2D sets or without them)."""
+    if "memorisation_n" not in fp:
+        return []
+    space = "pixels" if fp.get("generalisation_features") == "pixels" else "the extractor's features"
+    return [("memorisation metrics compare", f"at most {fp['memorisation_n']:,} samples of each input"),
+            ("fd_heldout and fd_gap compare", space)]
+
+
 def _protocol_blocks(runs: list[_Run], runs_dir: Path) -> list[Block]:
     fps: dict[str, dict] = {}
     refs = [read_optional(p) or {} for p in iter_reference_scores(runs_dir)]
@@ -356,6 +365,7 @@ def _protocol_blocks(runs: list[_Run], runs_dir: Path) -> list[Block]:
                 ("n_modes (samples for mode counts)", p.get("n_modes")), ("eval seed", p.get("eval_seed")),
                 ("reference split", p.get("reference_split")),
                 ("real-data row rule", p.get("real_row_rule") or "not recorded (an older fingerprint)"),
+                *_memorisation_row(fp),
                 ("metric versions", ", ".join(f"{k} v{v}" for k, v in sorted(fp.get("metric_versions", {}).items()))),
                 ("library versions", ", ".join(f"{k} {v}" for k, v in sorted(fp.get("versions", {}).items()) if v))]
         blocks += [Heading(3, f"Fingerprint {fp_id}", anchored=True),

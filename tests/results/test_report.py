@@ -69,6 +69,12 @@ def test_index_is_self_contained_with_leaderboard_rows(report):
     assert "<script" not in page and "<link" not in page
     assert "boom in the critic" in page  # the failed run and its reason
     assert "Fingerprint " in page and "git commit" in page
+    # digits' memorisation metrics compare pixels (its classifier was trained on its training split); ring8's
+    # fingerprint has no such row (the points are their own features)
+    protocol = page[page.index('id="protocol"'):]
+    assert protocol.count("<td>memorisation metrics compare</td>") == 1
+    assert "<td>at most 10,000 samples of each input</td>" in protocol
+    assert re.search(r"<td>fd_heldout and fd_gap compare</td>\s*<td>pixels</td>", protocol)
 
 
 def test_user_text_is_escaped_in_html(report):
@@ -117,10 +123,29 @@ def test_memorisation_section_shows_metrics_and_nearest_training_images(report):
         assert (out / f"digits_neighbours_{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     ring = _section(index.read_text(encoding="utf-8"), "ring8")
     assert "<h3>Memorisation</h3>" in ring and "ring8_neighbours" not in ring  # images only for image sets
-    # digits is scored with the classifier trained on its training split: fd_gap carries the warning; ring8's
-    # points are their own features
-    note = "do not read it as a memorisation measure here."
-    assert note in section and note not in ring
+    # digits is scored with the classifier trained on its training split: its fd_heldout and fd_gap compare
+    # pixels, and the section says so; ring8's points are their own features
+    assert "fd_heldout and fd_gap compare pixels here" in section and "compare pixels" not in ring
+    assert "do not read it as a memorisation measure" not in section
+
+
+def test_scores_from_before_the_pixel_space_keep_the_fd_gap_warning():
+    from types import SimpleNamespace
+
+    from ganbench.results.memorisation import _memorisation_spaces
+
+    def run(fp):
+        return SimpleNamespace(scores={fp["id"]: {"fingerprint": fp}})
+
+    classifier = {"name": "classifier-digits", "weights_sha256": "d7c7"}
+    old = {"id": "a", "memorisation_n": 10000, "extractor": classifier}
+    new = {"id": "b", "memorisation_n": 10000, "generalisation_features": "pixels", "extractor": classifier}
+    inception = {"id": "c", "memorisation_n": 10000, "extractor": {"name": "inception-v3-compat"}}
+    no_memo = {"id": "d", "extractor": classifier}
+    by_model = {"gan": [run(old), run(new)], "vae": [run(inception), run(no_memo)]}
+    assert _memorisation_spaces(by_model, {"a"}) == {"classifier features"}
+    assert _memorisation_spaces(by_model, {"a", "b"}) == {"classifier features", "pixels"}
+    assert _memorisation_spaces(by_model, {"c", "d"}) == set()
 
 
 def test_nearest_training_images_finds_copies():

@@ -182,6 +182,9 @@ class ExtractorSpec:
         has_classes: it gives class probabilities (Inception score, mode counts); ``False``: features only,
             and the protocol leaves out the metrics that need them.
         takes_weights: it reads a weights file the user may name (``ExtractorOptions.weights``).
+        fit_to_train_split: its network is trained on the scored dataset's own training split (ganbench's
+            classifier), so in its features training and held-out images are not alike: ``fd_heldout`` and
+            ``fd_gap`` are then computed on the pixels (``ganbench.evaluation.protocol.generalisation_space``).
     """
 
     name: str
@@ -192,6 +195,7 @@ class ExtractorSpec:
     default_for: tuple[str, ...] = field(default=())
     has_classes: bool = True
     takes_weights: bool = False
+    fit_to_train_split: bool = False
 
     def __post_init__(self) -> None:
         if not set(self.default_for) <= set(self.kinds):

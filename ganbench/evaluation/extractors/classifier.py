@@ -357,5 +357,6 @@ register_extractor(
         factory=_from_spec,
         description="a small CNN ganbench trains on the labelled dataset itself (offline, cached)",
         default_for=("image",),
+        fit_to_train_split=True,
     )
 )
