@@ -34,6 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,6 +144,53 @@ def rescore(suite, runs: Path, datasets: set[str], log=print) -> int:
         files.atomic_write_json(src, {keep: scores[keep]})
         log(f"{src}: kept {keep}, moved {', '.join(sorted(set(scores) - {keep}))} to {dest}")
     return len(targets)
+
+
+def _readme_parts(text: str) -> tuple[list[str], dict[str, list[str]], list[str], dict[str, list[str]], list[str]]:
+    """A report README cut into: the lines before the first dataset section, each ``## Dataset NAME`` section
+    by name, the ``## Protocol`` lines before its first fingerprint, each ``### Fingerprint ID`` subsection by
+    id, and the rest (the commands table)."""
+    head, datasets, intro, prints, tail = [], {}, [], {}, []
+    current = head
+    for line in text.splitlines():
+        if line.startswith("## Dataset "):
+            current = datasets.setdefault(line[len("## Dataset "):].strip(), [])
+        elif line.startswith("## Protocol"):
+            current = intro
+        elif line.startswith("### Fingerprint "):
+            current = prints.setdefault(line[len("### Fingerprint "):].strip(), [])
+        elif line.startswith("### ") and current is not intro and any(current is v for v in prints.values()):
+            current = tail
+        current.append(line)
+    return head, datasets, intro, prints, tail
+
+
+def splice(report: Path, dest: Path, datasets: set[str]) -> None:
+    """Put ``datasets``' part of the report folder ``report`` into the published report ``dest``, keeping the
+    other datasets' as published: their README sections, their fingerprints' Protocol subsections (those only
+    the replaced rows used are dropped, the new ones added, in id order), their rows of ``leaderboard.csv`` (in
+    the published order of datasets) and their figures (``<dataset>_*.png``). The README's header and commands
+    table stay as published, to be edited by hand to say what was republished. Each file is written
+    atomically."""
+    new_head, new_sets, _, new_prints, _ = _readme_parts((report / "README.md").read_text(encoding="utf-8"))
+    head, sets, intro, prints, tail = _readme_parts((dest / "README.md").read_text(encoding="utf-8"))
+    if not datasets <= set(new_sets) or not datasets <= set(sets):
+        raise ValueError(f"splice: {sorted(datasets)} must be datasets of both reports")
+    old_board = pd.read_csv(dest / "leaderboard.csv", keep_default_na=False, dtype=str)
+    new_board = pd.read_csv(report / "leaderboard.csv", keep_default_na=False, dtype=str)
+    kept = old_board[~old_board.dataset.isin(datasets)]
+    board = pd.concat([kept, new_board[new_board.dataset.isin(datasets)]])
+    order = {d: i for i, d in enumerate(dict.fromkeys(old_board.dataset))}
+    board = board.sort_values("dataset", key=lambda c: c.map(order), kind="stable")[old_board.columns]
+    used = set(kept.fingerprint) | set(new_board[new_board.dataset.isin(datasets)].fingerprint)
+    prints = {k: v for k, v in {**prints, **new_prints}.items() if k in used}
+    sets.update({d: new_sets[d] for d in datasets})
+    lines = head + [x for d in sorted(sets) for x in sets[d]] + intro + [x for k in sorted(prints) for x in prints[k]]
+    files.atomic_write_text(dest / "README.md", "\n".join(lines + tail) + "\n")
+    files.atomic_write_text(dest / "leaderboard.csv", board.to_csv(index=False))
+    for png in sorted(report.glob("*.png")):
+        if png.name.split("_", 1)[0] in datasets:
+            files.atomic_write_bytes(dest / png.name, png.read_bytes())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -159,3 +159,34 @@ def test_rescore_keeps_only_the_present_protocols_scores_and_moves_the_others(tm
     with pytest.raises(FileExistsError, match="exists already"):
         rescore(suite, runs, {"digits"})
     assert len(json.loads(run.scores.read_text())) == 2  # nothing scored or moved
+
+
+def test_splice_replaces_one_datasets_part_and_keeps_the_others(tmp_path):
+    from scripts.publish_standard import splice
+
+    def folder(name, fps, rows, png):
+        d = tmp_path / name
+        d.mkdir()
+        sections = "".join(f"## Dataset {ds}\n\n{ds} text {name}\n\nScored under {fp}.\n\n" for ds, fp in fps.items())
+        prints = "".join(f"### Fingerprint {fp}\n\n| field | {fp} |\n\n" for fp in sorted(set(fps.values())))
+        (d / "README.md").write_text(f"# title\n\nheader {name}\n\n{sections}## Protocol\n\nintro\n\n{prints}"
+                                     f"### Commands, commits and devices\n\n| {name} |\n")
+        (d / "leaderboard.csv").write_text("dataset,model,fingerprint,fd_mean\n" + "".join(rows))
+        for ds in fps:
+            (d / f"{ds}_samples.png").write_bytes(png + ds.encode())
+        return d
+
+    dest = folder("old", {"digits": "aaa", "ring8": "rrr"}, ["digits,gan,aaa,6.1\n", "ring8,gan,rrr,\n"], b"old")
+    report = folder("new", {"digits": "bbb"}, ["digits,gan,bbb,6.1\n", "digits,vae,bbb,26\n"], b"new")
+    splice(report, dest, {"digits"})
+    text = (dest / "README.md").read_text()
+    assert text == ("# title\n\nheader old\n\n## Dataset digits\n\ndigits text new\n\nScored under bbb.\n\n"
+                    "## Dataset ring8\n\nring8 text old\n\nScored under rrr.\n\n## Protocol\n\nintro\n\n"
+                    "### Fingerprint bbb\n\n| field | bbb |\n\n### Fingerprint rrr\n\n| field | rrr |\n\n"
+                    "### Commands, commits and devices\n\n| old |\n")  # fmt: skip
+    assert (dest / "leaderboard.csv").read_text() == (
+        "dataset,model,fingerprint,fd_mean\ndigits,gan,bbb,6.1\ndigits,vae,bbb,26\nring8,gan,rrr,\n")
+    assert (dest / "digits_samples.png").read_bytes() == b"newdigits"
+    assert (dest / "ring8_samples.png").read_bytes() == b"oldring8"
+    with pytest.raises(ValueError, match="must be datasets of both reports"):
+        splice(report, dest, {"ring8"})
