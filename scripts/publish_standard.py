@@ -16,7 +16,8 @@ rerun trains only the changed baselines' jobs and keeps the other runs.
 
 After a change of protocol that leaves training as it was (a new fingerprint for some datasets), ``--rescore
 digits,stacked-digits`` scores those datasets' finished runs and real-data rows again before the suite runs,
-moving their scores under other fingerprints to ``<RUNS>.replaced/``.
+moving their scores under other fingerprints to ``<RUNS>.replaced/``; with ``--only digits,stacked-digits``
+only those datasets' jobs run and only their part of the published report is replaced (``splice``).
 
 Then continue the same runs for ``reports/budgets.md``:
 ``python scripts/budget_study.py --run --continue-from RUNS [--longer LONGER_RUNS ...]``.
@@ -206,8 +207,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="score the finished runs of these datasets (e.g. digits,stacked-digits) and their real-data "
                         "rows again under the present protocol, moving their other scores to RUNS.replaced/, "
                         "before the suite runs (after a change of protocol that leaves training as it was)")  # fmt: skip
+    p.add_argument("--only", metavar="DATASETS",
+                   help="run only these datasets' jobs and put only their part of the report into --dest (their "
+                        "sections, leaderboard rows, fingerprints and figures; the others stay as published), "
+                        "leaving the header to be edited by hand")  # fmt: skip
     args = p.parse_args(argv)
-    suite = load_suite(args.suite)
+    only = args.only.split(",") if args.only else None
+    suite = load_suite(args.suite, datasets=only)
     runs = Path(args.runs)
     try:
         if args.replace_changed:
@@ -230,7 +236,11 @@ def main(argv: list[str] | None = None) -> int:
                   datetime.date.today().isoformat(), sorted({j.seed for j in suite.jobs}))  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(runs.resolve().parent):
         write_report(runs.name, tmp)  # the report names the folder as given: its name, not this machine's path
-        publish(Path(tmp), Path(args.dest), head)
+        if only:
+            splice(Path(tmp), Path(args.dest), set(only))
+            print("\n".join(["header to merge by hand:", *head]))
+        else:
+            publish(Path(tmp), Path(args.dest), head)
     print(f"wrote {args.dest} ({ran} ran, {wall:.0f} s)")
     return 0
 

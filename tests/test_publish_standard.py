@@ -190,3 +190,22 @@ def test_splice_replaces_one_datasets_part_and_keeps_the_others(tmp_path):
     assert (dest / "ring8_samples.png").read_bytes() == b"oldring8"
     with pytest.raises(ValueError, match="must be datasets of both reports"):
         splice(report, dest, {"ring8"})
+
+
+def test_only_republishes_the_named_datasets_part(tmp_path, capsys):
+    suite_file = tmp_path / "tiny2.toml"
+    suite_file.write_text('name = "tiny2"\nseeds = [0]\nmodels = ["gan"]\ndatasets = ["ring8", "digits"]\n'
+                          '[train.image]\nsteps = 20\neval_every = 10\n[train.points2d]\nsteps = 20\neval_every = 10\n')
+    runs, dest = tmp_path / "runs", tmp_path / "published"
+    assert main(["--suite", str(suite_file), "--runs", str(runs), "--dest", str(dest), "--jobs", "1"]) == 0
+    readme = dest / "README.md"
+    marked = readme.read_text().replace("## Dataset digits\n", "## Dataset digits\n\nMARK-DIGITS\n").replace(
+        "## Dataset ring8\n", "## Dataset ring8\n\nMARK-RING8\n")
+    readme.write_text(marked)
+    argv = ["--suite", str(suite_file), "--runs", str(runs), "--dest", str(dest), "--jobs", "1"]
+    assert main([*argv, "--only", "digits", "--rescore", "digits"]) == 0
+    text = readme.read_text()
+    assert "MARK-DIGITS" not in text and "MARK-RING8" in text  # digits' part replaced, ring8's kept
+    assert text.startswith(marked[:marked.index("## Dataset digits")])  # the header as published
+    out = capsys.readouterr().out
+    assert "header to merge by hand:" in out and "rescored 1 runs of digits" in out
