@@ -105,7 +105,8 @@ def _fd_inf_metric(ctx: MetricContext) -> dict:
 register_metric(MetricSpec(
     name="fd_heldout", higher_is_better=False, compute=_gap_metrics, kinds=("image",), inputs={"heldout"},
     bounds=(0.0, None),
-    description="Frechet distance to the held-out (test) split, which the model never saw."))  # fmt: skip
+    description="Frechet distance to the held-out (test) split, which the model never saw (on pixels where the "
+    "extractor was trained on the training split: protocol.generalisation_space)."))  # fmt: skip
 register_metric(MetricSpec(
     name="fd_gap", higher_is_better=False, target=0.0, compute=_gap_metrics, kinds=("image",),
     inputs={"heldout"}, extras=("fd_train_matched",), description="fd_heldout minus the FD to as many training "
