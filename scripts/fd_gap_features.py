@@ -63,7 +63,7 @@ N_SAMPLES = 360  # the digits protocol's memo_fake
 def spaces(dataset, clf):
     """Feature functions: the classifier's features and the flattened pixels, both float64."""
     return {"classifier": lambda x: np.asarray(clf.features_and_probs(x)[0], dtype=np.float64),
-            "pixels": lambda x: x.reshape(len(x), -1).double().numpy()}  # fmt: skip
+            "pixels": pixels}  # fmt: skip
 
 
 def reference_gaps(dataset, feats: dict, draws: int, seed: int = 0) -> dict:

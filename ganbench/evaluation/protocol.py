@@ -288,7 +288,7 @@ def fingerprint(protocol: EvalProtocol, extractor_info: dict | None, dataset: Da
         # The memorisation and generalisation metrics compare at most this many samples of each input on
         # image sets (scoring.at_most): part of their protocol, so a change of it changes the id.
         fp["memorisation_n"] = MAX_FEATURE_N
-        if set(GAP_METRICS) & set(protocol.metrics) and generalisation_space(protocol) == PIXELS:
+        if gap_in_pixels(protocol):
             # Only when not the extractor's features, so that protocols in those keep the ids they had.
             fp["generalisation_features"] = PIXELS
     fp["id"] = fingerprint_id(fp)
@@ -311,6 +311,11 @@ def generalisation_space(protocol: EvalProtocol) -> str:
     fresh and copied images as pixels do. Inception, DINOv2 and CLIP never saw the scored set: their features
     are used for all."""
     return PIXELS if EXTRACTORS.get(protocol.extractor).fit_to_train_split else FEATURES
+
+
+def gap_in_pixels(protocol: EvalProtocol) -> bool:
+    """Whether ``protocol`` asks for a ``GAP_METRICS`` metric and computes it on pixels (``generalisation_space``)."""
+    return bool(set(GAP_METRICS) & set(protocol.metrics)) and generalisation_space(protocol) == PIXELS
 
 
 def extractor_files(extractor_info: dict | None) -> dict:

@@ -16,12 +16,11 @@ from ganbench.evaluation.features import ProtocolExtractor, pixels
 from ganbench.evaluation.protocol import (
     MAX_FEATURE_N,
     MEMORISATION_INPUTS,
-    PIXELS,
     EvalProtocol,
     at_n_fake,
     extractor_files,
     fingerprint,
-    generalisation_space,
+    gap_in_pixels,
 )
 from ganbench.evaluation.samples import check_samples
 from ganbench.metrics import (
@@ -33,7 +32,6 @@ from ganbench.metrics import (
     prdc_size,
 )
 from ganbench.metrics.base import MetricSpec, as_float64
-from ganbench.metrics.generalisation import GAP_METRICS
 from ganbench.runs import files
 
 # The held-out real samples of the memorisation and generalisation metrics: the dataset's test split.
@@ -61,7 +59,7 @@ def image_context(fake: torch.Tensor, ext: ProtocolExtractor, fake_modes: torch.
         train_p = dataclasses.replace(p, reference_split="train")
         train_feats = at_most(ext.real(train_p)[1], MAX_FEATURE_N, p.eval_seed)
         heldout_feats = _heldout_features(ext, p, heldout) if "heldout" in needs else None
-        if heldout_feats is not None and set(GAP_METRICS) & set(p.metrics) and generalisation_space(p) == PIXELS:
+        if heldout_feats is not None and gap_in_pixels(p):
             # fd_heldout and fd_gap on the same samples as pixels (see protocol.generalisation_space)
             train_rows = at_most(np.arange(train_p.n_real), MAX_FEATURE_N, p.eval_seed)
             gap_feats = (pixels(fake[:MAX_FEATURE_N]), ext.real_pixels(train_p, train_rows),

@@ -10,6 +10,7 @@ import torch
 
 from ganbench.data import load_dataset
 from ganbench.evaluation.evaluate import load_run_model
+from ganbench.evaluation.features import pixels
 from ganbench.evaluation.scoring import sample_model
 from ganbench.metrics.memorisation import nearest_neighbours
 from ganbench.results.blocks import Block, Figure, Heading, Paragraph, Table
@@ -24,8 +25,7 @@ N_SHOWN = 8
 
 def nearest_training_images(samples: torch.Tensor, train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The training image nearest to each sample in pixel space (Euclidean), and the distances."""
-    dist, idx = nearest_neighbours(samples.reshape(len(samples), -1).double().numpy(),
-                                   train.reshape(len(train), -1).double().numpy())  # fmt: skip
+    dist, idx = nearest_neighbours(pixels(samples), pixels(train))
     return train[torch.as_tensor(idx)], torch.as_tensor(dist)
 
 
